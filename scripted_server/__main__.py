@@ -1,0 +1,68 @@
+"""``python -m scripted_server``: serve a script (or echo the user) until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .replies import Reply
+from .server import ScriptedLLM
+
+
+def last_user_text(body: dict) -> str:
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):  # multi-part content: keep the text parts
+                return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return str(content or "")
+    return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripted_server", description=__doc__)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--script", type=Path, help="JSON list of reply objects (Reply field names)")
+    parser.add_argument(
+        "--echo", action="store_true", help="answer with the last user message (after the script, if any)"
+    )
+    parser.add_argument("--model", action="append", dest="models", help="model id to list (repeatable)")
+    args = parser.parse_args(argv)
+
+    replies = []
+    if args.script:
+        replies = [Reply.from_dict(r) for r in json.loads(args.script.read_text(encoding="utf-8"))]
+    echo = args.echo or not args.script  # with nothing to replay, echoing is the only useful behaviour
+
+    def respond(body: dict, index: int) -> Reply:
+        if index < len(replies):
+            return replies[index]
+        if echo:
+            return Reply(content=last_user_text(body))
+        return Reply(
+            status=500,
+            error_body={
+                "error": {
+                    "message": f"scripted server: script exhausted after {len(replies)} replies",
+                    "type": "server_error",
+                }
+            },
+        )
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with ScriptedLLM(respond, models=args.models, port=args.port, host=args.host) as llm:
+        print(llm.base_url, flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
