@@ -1,0 +1,31 @@
+"""Helpers for tests that check processes really died."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def process_alive(pid: int) -> bool:
+    """True while pid is a running (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def read_pids(path: Path) -> list[int]:
+    return [int(x) for x in path.read_text(encoding="utf-8").split()]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+

@@ -1,0 +1,1 @@
+"""Tools the model can call. Each module registers its tools in `tools.registry` at import."""

@@ -1,0 +1,385 @@
+"""Run commands on this machine: one `bash` per call, its own process group, state kept in a temp dir.
+
+    env = LocalEnvironment(cwd="/repo")
+    env.execute("cd src && export FOO=1", timeout=60)
+    env.execute("pwd; echo $FOO", timeout=60)   # -> /repo/src, 1
+    env.cleanup()                                # kills leftovers, removes the private state dir
+
+Every command's bash is a session and process-group leader (`start_new_session`), so a timeout or
+an interrupt kills everything it started. A group that outlives its command (`server &`) is
+recorded and killed at cleanup; its leader is kept unreaped (a zombie) until then so the group id
+cannot be recycled for somebody else's processes in the meantime.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from agent.secrets import scrubbed_environ
+from tools.environments.base import ExecResult
+from tools.environments.output import OutputCollector, max_output_chars_from_env
+from tools.environments.shell_state import (
+    ShellState,
+    bash_argv,
+    export_lines,
+    needs_command_file,
+    split_oversized,
+)
+
+KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
+DRAIN_GRACE = 0.2  # how long to keep reading after bash exits while a background child holds the pipe
+INTERRUPT_POLL = 0.05
+TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` uses
+INTERRUPT_EXIT_CODE = 130
+# A lone `&` (not `&&`, `>&`, `&>`, `|&`): the command may leave processes running after it returns.
+_BACKGROUNDS = re.compile(r"(?<![&>|])&(?![&>])|\bnohup\b|\bdisown\b")
+
+
+# -- process-group helpers (no reaping unless said so) ----------------------------------------------
+
+def kill_group(pgid: int, sig: int = signal.SIGTERM) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def exit_status(proc: subprocess.Popen) -> int | None:
+    """Shell-style exit code (128+N for signal N) once the process has exited, without reaping it."""
+    code = proc.returncode
+    if code is None:
+        try:
+            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        except ChildProcessError:
+            return -1
+        if info is None:
+            return None
+        code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+    return 128 - code if code < 0 else code
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes in a process group other than its leader (reads /proc; call sparingly)."""
+    members = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == pgid:
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            members.append(int(name))
+    return members
+
+
+def stop_group(proc: subprocess.Popen, grace: float = KILL_GRACE) -> None:
+    """SIGTERM the group led by `proc`, SIGKILL it after `grace` if the leader is still up, then reap.
+
+    The leader is reaped only after the last signal, so the group id still belongs to us when sent.
+    """
+    kill_group(proc.pid, signal.SIGTERM)
+    end = time.monotonic() + grace
+    while exit_status(proc) is None and time.monotonic() < end:
+        time.sleep(0.01)
+    kill_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@dataclass
+class BackgroundProcess:
+    pid: int
+    output_file: str
+    command: str
+    popen: subprocess.Popen
+
+    def running(self) -> bool:
+        return exit_status(self.popen) is None
+
+    def kill(self) -> None:
+        if self.popen.returncode is None:
+            stop_group(self.popen)
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:  # cleanup() from another thread may have removed the state dir
+        pass
+
+
+def _wait_readable(fds: list[int], timeout: float) -> list[int]:
+    if not fds:
+        time.sleep(max(timeout, 0))
+        return []
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return [fd for fd, _ in poller.poll(max(timeout, 0) * 1000)]
+
+
+class LocalEnvironment:
+    backend = "local"
+
+    def __init__(
+        self,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        default_timeout: float = 60,
+        max_output_chars: int | None = None,
+    ) -> None:
+        self.initial_cwd = os.path.abspath(cwd or os.getcwd())
+        base = scrubbed_environ()
+        if env:
+            base.update(env)
+        self.state = ShellState(cwd=self.initial_cwd, env=base)
+        self.default_timeout = default_timeout
+        self.max_output_chars = max_output_chars or max_output_chars_from_env()
+        self.state_dir = tempfile.mkdtemp(prefix="hermes-env-")
+        self._bash = shutil.which("bash", path=base.get("PATH")) or "/bin/bash"
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self._active: set[subprocess.Popen] = set()  # commands running right now (any thread)
+        self._lingering: list[subprocess.Popen] = []  # finished commands whose group lives on
+        self.background: list[BackgroundProcess] = []
+        self._closed = False
+
+    @property
+    def cwd(self) -> str:
+        return self.state.cwd
+
+    def _start_cwd(self) -> tuple[str, str]:
+        """The directory the next command starts in, and a note if the saved one has vanished."""
+        cwd = self.state.cwd
+        if os.path.isdir(cwd):
+            return cwd, ""
+        fallback = self.initial_cwd if os.path.isdir(self.initial_cwd) else "/"
+        return fallback, f"[note: working directory {cwd} no longer exists; running in {fallback}]\n"
+
+    def _snapshot_env(self, cwd: str) -> dict[str, str]:
+        with self._lock:
+            env = dict(self.state.env)
+        env["PWD"] = cwd
+        return env
+
+    # -- running commands -------------------------------------------------------------------------
+
+    def execute(
+        self, command: str, *, timeout: float | None = None, interrupt: threading.Event | None = None
+    ) -> ExecResult:
+        if self._closed:
+            raise RuntimeError("environment has been cleaned up")
+        timeout = self.default_timeout if timeout is None else timeout
+        if interrupt is not None and interrupt.is_set():
+            return ExecResult("[command not started: interrupted]", INTERRUPT_EXIT_CODE, interrupted=True)
+        n = next(self._counter)
+        state_file = os.path.join(self.state_dir, f"state.{n}")
+        cwd, note = self._start_cwd()
+        env, oversized = split_oversized(self._snapshot_env(cwd))
+        command_file = self._write_temp(f"cmd.{n}.sh", command) if needs_command_file(command) else None
+        prelude_file = self._write_temp(f"env.{n}.sh", export_lines(oversized)) if oversized else None
+        collector = OutputCollector(self.max_output_chars)
+        if note:
+            collector.feed(note.encode())
+        try:
+            proc = subprocess.Popen(
+                bash_argv(command, state_file, self._bash, command_file, prelude_file),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                bufsize=0,
+            )
+            self._active.add(proc)
+            try:
+                outcome, exit_code = self._pump(proc, collector, timeout, interrupt)
+            finally:
+                self._active.discard(proc)
+                proc.stdout.close()
+        finally:
+            for path in (command_file, prelude_file):
+                if path:
+                    _unlink_quiet(path)
+        if outcome == "done" and _BACKGROUNDS.search(command) and group_members(proc.pid):
+            outcome = "lingering-quiet"
+        if outcome.startswith("lingering"):
+            self._lingering.append(proc)  # left unreaped on purpose: see the module docstring
+        elif proc.returncode is None:
+            proc.wait()
+        if outcome == "timeout":
+            collector.feed(f"\n[command timed out after {timeout:g} s; its process group was killed]".encode())
+            exit_code = TIMEOUT_EXIT_CODE
+        elif outcome == "interrupted":
+            collector.feed(b"\n[command interrupted; its process group was killed]")
+            exit_code = INTERRUPT_EXIT_CODE
+        elif outcome == "lingering":
+            collector.feed(
+                b"\n[note: background processes started by this command are still running and hold its"
+                b" output; it is no longer captured. Use background=true or redirect their output.]"
+            )
+        self._load_state(state_file)
+        collector.finish()
+        return ExecResult(
+            output=collector.text(),
+            exit_code=exit_code,
+            timed_out=outcome == "timeout",
+            interrupted=outcome == "interrupted",
+            truncated_chars=collector.dropped,  # in characters, matching the note in the output
+        )
+
+    def _pump(
+        self,
+        proc: subprocess.Popen,
+        collector: OutputCollector,
+        timeout: float,
+        interrupt: threading.Event | None,
+    ) -> tuple[str, int]:
+        """Read output until bash exits and the pipe closes; kill the group on timeout/interrupt.
+
+        Returns (outcome, exit code); bash is left unreaped except after a kill.
+        """
+        out_fd = proc.stdout.fileno()
+        try:
+            pid_fd: int | None = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            pid_fd = None
+        deadline = time.monotonic() + timeout
+        drain_deadline: float | None = None
+        pipe_open = True
+        code: int | None = None
+        try:
+            while True:
+                now = time.monotonic()
+                if interrupt is not None and interrupt.is_set():
+                    return self._kill(proc, out_fd if pipe_open else None, collector, "interrupted")
+                if now >= deadline:
+                    return self._kill(proc, out_fd if pipe_open else None, collector, "timeout")
+                if code is not None:
+                    if not pipe_open:
+                        return "done", code
+                    if drain_deadline is None:
+                        drain_deadline = now + DRAIN_GRACE  # a background child still holds the pipe
+                    elif now >= drain_deadline:
+                        return "lingering", code
+                wait = deadline - now
+                if drain_deadline is not None:
+                    wait = min(wait, drain_deadline - now)
+                if interrupt is not None or pid_fd is None:
+                    wait = min(wait, INTERRUPT_POLL)
+                fds = ([out_fd] if pipe_open else []) + ([pid_fd] if pid_fd is not None and code is None else [])
+                ready = _wait_readable(fds, wait)
+                if out_fd in ready:
+                    chunk = os.read(out_fd, 65536)
+                    if chunk:
+                        collector.feed(chunk)
+                    else:
+                        pipe_open = False
+                if code is None and (pid_fd is None or pid_fd in ready):
+                    code = exit_status(proc)
+        except BaseException:  # KeyboardInterrupt, SystemExit...: never leave the command running
+            stop_group(proc, grace=0.1)
+            raise
+        finally:
+            if pid_fd is not None:
+                os.close(pid_fd)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen, out_fd: int | None, collector: OutputCollector, why: str) -> tuple[str, int]:
+        """SIGTERM the group, keep reading while it winds down (up to a grace), SIGKILL, reap."""
+        kill_group(proc.pid, signal.SIGTERM)
+        end = time.monotonic() + KILL_GRACE
+        while time.monotonic() < end:
+            if out_fd is None:
+                if exit_status(proc) is not None:
+                    break
+                time.sleep(0.01)
+                continue
+            if out_fd in _wait_readable([out_fd], min(0.05, end - time.monotonic())):
+                chunk = os.read(out_fd, 65536)
+                if chunk:
+                    collector.feed(chunk)
+                else:
+                    out_fd = None  # every process holding the pipe is gone
+        # Anything that ignored SIGTERM goes now; bash is not reaped yet, so the group id is still ours.
+        kill_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return why, proc.returncode
+
+    def _write_temp(self, name: str, text: str) -> str:
+        path = os.path.join(self.state_dir, name)
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+        return path
+
+    def _load_state(self, state_file: str) -> None:
+        try:
+            with open(state_file, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        finally:
+            _unlink_quiet(state_file)
+            _unlink_quiet(state_file + ".names")
+        with self._lock:
+            self.state.load(data)
+
+    # -- background commands ----------------------------------------------------------------------
+
+    def start_background(self, command: str) -> BackgroundProcess:
+        """Start `command` detached (own process group), output to a log file in the state dir."""
+        if self._closed:
+            raise RuntimeError("environment has been cleaned up")
+        n = next(self._counter)
+        output_file = os.path.join(self.state_dir, f"bg-{n}.log")
+        cwd, _ = self._start_cwd()
+        env, oversized = split_oversized(self._snapshot_env(cwd))
+        script = export_lines(oversized) + command
+        argv = [self._bash, "-c", script] if not needs_command_file(script) else [
+            self._bash, self._write_temp(f"bg-{n}.sh", script)]
+        with open(output_file, "wb") as log:
+            popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        proc = BackgroundProcess(pid=popen.pid, output_file=output_file, command=command, popen=popen)
+        self.background.append(proc)
+        return proc
+
+    # -- teardown ---------------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """Kill what this environment started and remove its own state dir (nothing else)."""
+        if self._closed:
+            return
+        self._closed = True
+        for running in list(self._active):
+            kill_group(running.pid, signal.SIGKILL)  # the executing thread reaps it
+        for proc in self.background:
+            proc.kill()
+        lingering, self._lingering = self._lingering, []
+        for proc in lingering:
+            kill_group(proc.pid, signal.SIGTERM)
+        if lingering:
+            time.sleep(0.05)
+        for proc in lingering:
+            kill_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(self.state_dir, ignore_errors=True)

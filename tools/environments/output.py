@@ -1,0 +1,90 @@
+"""Bounded capture of command output: decode as it arrives, keep the head and the tail, count the rest.
+
+Every backend feeds raw bytes in whatever chunks it gets; memory stays bounded however much a command
+prints, and the text handed back is valid UTF-8 without NUL bytes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections import deque
+
+DEFAULT_MAX_OUTPUT_CHARS = 30_000
+HEAD_SHARE = 0.4  # errors and summaries tend to be at the end, so the tail gets more room
+
+
+def max_output_chars_from_env(default: int = DEFAULT_MAX_OUTPUT_CHARS) -> int:
+    raw = os.environ.get("TERMINAL_MAX_OUTPUT_CHARS", "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        return default
+    return max(value, 200)
+
+
+def truncation_note(dropped: int) -> str:
+    return f"\n\n[... {dropped} characters truncated ...]\n\n"
+
+
+class OutputCollector:
+    """Feed bytes with `feed()`, get the (possibly truncated) text from `text()`.
+
+    Keeps the first `head` characters and the last `tail` characters; everything in between is
+    decoded only to be counted, so `dropped` is exact in characters.
+    """
+
+    def __init__(self, max_chars: int = DEFAULT_MAX_OUTPUT_CHARS) -> None:
+        self.max_chars = max_chars
+        self._head_cap = int(max_chars * HEAD_SHARE)
+        self._tail_cap = max_chars - self._head_cap
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._head: list[str] = []
+        self._head_len = 0
+        self._tail: deque[str] = deque()
+        self._tail_len = 0
+        self.total = 0  # characters seen (after NUL stripping)
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        text = self._decoder.decode(data, final)
+        if "\x00" in text:
+            text = text.replace("\x00", "")
+        if not text:
+            return
+        self.total += len(text)
+        if self._head_len < self._head_cap:
+            take = text[: self._head_cap - self._head_len]
+            self._head.append(take)
+            self._head_len += len(take)
+            text = text[len(take):]
+            if not text:
+                return
+        self._tail.append(text)
+        self._tail_len += len(text)
+        # Trim whole chunks from the left while the rest still covers the tail; the partial chunk
+        # at the edge is cut in text().
+        while self._tail and self._tail_len - len(self._tail[0]) >= self._tail_cap:
+            self._tail_len -= len(self._tail.popleft())
+
+    def finish(self) -> None:
+        self.feed(b"", final=True)
+
+    @property
+    def dropped(self) -> int:
+        """Characters that did not fit (0 when everything fits in max_chars)."""
+        return max(self.total - self.max_chars, 0)
+
+    def text(self) -> str:
+        head = "".join(self._head)
+        tail = "".join(self._tail)
+        dropped = self.dropped
+        if not dropped:
+            return head + tail
+        return head + truncation_note(dropped) + tail[len(tail) - self._tail_cap:]
+
+
+def clip_text(text: str, max_chars: int) -> tuple[str, int]:
+    """Head+tail truncation of a string already in memory; returns (text, characters dropped)."""
+    collector = OutputCollector(max_chars)
+    collector.feed(text.encode("utf-8", errors="replace"), final=True)
+    return collector.text(), collector.dropped

@@ -1,0 +1,64 @@
+"""The tool registry: every tool is data (name, toolset, JSON schema, handler, requirement check)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ToolContext:
+    """What a handler may need besides its arguments.
+
+    `approve(command, reason)` asks the user about a dangerous command; `None` means nobody can be
+    asked (one-shot, batch), so dangerous commands are denied unless `yolo` is set.
+    """
+
+    task_id: str = "default"
+    interrupt: threading.Event | None = None
+    approve: Callable[[str, str], bool] | None = None
+    yolo: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[dict[str, Any], ToolContext], str]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    toolset: str
+    description: str
+    parameters: dict[str, Any]
+    handler: Handler
+    # Returns None when the tool can run here, else a one-line reason ("needs FIRECRAWL_API_KEY").
+    check: Callable[[], str | None] | None = None
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+    def unavailable_reason(self) -> str | None:
+        return self.check() if self.check else None
+
+
+REGISTRY: dict[str, Tool] = {}
+
+
+def register(tool: Tool) -> Tool:
+    REGISTRY[tool.name] = tool
+    return tool
+
+
+def tool_result(**fields: Any) -> str:
+    """Every handler returns a JSON string; this keeps the encoding identical everywhere."""
+    return json.dumps(fields, ensure_ascii=False)
+
+
+def tool_error(message: str, **fields: Any) -> str:
+    return json.dumps({"error": message, **fields}, ensure_ascii=False)

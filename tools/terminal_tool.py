@@ -1,0 +1,104 @@
+"""The `terminal` tool: run a shell command in the task's environment (cwd and exports persist)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tools.approval import check_command, yolo_from_env
+from tools.environments.manager import BackendUnavailable, get_environment, start_background
+from tools.registry import Tool, ToolContext, register, tool_error, tool_result
+
+MIN_TIMEOUT, MAX_TIMEOUT = 1, 3600
+
+DESCRIPTION = (
+    "Run a bash command. cwd and exported variables persist between calls; output over ~30k chars is "
+    "cut in the middle. Use background=true for servers and other long-running processes."
+)
+
+PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "command": {"type": "string", "description": "Command to run"},
+        "timeout": {"type": "integer", "description": "Seconds before it is killed (default 60)"},
+        "background": {"type": "boolean", "description": "Start detached; returns pid and log file"},
+    },
+    "required": ["command"],
+}
+
+
+def _approval_error(command: str, ctx: ToolContext) -> str | None:
+    """None when the command may run; otherwise the error the model gets back."""
+    verdict = check_command(command)
+    if verdict.blocked:
+        return f"command blocked: {verdict.reason}. It is on the hard block list and never runs, even with --yolo."
+    if not verdict.dangerous or ctx.yolo or yolo_from_env():
+        return None
+    if ctx.approve is None:
+        return (
+            f"command needs approval ({verdict.reason}), which cannot be given in non-interactive mode. "
+            "Use a safer command, or the user can rerun with --yolo."
+        )
+    try:
+        approved = ctx.approve(command, verdict.reason)
+    except Exception as exc:  # an approval UI failure must deny, not crash
+        return f"command needs approval ({verdict.reason}) and asking failed: {exc}"
+    if not approved:
+        return f"the user denied this command ({verdict.reason}). Do not retry it; ask or take another approach."
+    return None
+
+
+def _timeout(raw: Any, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return default
+    return float(min(max(value, MIN_TIMEOUT), MAX_TIMEOUT))
+
+
+def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
+    command = args.get("command")
+    if not isinstance(command, str) or not command.strip():
+        return tool_error("command must be a non-empty string")
+    error = _approval_error(command, ctx)
+    if error:
+        return tool_error(error, output="", exit_code=-1)
+    try:
+        if args.get("background"):
+            proc = start_background(ctx.task_id, command)
+            return tool_result(pid=proc.pid, output_file=proc.output_file, status="started", error=None)
+        env = get_environment(ctx.task_id)
+    except BackendUnavailable as exc:
+        return tool_error(str(exc), output="", exit_code=-1)
+    except OSError as exc:
+        return tool_error(f"could not start bash: {exc}", output="", exit_code=-1)
+    timeout = _timeout(args.get("timeout"), getattr(env, "default_timeout", 60))
+    try:
+        result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
+    except OSError as exc:
+        return tool_error(f"could not run the command: {exc}", output="", exit_code=-1)
+    fields: dict[str, Any] = {"output": result.output, "exit_code": result.exit_code, "error": None}
+    if result.timed_out:
+        fields["timed_out"] = True
+        fields["error"] = f"command timed out after {timeout:g} s and was killed; raise timeout or use background=true"
+    if result.interrupted:
+        fields["interrupted"] = True
+        fields["error"] = "command interrupted by the user"
+    if result.truncated_chars:
+        fields["truncated"] = result.truncated_chars
+    return tool_result(**fields)
+
+
+def _check() -> str | None:
+    backend = (os.environ.get("TERMINAL_ENV") or "local").strip().lower()
+    if backend == "local" and not any(
+        os.access(os.path.join(d, "bash"), os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep) if d
+    ):
+        return "needs bash on PATH"
+    return None
+
+
+TOOL = register(Tool(name="terminal", toolset="terminal", description=DESCRIPTION, parameters=PARAMETERS,
+                     handler=terminal, check=_check))
