@@ -1,0 +1,115 @@
+"""Writes one session's two files as it happens.
+
+- `session_<id>.jsonl`: append-only event log, one JSON object per line, each line a single write()
+  so a kill -9 can lose at most the event being written. Lossless: every message as sent/received
+  and every LLM call with its parameters, usage, timing and (when the server sent them) token ids
+  and logprobs. It is the source every export is derived from.
+- `session_<id>.json`: the seed's ShareGPT session file, replaced atomically after every message
+  by a background writer (recording/session_file.py). Turns are encoded once and cached, so a
+  message costs the same at turn 1,000 as at turn 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from recording.paths import event_log_path, session_file_path
+from recording.redact import Redactor
+from recording.session_file import SessionFileWriter
+from recording.sharegpt import ShareGPTBuilder
+
+LOG_FORMAT_VERSION = 1
+
+
+def _now() -> str:
+    return datetime.now().isoformat()
+
+
+class SessionRecorder:
+    def __init__(
+        self,
+        session_id: str,
+        directory: Path,
+        *,
+        model: str,
+        tools: list[dict[str, Any]],
+        metadata: dict[str, Any] | None = None,
+        redactor: Redactor | None = None,
+        session_start: str | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.model = model
+        directory.mkdir(parents=True, exist_ok=True)
+        self.event_log = event_log_path(directory, session_id)
+        self.session_file = session_file_path(directory, session_id)
+        self._redact = redactor or Redactor()
+        self._lock = threading.Lock()
+        self._fd = os.open(self.event_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._seq = 0
+        self._message_count = 0
+        self._sharegpt = ShareGPTBuilder(tools)
+        self._encoded: list[str] = []
+        self._writer = SessionFileWriter(self.session_file)
+        self.session_start = session_start or _now()
+        self._closed = False
+        if session_start is None:
+            self.record_event(
+                "session_start", session_id=session_id, model=model, tools=tools, **(metadata or {})
+            )
+
+    # -- event log -----------------------------------------------------------------------------
+    def record_event(self, type_: str, **fields: Any) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._seq += 1
+            event = {"v": LOG_FORMAT_VERSION, "type": type_, "seq": self._seq, "ts": _now(), **fields}
+            line = self._redact(json.dumps(event, ensure_ascii=False, default=str)) + "\n"
+            data = line.encode("utf-8", "replace")
+            while data:
+                written = os.write(self._fd, data)
+                data = data[written:]
+
+    def record_message(self, message: dict[str, Any], **extra: Any) -> None:
+        """Log a conversation message (not the system prompt) and refresh the session file."""
+        self.record_event("message", message=message, **extra)
+        with self._lock:
+            self._message_count += 1
+            self._sharegpt.add(message)
+            turns = self._sharegpt.turns
+            del self._encoded[max(len(turns) - 1, 0):]
+            for turn in turns[len(self._encoded):]:
+                self._encoded.append(self._redact(json.dumps(turn, ensure_ascii=False)))
+            self._write_session_file()
+
+    def record_llm_call(self, **fields: Any) -> None:
+        self.record_event("llm_call", **fields)
+
+    def flush(self) -> None:
+        """Wait until the session file shows every message recorded so far."""
+        self._writer.flush()
+
+    def close(self, status: str, **fields: Any) -> None:
+        if self._closed:
+            return
+        self.record_event("session_end", status=status, **fields)
+        with self._lock:
+            self._closed = True
+            os.close(self._fd)
+        self._writer.close()
+
+    # -- session file --------------------------------------------------------------------------
+    def _write_session_file(self) -> None:
+        head = {
+            "session_id": self.session_id,
+            "model": self.model,
+            "session_start": self.session_start,
+            "last_updated": _now(),
+            "message_count": self._message_count,
+        }
+        self._writer.submit(self._redact(json.dumps(head, ensure_ascii=False))[:-1], list(self._encoded))

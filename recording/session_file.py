@@ -1,0 +1,70 @@
+"""Keeps `session_<id>.json` current without making the agent wait for it.
+
+Each update replaces the file atomically (temp file + rename), so readers and a kill -9 only ever
+see a complete document. The rewrite grows with the session, so it runs on a background thread
+that coalesces bursts: the agent hands over a snapshot (O(1) per message) and moves on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+
+class SessionFileWriter:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cond = threading.Condition()
+        self._pending: tuple[str, list[str]] | None = None
+        self._busy = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._warned = False
+
+    def submit(self, head: str, turns: list[str]) -> None:
+        """Queue `head` (a JSON object without its closing brace) and the encoded turns."""
+        with self._cond:
+            self._pending = (head, turns)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="session-file", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    def close(self) -> None:
+        self.flush()
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._closed)
+                if self._pending is None:
+                    return
+                job, self._pending = self._pending, None
+                self._busy = True
+            try:
+                self._write(*job)
+            except OSError as exc:  # a full disk must not kill the session; the .jsonl still has it all
+                if not self._warned:
+                    self._warned = True
+                    sys.stderr.write(f"hermes: warning: cannot update {self.path}: {exc}\n")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _write(self, head: str, turns: list[str]) -> None:
+        text = head + ', "conversations": [\n' + ",\n".join(turns) + "\n]}\n"
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.path)

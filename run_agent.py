@@ -1,0 +1,421 @@
+"""AIAgent: the conversation loop. Ask the model, run the tools it calls, repeat until it answers.
+
+    agent = AIAgent(model="...", enabled_toolsets=["terminal"])
+    print(agent.chat("What is 6*7? Use the terminal."))
+
+The loop never prints. It reports through `on_event` (see agent/events.py) and records every
+message and LLM call to the session log (see recording/recorder.py).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import model_tools
+from agent import llm
+from agent.endpoint import resolve_endpoint
+from agent.errors import Interrupted, LLMError
+from agent.events import Event, Notice, ReasoningDelta, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart
+from agent.loop_guard import LoopGuard, result_failed
+from agent.prompts import build_system_prompt
+from agent.retry import RetryPolicy, describe_error, is_retryable, retry_after_seconds, status_code
+from agent.tool_calls import format_tool_responses, has_text_tool_calls, parse_text_tool_calls
+from recording.paths import log_dir, new_session_id
+from recording.recorder import SessionRecorder
+from recording.redact import Redactor
+from tools.registry import ToolContext
+
+INVALID_TEXT_CALLS = "The previous <tool_call> blocks were invalid. Please output valid JSON inside <tool_call>."
+
+
+class AIAgent:
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        enabled_toolsets: list[str] | None = None,
+        disabled_toolsets: list[str] | None = None,
+        max_iterations: int = 60,
+        max_turns: int | None = None,
+        system_prompt: str | None = None,
+        personality: str | None = None,
+        ephemeral_system_prompt: str | None = None,
+        stream: bool = True,
+        on_event: Callable[[Event], None] | None = None,
+        session_id: str | None = None,
+        log_directory: Path | None = None,
+        record: bool = True,
+        mode: str = "api",
+        task_id: str | None = None,
+        approve: Callable[[str, str], bool] | None = None,
+        yolo: bool = False,
+        retry_policy: RetryPolicy | None = None,
+        request_params: dict[str, Any] | None = None,
+        token_capture: bool = False,
+        save_trajectories: bool = False,
+        **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
+    ) -> None:
+        self.endpoint = resolve_endpoint(base_url, api_key, model)
+        self.model = self.endpoint.model
+        self.tools = model_tools.get_tool_definitions(enabled_toolsets, disabled_toolsets)
+        self.tool_names = {t["function"]["name"] for t in self.tools}
+        self.enabled_toolsets = enabled_toolsets or ["all"]
+        self.max_iterations = max_turns or max_iterations
+        self.system_prompt = build_system_prompt(system_prompt, personality, with_tools=bool(self.tools))
+        self.ephemeral_system_prompt = ephemeral_system_prompt
+        self.stream = stream
+        self.on_event = on_event or (lambda event: None)
+        self.session_id = session_id or new_session_id()
+        self.task_id = task_id or self.session_id
+        self.retry_policy = retry_policy or RetryPolicy.from_env()
+        self.request_params = dict(request_params or {})
+        self.token_capture = token_capture
+        self.save_trajectories = save_trajectories
+        self.messages: list[dict[str, Any]] = []
+        self.usage: dict[str, float] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        self.api_calls = 0
+        self._record = record
+        self._log_directory = log_directory
+        self._mode = mode
+        self._recorder: SessionRecorder | None = None
+        self._client: Any = None
+        self._interrupt = threading.Event()
+        self._active_stream: Any = None
+        self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve, yolo=yolo)
+
+    # -- public API ------------------------------------------------------------------------------
+    def chat(self, message: str) -> str:
+        """Send one user message, continuing this agent's conversation; return the final answer."""
+        result = self.run_conversation(message, conversation_history=self.messages)
+        if result["status"] not in ("success",):
+            raise LLMError(result["error"] or result["status"])
+        return result["final_response"]
+
+    def interrupt(self) -> None:
+        """Stop the in-flight model call or tool process (safe to call from another thread)."""
+        self._interrupt.set()
+        stream = self._active_stream
+        if stream is not None:
+            try:
+                stream.close()  # unblocks a read waiting on the network
+            except Exception:
+                pass
+
+    @property
+    def session_paths(self) -> tuple[Path, Path] | None:
+        rec = self._recorder
+        return (rec.event_log, rec.session_file) if rec else None
+
+    def close(self, status: str = "closed") -> None:
+        if self._recorder is not None:
+            self._recorder.close(status, usage=self.usage, api_calls=self.api_calls)
+        model_tools.cleanup_vm(self.task_id)
+
+    def run_conversation(
+        self,
+        user_message: str,
+        system_message: str | None = None,
+        conversation_history: list[dict[str, Any]] | None = None,
+        task_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Run the tool loop for one user message. Never raises for model or tool failures."""
+        self._interrupt.clear()
+        if task_id:
+            self.task_id = self._tool_ctx.task_id = task_id
+        history = [m for m in conversation_history or [] if m.get("role") != "system"]
+        if system_message is not None:
+            self.system_prompt = system_message
+        self.messages = history
+        status, final, error = "error", None, None
+        turns = 0
+        try:
+            self._ensure_ready()
+            self._append({"role": "user", "content": user_message})
+            status, final, turns = self._loop()
+        except Interrupted:
+            status, error = "interrupted", "interrupted by user"
+            self._recorder and self._recorder.record_event("interrupted")
+        except LLMError as exc:
+            status, error = "error", str(exc)
+            self._recorder and self._recorder.record_event("error", error=error)
+        if status == "max_turns":
+            error = f"stopped after {self.max_iterations} turns without a final answer (raise --max-turns)"
+        elif status == "loop_detected":
+            error = "stopped: the model kept repeating the same failing tool call"
+        if error and status != "interrupted":
+            self.on_event(Notice(error))
+        if self._recorder is not None:
+            self._recorder.record_event("run_end", status=status, error=error, usage=self.usage)
+            self._recorder.flush()
+        if self.save_trajectories:
+            self._save_trajectory(completed=status == "success")
+        return {
+            "final_response": final,
+            "messages": self.messages,
+            "api_calls": self.api_calls,
+            "turns": turns,
+            "completed": status == "success",
+            "status": status,
+            "error": error,
+            "session_id": self.session_id,
+            "task_id": self.task_id,
+            "usage": dict(self.usage),
+        }
+
+    # -- the loop --------------------------------------------------------------------------------
+    def _loop(self) -> tuple[str, str | None, int]:
+        guard = LoopGuard()
+        for turn in range(1, self.max_iterations + 1):
+            completion = self._call_llm()
+            message = completion.message()
+            calls = completion.tool_calls
+            if not calls and self.tools and has_text_tool_calls(completion.content):
+                self._append(message)
+                if self._run_text_tool_calls(completion.content, guard):
+                    continue
+                return "success", completion.content, turn
+            self._append(message)
+            if not calls:
+                return "success", completion.content, turn
+            try:
+                results = self._run_tool_calls(calls, guard)
+            except BaseException:  # keep the history valid: every tool call gets a result
+                self._append_all(self._interrupted_results(calls))
+                raise
+            self._append_all(results)
+            if guard.exhausted:
+                return "loop_detected", None, turn
+            if self._interrupt.is_set():
+                raise Interrupted("interrupted")
+        return "max_turns", None, self.max_iterations
+
+    def _ensure_ready(self) -> None:
+        if self._client is None:
+            self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key)
+        if self.model is None:
+            self.model = self._discover_model()
+        if self._recorder is None and self._record:
+            self._recorder = SessionRecorder(
+                self.session_id,
+                self._log_directory or log_dir(),
+                model=self.model,
+                tools=self.tools,
+                redactor=Redactor([self.endpoint.api_key]),
+                metadata={
+                    "mode": self._mode,
+                    "base_url": self.endpoint.base_url,
+                    "toolsets": self.enabled_toolsets,
+                    "system_prompt": self.system_prompt,
+                    "ephemeral_system_prompt": self.ephemeral_system_prompt is not None,
+                    "max_turns": self.max_iterations,
+                    "request_params": self.request_params,
+                    "token_capture": self.token_capture,
+                    "task_id": self.task_id,
+                },
+            )
+            for message in self.messages:  # history handed in by the caller
+                self._recorder.record_message(message, from_history=True)
+
+    def _discover_model(self) -> str:
+        try:
+            models = llm.list_models(self._client)
+        except Exception as exc:
+            raise LLMError(f"no model given and {self.endpoint.host} did not list its models "
+                           f"({describe_error(exc)}): pass --model or set LLM_MODEL") from None
+        if not models:
+            raise LLMError(f"no model given and {self.endpoint.host} lists none: pass --model or set LLM_MODEL")
+        return models[0]
+
+    def _append(self, message: dict[str, Any], **extra: Any) -> None:
+        self.messages.append(message)
+        if self._recorder is not None:
+            self._recorder.record_message(message, **extra)
+
+    def _append_all(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            self._append(message)
+
+    # -- model calls -----------------------------------------------------------------------------
+    def _request(self) -> dict[str, Any]:
+        system = self.system_prompt
+        if self.ephemeral_system_prompt:
+            system = f"{system}\n\n{self.ephemeral_system_prompt}" if system else self.ephemeral_system_prompt
+        params: dict[str, Any] = {"model": self.model, "messages": [{"role": "system", "content": system}, *self.messages]}
+        if self.tools:
+            params["tools"] = self.tools
+        params.update(self.request_params)
+        if self.token_capture:
+            params.setdefault("logprobs", True)
+            params["extra_body"] = {**params.get("extra_body", {}), "return_token_ids": True}
+        return params
+
+    def _call_llm(self) -> llm.Completion:
+        params = self._request()
+        policy = self.retry_policy
+        started = time.monotonic()
+        streamed: list[bool] = [False]
+
+        def on_text(text: str) -> None:
+            streamed[0] = True
+            self.on_event(TextDelta(text))
+
+        def on_reasoning(text: str) -> None:
+            streamed[0] = True
+            self.on_event(ReasoningDelta(text))
+
+        for attempt in range(1, policy.max_attempts + 1):
+            streamed[0] = False
+            try:
+                completion = llm.complete(
+                    self._client, params, stream=self.stream, on_text=on_text, on_reasoning=on_reasoning,
+                    interrupt=self._interrupt, on_stream_open=self._set_stream,
+                )
+                break
+            except Interrupted:
+                raise
+            except Exception as exc:
+                if self._interrupt.is_set():
+                    raise Interrupted("interrupted") from None
+                self._recorder and self._recorder.record_event(
+                    "llm_error", attempt=attempt, error=describe_error(exc), status_code=status_code(exc)
+                )
+                delay = policy.delay(attempt, retry_after_seconds(exc))
+                out_of_time = time.monotonic() - started + delay > policy.deadline
+                if not is_retryable(exc) or attempt == policy.max_attempts or out_of_time:
+                    raise LLMError(self._failure_message(exc, attempt)) from None
+                if streamed[0]:
+                    self.on_event(StreamReset())
+                self.on_event(Retrying(attempt, policy.max_attempts, delay, describe_error(exc)))
+                if self._interrupt.wait(delay):
+                    raise Interrupted("interrupted") from None
+            finally:
+                self._active_stream = None
+        self.api_calls += 1
+        self._add_usage(completion.usage)
+        if self._recorder is not None:
+            self._recorder.record_llm_call(
+                call=self.api_calls, attempts=attempt, model=completion.model or self.model,
+                params={"stream": self.stream, **{k: v for k, v in params.items() if k not in ("messages", "tools", "model")}},
+                prompt_messages=len(self.messages), usage=completion.usage,
+                finish_reason=completion.finish_reason, latency=round(completion.latency, 4),
+                time_to_first_token=completion.time_to_first_token and round(completion.time_to_first_token, 4),
+                response_id=completion.response_id, prompt_token_ids=completion.prompt_token_ids,
+                completion_token_ids=completion.completion_token_ids, logprobs=completion.logprobs,
+                token_source="server" if completion.completion_token_ids is not None else None,
+            )
+        return completion
+
+    def _set_stream(self, stream: Any) -> None:
+        self._active_stream = stream
+
+    def _failure_message(self, exc: Exception, attempts: int) -> str:
+        code, host, detail = status_code(exc), self.endpoint.host, describe_error(exc)
+        if code in (401, 403):
+            return f"the model endpoint {host} refused the API key ({detail}); check --api-key / OPENAI_API_KEY"
+        if code == 404:
+            return f"{host} does not know model '{self.model}' or the URL is wrong ({detail}); check --model / --base-url"
+        if code is not None and not is_retryable(exc):
+            return f"{host} rejected the request ({detail})"
+        tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+        return f"could not get a response from {self.endpoint.base_url} after {tries}: {detail}"
+
+    def _add_usage(self, usage: dict[str, Any] | None) -> None:
+        for key, value in (usage or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.usage[key] = self.usage.get(key, 0) + value
+
+    # -- tools -----------------------------------------------------------------------------------
+    def _run_one(self, call_id: str, name: str, raw_args: Any, guard: LoopGuard) -> str:
+        args, parse_error = model_tools.parse_arguments(raw_args)
+        self.on_event(ToolStart(call_id, name, args or {}))
+        started = time.perf_counter()
+        if parse_error is None and guard.should_refuse(name, args):
+            result = guard.refusal_message(name)
+        else:
+            result = model_tools.handle_function_call(name, raw_args, ctx=self._tool_ctx, allowed=self.tool_names)
+        guard.record(name, args if args is not None else raw_args, result)
+        self.on_event(ToolEnd(call_id, name, result, time.perf_counter() - started, not result_failed(result)))
+        return result
+
+    def _run_tool_calls(self, calls: list[dict[str, Any]], guard: LoopGuard) -> list[dict[str, Any]]:
+        jobs = [(c.get("id") or f"call_{uuid.uuid4().hex[:8]}", c["function"]["name"], c["function"].get("arguments"))
+                for c in calls]
+        if len(jobs) == 1:
+            results = [self._run_one(*jobs[0], guard)]
+        else:
+            pool = ThreadPoolExecutor(max_workers=min(8, len(jobs)))
+            try:
+                results = list(pool.map(lambda job: self._run_one(*job, guard), jobs))
+            except BaseException:  # Ctrl-C / SIGTERM: stop the other calls' processes, do not wait them out
+                self._interrupt.set()
+                raise
+            finally:
+                pool.shutdown(wait=True)
+        return [{"role": "tool", "tool_call_id": job[0], "content": result} for job, result in zip(jobs, results, strict=True)]
+
+    @staticmethod
+    def _interrupted_results(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        error = json.dumps({"error": "interrupted by the user before this call finished", "interrupted": True})
+        return [{"role": "tool", "tool_call_id": c.get("id", ""), "content": error} for c in calls]
+
+    def _run_text_tool_calls(self, content: str, guard: LoopGuard) -> bool:
+        """Run <tool_call>s written in the content; False when there was nothing to run."""
+        calls, errors = parse_text_tool_calls(content)
+        if not calls and not errors:
+            return False
+        results = [(c.name, self._run_one(f"text_call_{i}", c.name, c.arguments, guard)) for i, c in enumerate(calls)]
+        results += [("invalid_tool_call", json.dumps({"error": e})) for e in errors]
+        text = format_tool_responses(results)
+        if errors and not calls:
+            text += "\n" + INVALID_TEXT_CALLS
+        self._append({"role": "user", "content": text}, text_tool_responses=True)
+        return True
+
+    def _save_trajectory(self, completed: bool) -> None:
+        """Seed-compatible `save_trajectories`: one ShareGPT record per run, appended in the cwd."""
+        from datetime import datetime
+
+        from recording.sharegpt import to_sharegpt
+
+        record = {"conversations": to_sharegpt(self.messages, self.tools),
+                  "timestamp": datetime.now().isoformat(), "model": self.model, "completed": completed}
+        name = "trajectory_samples.jsonl" if completed else "failed_trajectories.jsonl"
+        line = Redactor([self.endpoint.api_key])(json.dumps(record, ensure_ascii=False))
+        with open(name, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+
+def main(query: str, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
+         max_turns: int = 60, enabled_toolsets: str | None = None, disabled_toolsets: str | None = None,
+         save_trajectories: bool = False) -> None:
+    """Seed-compatible direct runner: `python run_agent.py --query "..."` (prefer `./hermes -p`)."""
+    import toolsets
+
+    agent = AIAgent(model=model, base_url=base_url, api_key=api_key, max_turns=max_turns,
+                    enabled_toolsets=toolsets.parse_toolset_list(enabled_toolsets),
+                    disabled_toolsets=toolsets.parse_toolset_list(disabled_toolsets),
+                    save_trajectories=save_trajectories, mode="run_agent")
+    try:
+        print(agent.chat(str(query)))
+    finally:
+        agent.close()
+
+
+def fire_main() -> None:
+    """Console script `hermes-agent` (seed-compatible flags via python-fire)."""
+    import fire
+
+    fire.Fire(main)
+
+
+if __name__ == "__main__":
+    fire_main()
