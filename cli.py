@@ -1,0 +1,65 @@
+"""The `hermes` command: parse flags, then run one prompt, a listing, or the interactive session.
+
+Exit codes: 0 success, 1 the run failed (API error after retries, turn limit, loop), 2 usage or
+configuration error (unknown flag, unknown toolset, no endpoint configured), 130 interrupted.
+Nothing heavy is imported at module level: `--version` must answer in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__version__ = "0.1.0"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv in (["--version"], ["-V"]):
+        print(f"hermes {__version__}")
+        return 0
+
+    from agent.errors import ConfigError, HermesError
+    from hermes_cli.args import USAGE_EXIT, parse_args, read_stdin_prompt
+
+    args = parse_args(argv)
+    try:
+        if args.version:
+            print(f"hermes {__version__}")
+            return 0
+        if args.list_tools or args.list_toolsets:
+            from hermes_cli.listing import list_tools, list_toolsets
+
+            return list_tools() if args.list_tools else list_toolsets()
+
+        prompt = args.prompt if args.prompt is not None else args.query
+        if prompt == "-" or (prompt is None and not sys.stdin.isatty()):
+            prompt = read_stdin_prompt()
+            if prompt is None:
+                raise ConfigError("no prompt given: stdin was empty (use -p 'prompt' or pipe text in)")
+        if prompt is not None:
+            if not prompt.strip():
+                raise ConfigError("the prompt is empty")
+            if args.resume or args.continue_:
+                raise ConfigError("--resume/--continue with a one-shot prompt is not supported yet")
+            from hermes_cli.oneshot import run_oneshot
+
+            return run_oneshot(args, prompt, interactive_look=args.query is not None)
+
+        from hermes_cli.repl_entry import run_repl
+
+        return run_repl(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"hermes: error: {exc}\n")
+        return USAGE_EXIT
+    except HermesError as exc:
+        sys.stderr.write(f"hermes: error: {exc}\n")
+        return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

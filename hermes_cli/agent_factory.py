@@ -1,0 +1,90 @@
+"""Turn flags + config + environment into an AIAgent. Shared by one-shot, REPL and batch."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import toolsets
+from agent.config import Config, apply_terminal_env, load_config, load_dotenv_files
+from agent.errors import ConfigError
+from agent.events import Event
+from agent.personalities import personality_names, resolve_personality
+
+
+@dataclass
+class Settings:
+    """Everything needed to build an agent, resolved once and checked before any model call."""
+
+    config: Config
+    enabled_toolsets: list[str] | None
+    disabled_toolsets: list[str] | None
+    personality: str | None
+    max_turns: int
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    load_dotenv_files()
+    config = load_config()
+    apply_terminal_env(config)
+    for name, definition in (config.get("custom_toolsets") or {}).items():
+        if not isinstance(definition, dict):
+            raise ConfigError(f"custom_toolsets.{name} must be a mapping with tools/includes")
+        try:
+            toolsets.create_custom_toolset(
+                name, definition.get("description", ""), definition.get("tools"), definition.get("includes")
+            )
+        except toolsets.UnknownToolsetError as exc:
+            raise ConfigError(f"custom_toolsets.{name}: {exc}") from None
+    try:
+        enabled = toolsets.parse_toolset_list(args.toolsets or config.get("toolsets"))
+        disabled = toolsets.parse_toolset_list(args.disabled_toolsets or config.get("disabled_toolsets") or None)
+    except toolsets.UnknownToolsetError as exc:
+        raise ConfigError(str(exc)) from None
+    custom = config.get("agent.personalities") or {}
+    name = args.personality if args.personality is not None else config.get("agent.personality")
+    try:
+        personality = resolve_personality(name, custom)
+    except KeyError:
+        close = difflib.get_close_matches(str(name), personality_names(custom), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"unknown personality '{name}'{hint}; choose from {', '.join(personality_names(custom))}") from None
+    max_turns = args.max_turns or int(config.get("agent.max_turns") or 60)
+    return Settings(config, enabled, disabled, personality, max_turns)
+
+
+def make_agent(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    mode: str,
+    on_event: Callable[[Event], None] | None = None,
+    approve: Callable[[str, str], bool] | None = None,
+    **overrides: Any,
+):
+    from agent.endpoint import resolve_endpoint
+    from run_agent import AIAgent
+
+    config = settings.config
+    endpoint = resolve_endpoint(args.base_url, args.api_key, args.model, config_model=config.get("model"))
+    return AIAgent(
+        model=endpoint.model,
+        base_url=endpoint.base_url,
+        api_key=endpoint.api_key,
+        enabled_toolsets=settings.enabled_toolsets,
+        disabled_toolsets=settings.disabled_toolsets,
+        max_turns=settings.max_turns,
+        system_prompt=args.system_prompt or config.get("agent.system_prompt"),
+        personality=settings.personality,
+        ephemeral_system_prompt=args.ephemeral_system_prompt,
+        stream=not args.no_stream and bool(config.get("agent.stream", True)),
+        token_capture=args.rollout or bool(config.get("agent.token_capture")),
+        on_event=on_event,
+        approve=approve,
+        yolo=args.yolo,
+        mode=mode,
+        **overrides,
+    )

@@ -1,0 +1,87 @@
+"""Command-line flags. Strict: an unknown flag or a stray word is a usage error (exit 2), never a run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+USAGE_EXIT = 2
+
+DESCRIPTION = """\
+Hermes: an AI agent in your terminal, for any OpenAI-compatible endpoint.
+
+  hermes                      interactive session
+  hermes -p "prompt"          one-shot: only the answer on stdout
+  echo prompt | hermes        one-shot with the prompt from stdin (also: -p -)
+  hermes -q "prompt"          one-shot with the interactive look
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_EXIT, f"hermes: error: {message} (see hermes --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="hermes", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    run = p.add_mutually_exclusive_group()
+    run.add_argument("-p", "--prompt", help="run one prompt and print only the final answer ('-' reads stdin)")
+    run.add_argument("-q", "--query", help="run one prompt with banner and tool progress")
+    p.add_argument("--model", "-m", help="model name (else config model.default, else LLM_MODEL)")
+    p.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--api-key", help="API key (else OPENAI_API_KEY, else OPENROUTER_API_KEY)")
+    p.add_argument("--toolsets", "-t", help="comma-separated toolsets to enable (default: all available)")
+    p.add_argument("--disabled-toolsets", help="comma-separated toolsets to disable")
+    p.add_argument("--max-turns", type=_positive_int, help="model calls per prompt before giving up (default 60)")
+    p.add_argument("--personality", help="a built-in or configured personality ('none' for none)")
+    p.add_argument("--system-prompt", help="replace the default system prompt")
+    p.add_argument("--ephemeral-system-prompt", help="extra system text used for this run but never recorded")
+    p.add_argument("--output-format", choices=["text", "json", "stream-json"], default="text",
+                   help="one-shot output: text (default), json (one object), stream-json (JSON events)")
+    session = p.add_mutually_exclusive_group()
+    session.add_argument("--resume", "-r", metavar="ID", help="resume a session by id or unique prefix")
+    session.add_argument("--continue", "-c", dest="continue_", action="store_true", help="resume the latest session")
+    p.add_argument("--yolo", action="store_true", help="run dangerous commands without asking")
+    p.add_argument("--no-stream", action="store_true", help="ask for whole responses instead of streaming")
+    p.add_argument("--rollout", action="store_true", help="capture token ids and logprobs for RL export")
+    p.add_argument("--list-tools", action="store_true", help="list tools, with the reason any is unavailable")
+    p.add_argument("--list-toolsets", action="store_true", help="list toolsets and their tools")
+    p.add_argument("--version", "-V", action="store_true", help="print the version")
+    return p
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        word = extra[0]
+        if word.startswith("-"):
+            parser.error(f"unknown option {word}")
+        hint = f"; to run a prompt use: hermes -p {_quote(' '.join(extra))}"
+        parser.error(f"unexpected argument {word!r}{hint}")
+    return args
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def read_stdin_prompt() -> str | None:
+    data = sys.stdin.read()
+    return data.strip() or None

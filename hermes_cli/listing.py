@@ -1,0 +1,39 @@
+"""--list-tools and --list-toolsets: what the model could see here, and why anything is missing."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import model_tools
+import toolsets
+
+
+def list_tools(out: TextIO = sys.stdout) -> int:
+    statuses = model_tools.tool_availability()
+    width = max(len(s.name) for s in statuses)
+    current = None
+    for status in sorted(statuses, key=lambda s: list(toolsets.TOOLSETS).index(s.toolset)
+                         if s.toolset in toolsets.TOOLSETS else 99):
+        if status.toolset != current:
+            current = status.toolset
+            out.write(f"{current}:\n")
+        mark = "✓" if status.available else "✗"
+        note = "" if status.available else f"  unavailable: {status.reason}"
+        out.write(f"  {mark} {status.name:<{width}}{note}\n")
+    available = sum(s.available for s in statuses)
+    out.write(f"\n{available} of {len(statuses)} tools available\n")
+    return 0
+
+
+def list_toolsets(out: TextIO = sys.stdout) -> int:
+    available = {s.name for s in model_tools.tool_availability() if s.available}
+    width = max(len(name) for name in toolsets.TOOLSETS)
+    for name, definition in toolsets.TOOLSETS.items():
+        tools = toolsets.resolve_toolset(name)
+        ready = [t for t in tools if t in available]
+        includes = f" (includes {', '.join(definition['includes'])})" if definition["includes"] else ""
+        out.write(f"  {name:<{width}}  {definition['description']}{includes}\n")
+        out.write(f"  {'':<{width}}  {len(ready)}/{len(tools)} available: {', '.join(tools)}\n")
+    out.write("\n  all, *  every toolset\n")
+    return 0

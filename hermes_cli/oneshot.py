@@ -1,0 +1,162 @@
+"""One-shot runs (`-p`, `-q`, stdin): run one prompt, print the answer, exit 0/1.
+
+Output formats:
+  text         only the final answer on stdout; retries and failures as one line each on stderr
+  json         one JSON object: answer, session id, usage, status, exit code
+  stream-json  one JSON event per line: start, text, reasoning, tool_start, tool_end, retry, result
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+from agent.events import Event, Notice, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart, event_to_dict
+from hermes_cli.agent_factory import load_settings, make_agent
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+class TextOutput:
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+        self.out, self.err = out, err
+
+    def start(self, info: dict[str, Any]) -> None:
+        pass
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, Retrying):
+            self.err.write(f"hermes: {event.error}; retrying in {event.delay:.1f}s "
+                           f"(attempt {event.attempt + 1}/{event.max_attempts})\n")
+            self.err.flush()
+
+    def finish(self, result: dict[str, Any]) -> None:
+        if result["exit_code"] == EXIT_OK:
+            answer = result["answer"] or ""
+            self.out.write(answer if answer.endswith("\n") else answer + "\n")
+            self.out.flush()
+        elif result["error"]:
+            self.err.write(f"hermes: error: {result['error']}\n")
+
+
+class JsonOutput(TextOutput):
+    def event(self, event: Event) -> None:
+        pass
+
+    def finish(self, result: dict[str, Any]) -> None:
+        self.out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+class StreamJsonOutput(TextOutput):
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+        super().__init__(out, err)
+        self._lock = threading.Lock()  # tool events arrive from worker threads
+
+    def _line(self, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self.out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+            self.out.flush()
+
+    def start(self, info: dict[str, Any]) -> None:
+        self._line({"type": "start", **info})
+
+    def event(self, event: Event) -> None:
+        payload = event_to_dict(event)
+        if isinstance(event, ToolEnd):
+            payload["duration_ms"] = round(payload.pop("duration") * 1000, 1)
+        self._line(payload)
+
+    def finish(self, result: dict[str, Any]) -> None:
+        self._line(result)
+
+
+class ProgressOutput(TextOutput):
+    """`-q`: the interactive look in plain text: banner, streamed answer, one line per tool call."""
+
+    def start(self, info: dict[str, Any]) -> None:
+        self.err.write(f"⚕ hermes · {info['model']} @ {info['endpoint']} · session {info['session_id']}\n")
+        self._streaming = False
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self.out.write(event.text)
+            self.out.flush()
+            self._streaming = True
+        elif isinstance(event, StreamReset) and self._streaming:
+            self.out.write("\n")
+        elif isinstance(event, ToolStart):
+            self._end_stream()
+        elif isinstance(event, ToolEnd):
+            mark = "✓" if event.ok else "✗"
+            self.err.write(f"  {mark} {event.name} ({event.duration:.2f}s)\n")
+        elif isinstance(event, (Notice, Retrying)):
+            self._end_stream()
+            text = event.text if isinstance(event, Notice) else f"retrying in {event.delay:.1f}s: {event.error}"
+            self.err.write(f"  ! {text}\n")
+        self.err.flush()
+
+    def _end_stream(self) -> None:
+        if getattr(self, "_streaming", False):
+            self.out.write("\n")
+            self.out.flush()
+            self._streaming = False
+
+    def finish(self, result: dict[str, Any]) -> None:
+        if self._streaming:
+            self._end_stream()
+        elif result["exit_code"] == EXIT_OK and result["answer"]:
+            self.out.write(result["answer"] + "\n")
+        if result["error"]:
+            self.err.write(f"hermes: error: {result['error']}\n")
+        if log := result.get("session_log"):
+            self.err.write(f"session log: {log}\n")
+
+
+OUTPUTS = {"text": TextOutput, "json": JsonOutput, "stream-json": StreamJsonOutput}
+
+
+def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = False) -> int:
+    output = ProgressOutput() if interactive_look else OUTPUTS[args.output_format]()
+    settings = load_settings(args)
+    for warning in settings.config.warnings:
+        sys.stderr.write(f"hermes: warning: {warning}\n")
+    agent = make_agent(args, settings, mode="oneshot", on_event=output.event)
+    started = time.perf_counter()
+    output.start({"session_id": agent.session_id, "model": agent.model, "endpoint": agent.endpoint.host,
+                  "tools": sorted(agent.tool_names)})
+    def terminate(signum: int, frame: object) -> None:
+        agent.interrupt()  # kills running tool processes; the finally below records and cleans up
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        run = agent.run_conversation(prompt)
+    except KeyboardInterrupt:
+        agent.interrupt()
+        run = {"status": "interrupted", "final_response": None, "error": "interrupted", "usage": agent.usage,
+               "api_calls": agent.api_calls, "turns": 0}
+    finally:
+        agent.close()
+    exit_code = {"success": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(run["status"], EXIT_FAILED)
+    paths = agent.session_paths
+    output.finish({
+        "type": "result",
+        "status": run["status"],
+        "exit_code": exit_code,
+        "answer": run["final_response"],
+        "error": run["error"],
+        "session_id": agent.session_id,
+        "model": agent.model,
+        "usage": run["usage"],
+        "api_calls": run["api_calls"],
+        "turns": run["turns"],
+        "duration_ms": round((time.perf_counter() - started) * 1000),
+        "session_log": str(paths[0]) if paths else None,
+    })
+    return exit_code

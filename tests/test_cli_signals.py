@@ -1,0 +1,59 @@
+"""SIGTERM and Ctrl-C stop a one-shot run promptly, kill the commands it started, and log the end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scripted_server import Reply, ToolCall
+from tests.conftest import HERMES, read_jsonl
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in state
+
+
+def wait_for(predicate, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_signal_stops_run_and_its_commands(scripted_llm, log_dir, tmp_path, sig, code, parallel):
+    pidfiles = [tmp_path / f"pid{i}" for i in range(2 if parallel else 1)]
+    calls = [ToolCall("terminal", {"command": f"echo $$ > {p}; exec sleep 60"}) for p in pidfiles]
+    llm = scripted_llm([Reply(tool_calls=calls), Reply(content="never")])
+    proc = subprocess.Popen(
+        [sys.executable, str(HERMES), "-p", "wait", "--base-url", llm.base_url, "--model", "m"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
+    )
+    assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pidfiles))
+    pids = [int(p.read_text()) for p in pidfiles]
+    started = time.monotonic()
+    proc.send_signal(sig)
+    assert proc.wait(timeout=10) == code
+    assert time.monotonic() - started < 3
+    assert wait_for(lambda: not any(alive(pid) for pid in pids), timeout=3), "a command outlived hermes"
+    [log] = log_dir.glob("session_*.jsonl")
+    events = read_jsonl(log)
+    assert events[-1]["type"] == "session_end"
+    messages = [e["message"] for e in events if e["type"] == "message"]
+    call_ids = [c["id"] for c in messages[1]["tool_calls"]]
+    assert [m["tool_call_id"] for m in messages[2:]] == call_ids  # every call has its result
+    assert all("interrupted" in m["content"] for m in messages[2:])
+    assert "Traceback" not in proc.stderr.read().decode()
