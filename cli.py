@@ -11,6 +11,9 @@ import sys
 
 __version__ = "0.1.0"
 
+# `hermes NAME ...` runs module:function(argv) for these; each parses its own flags.
+SUBCOMMANDS: dict[str, str] = {}
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -20,6 +23,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from agent.errors import ConfigError, HermesError
     from hermes_cli.args import USAGE_EXIT, parse_args, read_stdin_prompt
+
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        module, _, function = SUBCOMMANDS[argv[0]].partition(":")
+        try:
+            return getattr(importlib.import_module(module), function)(argv[1:])
+        except ConfigError as exc:
+            sys.stderr.write(f"hermes {argv[0]}: error: {exc}\n")
+            return USAGE_EXIT
+        except HermesError as exc:
+            sys.stderr.write(f"hermes {argv[0]}: error: {exc}\n")
+            return 1
 
     args = parse_args(argv)
     try:

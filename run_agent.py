@@ -141,7 +141,8 @@ class AIAgent:
             self._ensure_ready()
             self._append({"role": "user", "content": user_message})
             status, final, turns = self._loop()
-        except Interrupted:
+        except (Interrupted, KeyboardInterrupt):
+            self._interrupt.set()  # let parallel tool workers kill their commands
             status, error = "interrupted", "interrupted by user"
             self._recorder and self._recorder.record_event("interrupted")
         except LLMError as exc:

@@ -136,11 +136,7 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        run = agent.run_conversation(prompt)
-    except KeyboardInterrupt:
-        agent.interrupt()
-        run = {"status": "interrupted", "final_response": None, "error": "interrupted", "usage": agent.usage,
-               "api_calls": agent.api_calls, "turns": 0}
+        run = agent.run_conversation(prompt)  # Ctrl-C comes back as status "interrupted"
     finally:
         agent.close()
     exit_code = {"success": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(run["status"], EXIT_FAILED)
