@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import model_tools
-from agent import llm
+from agent import compression, history, llm
 from agent.endpoint import resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import Event, Notice, ReasoningDelta, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart
 from agent.loop_guard import LoopGuard, result_failed
 from agent.prompts import build_system_prompt
 from agent.retry import RetryPolicy, describe_error, is_retryable, retry_after_seconds, status_code
+from agent.session_resume import ResumedSession, load_history
 from agent.tool_calls import format_tool_responses, has_text_tool_calls, parse_text_tool_calls
 from recording.paths import log_dir, new_session_id
 from recording.recorder import SessionRecorder
@@ -62,8 +63,15 @@ class AIAgent:
         request_params: dict[str, Any] | None = None,
         token_capture: bool = False,
         save_trajectories: bool = False,
+        resume: Path | None = None,
+        context_window: int | None = None,
+        compress_threshold: float | None = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
     ) -> None:
+        # resume: continue that session log's conversation, appending to its files (agent/session_resume.py)
+        self._resumed: ResumedSession | None = load_history(Path(resume)) if resume is not None else None
+        if self._resumed is not None:
+            session_id, log_directory = self._resumed.session_id, self._resumed.directory
         self.endpoint = resolve_endpoint(base_url, api_key, model)
         self.model = self.endpoint.model
         self.tools = model_tools.get_tool_definitions(enabled_toolsets, disabled_toolsets)
@@ -80,7 +88,9 @@ class AIAgent:
         self.request_params = dict(request_params or {})
         self.token_capture = token_capture
         self.save_trajectories = save_trajectories
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = list(self._resumed.messages) if self._resumed else []
+        self.context = compression.ContextBudget(context_window or compression.DEFAULT_CONTEXT_WINDOW,
+                                                 compress_threshold or compression.DEFAULT_THRESHOLD)
         self.usage: dict[str, float] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         self.api_calls = 0
         self._record = record
@@ -88,6 +98,7 @@ class AIAgent:
         self._mode = mode
         self._recorder: SessionRecorder | None = None
         self._client: Any = None
+        self._client_lock = threading.Lock()
         self._interrupt = threading.Event()
         self._active_stream: Any = None
         self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve, yolo=yolo)
@@ -120,6 +131,94 @@ class AIAgent:
             self._recorder.close(status, usage=self.usage, api_calls=self.api_calls)
         model_tools.cleanup_vm(self.task_id)
 
+    def flush(self) -> None:
+        """Wait until the session file shows everything recorded so far (before exporting it)."""
+        if self._recorder is not None:
+            self._recorder.flush()
+
+    # -- for front ends (REPL) -------------------------------------------------------------------
+    def ensure_client(self) -> Any:
+        """Create the SDK client now (the REPL does this in the background while the user types)."""
+        with self._client_lock:  # one import of the SDK at a time: a second thread would see it half-made
+            if self._client is None:
+                self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key)
+        return self._client
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    @property
+    def tool_context(self) -> ToolContext:
+        return self._tool_ctx
+
+    @property
+    def interrupt_event(self) -> threading.Event:
+        return self._interrupt
+
+    def set_model(self, name: str) -> None:
+        self.model = name  # each llm_call event records the model that answered
+
+    def set_toolsets(self, enabled: list[str] | None, disabled: list[str] | None = None) -> None:
+        self.tools = model_tools.get_tool_definitions(enabled, disabled)
+        self.tool_names = {t["function"]["name"] for t in self.tools}
+        self.enabled_toolsets = enabled or ["all"]
+        if self._recorder is not None:  # exports need the tools the model saw from here on
+            self._recorder.record_event("tools_changed", toolsets=self.enabled_toolsets, tools=self.tools)
+
+    # -- history edits (agent/history.py, agent/compression.py) -----------------------------------
+    def undo(self) -> list[dict[str, Any]]:
+        """Remove the last exchange (the last prompt and everything after it); return what was removed."""
+        removed = history.drop_last_exchange(self.messages)
+        if removed:
+            self.record_history_change("history_edit", action="undo", removed_count=len(removed))
+        return removed
+
+    def retry(self) -> str | None:
+        """Remove the last exchange and return its prompt to send again; None if there is none."""
+        removed = history.drop_last_exchange(self.messages)
+        if not removed:
+            return None
+        self.record_history_change("history_edit", action="retry", removed_count=len(removed))
+        return history.prompt_text(removed[0])
+
+    def reset(self, new_session: bool = True) -> None:
+        """Start a fresh conversation: by default as a new session (new id, new log files)."""
+        if not new_session:
+            removed, self.messages = len(self.messages), []
+            if removed:
+                self.record_history_change("history_edit", action="reset", removed_count=removed)
+            return
+        if self._recorder is not None:
+            self._recorder.close("reset", usage=self.usage, api_calls=self.api_calls)
+        # The terminal (task_id) carries on: a new conversation, same shell state.
+        self._recorder, self._resumed = None, None
+        self.session_id, self.messages = new_session_id(), []
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        self.api_calls = 0
+        self.context.forget()
+
+    def compress(self, reason: str = "requested") -> compression.Compression | None:
+        """Summarise older messages with one model call to free context; Notice events say what happened."""
+        self._interrupt.clear()
+        try:
+            self._ensure_ready()
+            return compression.compress(self, reason)
+        except (Interrupted, KeyboardInterrupt):
+            self.on_event(Notice("compression interrupted; the history is unchanged"))
+        except LLMError as exc:
+            self.on_event(Notice(f"cannot compress: {exc}"))
+        return None
+
+    def record_history_change(self, type_: str, **fields: Any) -> None:
+        """Log an edit already made to `self.messages`, so a resumed session shows the same history."""
+        self.context.forget()
+        if self._recorder is None and self._resumed is None:
+            return  # nothing recorded yet: the first recording holds the edited history as it is
+        self._ensure_recorder()
+        if self._recorder is not None:
+            self._recorder.record_history_change(type_, self.messages, **fields)
+
     def run_conversation(
         self,
         user_message: str,
@@ -129,6 +228,8 @@ class AIAgent:
     ) -> dict[str, Any]:
         """Run the tool loop for one user message. Never raises for model or tool failures."""
         self._interrupt.clear()
+        if conversation_history is None and self._resumed is not None:
+            conversation_history = self.messages  # a resumed agent continues its session
         if task_id:
             self.task_id = self._tool_ctx.task_id = task_id
         history = [m for m in conversation_history or [] if m.get("role") != "system"]
@@ -176,6 +277,7 @@ class AIAgent:
     def _loop(self) -> tuple[str, str | None, int]:
         guard = LoopGuard()
         for turn in range(1, self.max_iterations + 1):
+            compression.maybe_compress(self)
             completion = self._call_llm()
             message = completion.message()
             calls = completion.tool_calls
@@ -200,31 +302,16 @@ class AIAgent:
         return "max_turns", None, self.max_iterations
 
     def _ensure_ready(self) -> None:
-        if self._client is None:
-            self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key)
+        self.ensure_client()
         if self.model is None:
             self.model = self._discover_model()
+        self._ensure_recorder()
+
+    def _ensure_recorder(self) -> None:
         if self._recorder is None and self._record:
-            self._recorder = SessionRecorder(
-                self.session_id,
-                self._log_directory or log_dir(),
-                model=self.model,
-                tools=self.tools,
-                redactor=Redactor([self.endpoint.api_key]),
-                metadata={
-                    "mode": self._mode,
-                    "base_url": self.endpoint.base_url,
-                    "toolsets": self.enabled_toolsets,
-                    "system_prompt": self.system_prompt,
-                    "ephemeral_system_prompt": self.ephemeral_system_prompt is not None,
-                    "max_turns": self.max_iterations,
-                    "request_params": self.request_params,
-                    "token_capture": self.token_capture,
-                    "task_id": self.task_id,
-                },
-            )
-            for message in self.messages:  # history handed in by the caller
-                self._recorder.record_message(message, from_history=True)
+            from agent.session_resume import open_recorder
+
+            self._recorder = open_recorder(self, self._resumed, self._log_directory or log_dir())
 
     def _discover_model(self) -> str:
         try:
@@ -301,7 +388,8 @@ class AIAgent:
             finally:
                 self._active_stream = None
         self.api_calls += 1
-        self._add_usage(completion.usage)
+        self.add_usage(completion.usage)
+        self.context.observe(completion.usage, len(self.messages))
         if self._recorder is not None:
             self._recorder.record_llm_call(
                 call=self.api_calls, attempts=attempt, model=completion.model or self.model,
@@ -329,7 +417,7 @@ class AIAgent:
         tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
         return f"could not get a response from {self.endpoint.base_url} after {tries}: {detail}"
 
-    def _add_usage(self, usage: dict[str, Any] | None) -> None:
+    def add_usage(self, usage: dict[str, Any] | None) -> None:
         for key, value in (usage or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.usage[key] = self.usage.get(key, 0) + value

@@ -6,6 +6,7 @@ import argparse
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import toolsets
@@ -26,9 +27,10 @@ class Settings:
     max_turns: int
 
 
-def load_settings(args: argparse.Namespace) -> Settings:
+def load_settings(args: argparse.Namespace, config: Config | None = None) -> Settings:
+    """`config` given (e.g. defaults after a broken file) is used instead of reading the files."""
     load_dotenv_files()
-    config = load_config()
+    config = load_config() if config is None else config
     apply_terminal_env(config)
     for name, definition in (config.get("custom_toolsets") or {}).items():
         if not isinstance(definition, dict):
@@ -56,6 +58,38 @@ def load_settings(args: argparse.Namespace) -> Settings:
     return Settings(config, enabled, disabled, personality, max_turns)
 
 
+def resolve_resume(args: argparse.Namespace, directory: Path | None = None) -> Path | None:
+    """The session log `--resume ID_OR_PREFIX` / `--continue` name, or None; ConfigError if there is none."""
+    from recording.paths import log_dir
+    from recording.reader import find_session, latest_session
+
+    directory = directory or log_dir()
+    if getattr(args, "resume", None):
+        try:
+            return find_session(directory, args.resume)
+        except ValueError as exc:
+            raise ConfigError(f"--resume: {exc}") from None
+    if getattr(args, "continue_", False):
+        path = latest_session(directory)
+        if path is None:
+            raise ConfigError(f"--continue: no earlier session in {directory}")
+        return path
+    return None
+
+
+def _number(config: Config, key: str, kind: type, most: float | None = None) -> Any:
+    value = config.get(key)
+    where = config.sources.get(key, "config")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: '{key}' must be a number, not {value!r}") from None
+    if number <= 0 or (most is not None and number > most):
+        limit = f"above 0 and at most {most}" if most is not None else "above 0"
+        raise ConfigError(f"{where}: '{key}' must be {limit}, not {value!r}")
+    return number
+
+
 def make_agent(
     args: argparse.Namespace,
     settings: Settings,
@@ -63,8 +97,10 @@ def make_agent(
     mode: str,
     on_event: Callable[[Event], None] | None = None,
     approve: Callable[[str, str], bool] | None = None,
+    resume: Path | None = None,
     **overrides: Any,
 ):
+    """An AIAgent from flags and settings; `resume` continues that session log (see resolve_resume)."""
     from agent.endpoint import resolve_endpoint
     from run_agent import AIAgent
 
@@ -86,5 +122,8 @@ def make_agent(
         approve=approve,
         yolo=args.yolo,
         mode=mode,
+        resume=resume,
+        context_window=_number(config, "agent.context_window", int),
+        compress_threshold=_number(config, "agent.compress_threshold", float, most=1.0),
         **overrides,
     )

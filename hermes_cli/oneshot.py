@@ -17,7 +17,7 @@ import time
 from typing import Any, TextIO
 
 from agent.events import Event, Notice, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart, event_to_dict
-from hermes_cli.agent_factory import load_settings, make_agent
+from hermes_cli.agent_factory import load_settings, make_agent, resolve_resume
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -81,6 +81,8 @@ class ProgressOutput(TextOutput):
 
     def start(self, info: dict[str, Any]) -> None:
         self.err.write(f"⚕ hermes · {info['model']} @ {info['endpoint']} · session {info['session_id']}\n")
+        if "resumed_messages" in info:
+            self.err.write(f"  resumed with {info['resumed_messages']} earlier messages\n")
         self._streaming = False
 
     def event(self, event: Event) -> None:
@@ -126,17 +128,22 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
     settings = load_settings(args)
     for warning in settings.config.warnings:
         sys.stderr.write(f"hermes: warning: {warning}\n")
-    agent = make_agent(args, settings, mode="oneshot", on_event=output.event)
+    resume = resolve_resume(args)  # --resume/--continue: continue that conversation, append to its logs
+    agent = make_agent(args, settings, mode="oneshot", on_event=output.event, resume=resume)
     started = time.perf_counter()
-    output.start({"session_id": agent.session_id, "model": agent.model, "endpoint": agent.endpoint.host,
-                  "tools": sorted(agent.tool_names)})
+    info = {"session_id": agent.session_id, "model": agent.model, "endpoint": agent.endpoint.host,
+            "tools": sorted(agent.tool_names)}
+    if resume is not None:
+        info["resumed_messages"] = len(agent.messages)
+    output.start(info)
     def terminate(signum: int, frame: object) -> None:
         agent.interrupt()  # kills running tool processes; the finally below records and cleans up
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        run = agent.run_conversation(prompt)  # Ctrl-C comes back as status "interrupted"
+        # Ctrl-C comes back as status "interrupted"; a resumed agent's history is the session's so far.
+        run = agent.run_conversation(prompt, conversation_history=agent.messages)
     finally:
         agent.close()
     exit_code = {"success": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(run["status"], EXIT_FAILED)

@@ -30,6 +30,20 @@ def _now() -> str:
     return datetime.now().isoformat()
 
 
+def _end_cut_line(path: Path) -> None:
+    """A kill -9 may have left half a line; end it so our next event starts on a line of its own."""
+    try:
+        with path.open("rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    fh.seek(0, os.SEEK_END)
+                    fh.write(b"\n")
+    except FileNotFoundError:
+        pass
+
+
 class SessionRecorder:
     def __init__(
         self,
@@ -41,6 +55,7 @@ class SessionRecorder:
         metadata: dict[str, Any] | None = None,
         redactor: Redactor | None = None,
         session_start: str | None = None,
+        first_seq: int = 0,
     ) -> None:
         self.session_id = session_id
         self.model = model
@@ -50,8 +65,9 @@ class SessionRecorder:
         self._redact = redactor or Redactor()
         self._lock = threading.Lock()
         self._fd = os.open(self.event_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._seq = 0
+        self._seq = first_seq  # a reopened log carries on its sequence numbers
         self._message_count = 0
+        self._tools = tools
         self._sharegpt = ShareGPTBuilder(tools)
         self._encoded: list[str] = []
         self._writer = SessionFileWriter(self.session_file)
@@ -59,8 +75,36 @@ class SessionRecorder:
         self._closed = False
         if session_start is None:
             self.record_event(
-                "session_start", session_id=session_id, model=model, tools=tools, **(metadata or {})
+                "session_start", session_id=session_id, model=model, tools=tools,
+                session_start=self.session_start, **(metadata or {}),
             )
+
+    @classmethod
+    def reopen(
+        cls,
+        session_id: str,
+        directory: Path,
+        *,
+        model: str,
+        tools: list[dict[str, Any]],
+        previous_messages: list[dict[str, Any]],
+        session_start: str,
+        last_seq: int,
+        metadata: dict[str, Any] | None = None,
+        redactor: Redactor | None = None,
+    ) -> SessionRecorder:
+        """Append to an existing session's files: no new session_start, a `session_resume` event.
+
+        The ShareGPT builder is re-fed the history the session had, so the rewritten
+        `session_<id>.json` still holds the whole conversation.
+        """
+        _end_cut_line(event_log_path(directory, session_id))
+        recorder = cls(session_id, directory, model=model, tools=tools, redactor=redactor,
+                       session_start=session_start, first_seq=last_seq)
+        recorder.record_event("session_resume", previous_messages=len(previous_messages), model=model,
+                              **(metadata or {}))
+        recorder.replace_history(previous_messages)
+        return recorder
 
     # -- event log -----------------------------------------------------------------------------
     def record_event(self, type_: str, **fields: Any) -> None:
@@ -85,6 +129,21 @@ class SessionRecorder:
             del self._encoded[max(len(turns) - 1, 0):]
             for turn in turns[len(self._encoded):]:
                 self._encoded.append(self._redact(json.dumps(turn, ensure_ascii=False)))
+            self._write_session_file()
+
+    def record_history_change(self, type_: str, messages: list[dict[str, Any]], **fields: Any) -> None:
+        """Log an edit of the history (undo, retry, reset, compression); `messages` is the result."""
+        self.record_event(type_, **fields)
+        self.replace_history(messages)
+
+    def replace_history(self, messages: list[dict[str, Any]]) -> None:
+        """Rebuild the session file from `messages` (edits are rare; appends stay incremental)."""
+        with self._lock:
+            self._sharegpt = ShareGPTBuilder(self._tools)
+            for message in messages:
+                self._sharegpt.add(message)
+            self._message_count = len(messages)
+            self._encoded = [self._redact(json.dumps(turn, ensure_ascii=False)) for turn in self._sharegpt.turns]
             self._write_session_file()
 
     def record_llm_call(self, **fields: Any) -> None:

@@ -1,0 +1,98 @@
+"""Resuming a session: rebuild its history from the event log and keep appending to its files.
+
+    agent = AIAgent(resume=Path("logs/session_20261121_143052_a1b2c3.jsonl"))
+    print(recap(agent.messages))
+    agent.chat("and then?")          # same session id, same session_<id>.jsonl and .json
+
+The history comes from `recording.reader.load_session`, which applies undo/retry/reset and
+compression, so the model sees exactly what the user last saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.errors import ConfigError
+from recording.reader import is_prompt, load_session
+from recording.recorder import SessionRecorder
+from recording.redact import Redactor
+from recording.sharegpt import text_of
+
+if TYPE_CHECKING:
+    from run_agent import AIAgent
+
+RECAP_CLIP = 100
+
+
+@dataclass
+class ResumedSession:
+    session_id: str
+    directory: Path
+    messages: list[dict[str, Any]]
+    session_start: str  # the session file's `session_start`, kept on resume
+    last_seq: int
+    model: str | None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_history(path: Path) -> ResumedSession:
+    """Read a session log for resuming; a missing or empty log is a ConfigError (one line)."""
+    try:
+        session = load_session(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot resume {path}: {exc.strerror or exc}") from None
+    if not session.start:
+        raise ConfigError(f"cannot resume {path}: it has no session_start event (not a hermes session log?)")
+    start = session.start.get("session_start") or session.start.get("ts") or ""
+    return ResumedSession(session.session_id, path.parent, list(session.messages), start, session.last_seq,
+                          session.model, session.start.get("tools") or [])
+
+
+def open_recorder(agent: AIAgent, resumed: ResumedSession | None, directory: Path) -> SessionRecorder:
+    """The agent's session log: the resumed session's own files, else a new session."""
+    metadata = {
+        "mode": agent._mode,
+        "base_url": agent.endpoint.base_url,
+        "toolsets": agent.enabled_toolsets,
+        "system_prompt": agent.system_prompt,
+        "ephemeral_system_prompt": agent.ephemeral_system_prompt is not None,
+        "max_turns": agent.max_iterations,
+        "request_params": agent.request_params,
+        "token_capture": agent.token_capture,
+        "task_id": agent.task_id,
+    }
+    redactor = Redactor([agent.endpoint.api_key])
+    if resumed is None:
+        recorder = SessionRecorder(agent.session_id, directory, model=agent.model, tools=agent.tools,
+                                   redactor=redactor, metadata=metadata)
+        for message in agent.messages:  # history handed in by the caller
+            recorder.record_message(message, from_history=True)
+        return recorder
+    if agent.tools != resumed.tools:  # exports need the tools the model saw from here on
+        metadata["tools"] = agent.tools
+    return SessionRecorder.reopen(
+        resumed.session_id, resumed.directory, model=agent.model or resumed.model or "unknown", tools=agent.tools,
+        previous_messages=resumed.messages, session_start=resumed.session_start, last_seq=resumed.last_seq,
+        metadata=metadata, redactor=redactor,
+    )
+
+
+def _line(text: str, limit: int = RECAP_CLIP) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def recap(messages: list[dict[str, Any]], limit: int = RECAP_CLIP) -> str:
+    """The last exchange in two short lines: what the user asked, how the answer began."""
+    start = next((i for i in range(len(messages) - 1, -1, -1) if is_prompt(messages[i])), None)
+    if start is None:
+        return "(no earlier messages)"
+    lines = [f"you: {_line(text_of(messages[start].get('content')), limit)}"]
+    answers = [m for m in messages[start + 1:] if m.get("role") == "assistant" and text_of(m.get("content")).strip()]
+    if answers:
+        lines.append(f"hermes: {_line(text_of(answers[-1].get('content')), limit)}")
+    else:
+        lines.append("hermes: (no answer yet)")
+    return "\n".join(lines)
