@@ -1,11 +1,11 @@
-"""Entry to the interactive session."""
+"""Entry to the interactive session (kept apart so one-shot runs never import prompt_toolkit)."""
 
 from __future__ import annotations
 
 import argparse
 
-from agent.errors import ConfigError
-
 
 def run_repl(args: argparse.Namespace) -> int:
-    raise ConfigError("the interactive session is not available in this version yet; use -p 'prompt'")
+    from hermes_cli.repl.app import run_repl as run
+
+    return run(args)

@@ -1,0 +1,1 @@
+"""The interactive session (REPL): prompt, slash commands, approvals and rendering."""

@@ -1,0 +1,79 @@
+"""Asking the user before a dangerous command runs: once / session / always / deny.
+
+"session" allows that kind of command (the rule's reason) until the REPL exits; "always" also
+saves it to `approvals.allowlist` in $HERMES_HOME/config.yaml. No answer within the timeout, Ctrl-C
+or anything unrecognised counts as deny. Parallel tool calls ask one at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
+CHOICES = {"o": "once", "once": "once", "y": "once", "yes": "once", "s": "session", "session": "session",
+           "a": "always", "always": "always", "d": "deny", "deny": "deny", "n": "deny", "no": "deny"}
+
+
+class ApprovalPrompt:
+    def __init__(
+        self,
+        *,
+        allowlist: list[str] | None = None,
+        ask: Callable[[str, float], str] | None = None,
+        save_always: Callable[[list[str]], None] | None = None,
+        pause: Callable[[], AbstractContextManager] | None = None,
+        warn: Callable[[str], None] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.session_allowed: set[str] = set()
+        self.allowlist: list[str] = list(allowlist or [])
+        self._ask = ask or ask_with_prompt_toolkit
+        self._save_always = save_always
+        self._pause = pause or nullcontext
+        self._warn = warn or (lambda text: None)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+
+    def __call__(self, command: str, reason: str) -> bool:
+        if reason in self.session_allowed or reason in self.allowlist:
+            return True
+        with self._lock, self._pause():
+            if reason in self.session_allowed:  # another call was approved for the session meanwhile
+                return True
+            question = (f"⚠  {reason}:\n   {command}\n   allow? [o]nce / [s]ession / [a]lways / [d]eny: ")
+            try:
+                answer = CHOICES.get(self._ask(question, self.timeout).strip().lower(), "deny")
+            except (KeyboardInterrupt, EOFError):
+                answer = "deny"
+        if answer == "session":
+            self.session_allowed.add(reason)
+        elif answer == "always":
+            self.session_allowed.add(reason)
+            self.allowlist.append(reason)
+            if self._save_always is not None:
+                try:
+                    self._save_always(self.allowlist)
+                except OSError as exc:
+                    self._warn(f"could not save the approval to config: {exc}")
+        return answer != "deny"
+
+
+def ask_with_prompt_toolkit(question: str, timeout: float) -> str:
+    """One line of input; an empty answer after `timeout` seconds."""
+    from prompt_toolkit import PromptSession
+
+    session: PromptSession[str] = PromptSession()
+
+    def expire() -> None:  # exit() must run on the app's own event loop
+        app = session.app
+        if app.is_running and app.loop is not None:
+            app.loop.call_soon_threadsafe(lambda: None if app.future is None or app.future.done() else app.exit(result=""))
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        return session.prompt(question) or ""
+    finally:
+        timer.cancel()

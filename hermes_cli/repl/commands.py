@@ -1,0 +1,253 @@
+"""Slash commands. Each is one `cmd_<name>` method; its docstring's first line is its /help text.
+
+Adding a command means adding a method. Aliases map extra names onto methods.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import toolsets
+from agent.personalities import personality_names, resolve_personality
+
+if TYPE_CHECKING:
+    from hermes_cli.repl.app import Repl
+
+ALIASES = {"reset": "new", "exit": "quit", "q": "quit", "h": "help", "?": "help"}
+EXIT = object()  # returned by a command to end the session
+
+
+class Commands:
+    def __init__(self, repl: Repl) -> None:
+        self.repl = repl
+
+    # -- dispatch ----------------------------------------------------------------------------
+    @classmethod
+    def names(cls) -> list[str]:
+        return sorted(name[4:] for name in dir(cls) if name.startswith("cmd_"))
+
+    @classmethod
+    def help_text(cls, name: str) -> str:
+        doc = getattr(cls, f"cmd_{name}").__doc__ or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    def run(self, line: str) -> object:
+        word, _, arg = line.strip().removeprefix("/").partition(" ")
+        name = ALIASES.get(word.lower(), word.lower())
+        handler = getattr(self, f"cmd_{name}", None)
+        if handler is None:
+            close = difflib.get_close_matches(name, self.names() + list(ALIASES), n=2, cutoff=0.5)
+            hint = f" Did you mean {' or '.join('/' + c for c in close)}?" if close else ""
+            self.repl.renderer.warn(f"unknown command /{word}.{hint} Type /help for the list.")
+            return None
+        return handler(arg.strip())
+
+    # -- help and info -----------------------------------------------------------------------
+    def cmd_help(self, arg: str) -> None:
+        """Show the commands"""
+        aliases = {}
+        for alias, target in ALIASES.items():
+            aliases.setdefault(target, []).append(alias)
+        rows = [[f"/{name}" + "".join(f", /{a}" for a in sorted(aliases.get(name, [])) if a.isalpha()),
+                 self.help_text(name)] for name in self.names()]
+        self.repl.renderer.table("Commands", ["command", "what it does"], rows)
+        self.repl.renderer.info("Alt-Enter (or Esc then Enter) for a newline · Ctrl-C interrupts · Ctrl-D exits")
+
+    def cmd_tools(self, arg: str) -> None:
+        """List tools, with the reason any is unavailable"""
+        from hermes_cli.listing import list_tools
+
+        buffer = io.StringIO()
+        list_tools(buffer)
+        enabled = self.repl.agent.tool_names
+        self.repl.renderer.info(buffer.getvalue().rstrip() + f"\n\nthe model sees {len(enabled)} tool(s) now")
+
+    def cmd_toolsets(self, arg: str) -> None:
+        """List toolsets, or enable some: /toolsets terminal,file"""
+        if not arg:
+            from hermes_cli.listing import list_toolsets
+
+            buffer = io.StringIO()
+            list_toolsets(buffer)
+            current = ", ".join(self.repl.agent.enabled_toolsets)
+            self.repl.renderer.info(buffer.getvalue().rstrip() + f"\n\nenabled now: {current}")
+            return
+        try:
+            names = toolsets.parse_toolset_list(arg)
+        except toolsets.UnknownToolsetError as exc:
+            self.repl.renderer.warn(str(exc))
+            return
+        self.repl.set_toolsets(names or ["all"])
+        self.repl.renderer.info(f"toolsets: {', '.join(names or ['all'])} ({len(self.repl.agent.tool_names)} tools)")
+
+    def cmd_config(self, arg: str) -> None:
+        """Show the effective settings and where each came from"""
+        from hermes_cli.config_view import format_config
+
+        rows = [[key, str(value), source] for key, value, source in format_config(self.repl.settings.config,
+                                                                                  self.repl.agent.endpoint)]
+        self.repl.renderer.table("Configuration", ["setting", "value", "from"], rows)
+
+    def cmd_usage(self, arg: str) -> None:
+        """Show tokens used (and cost, when the endpoint reports it)"""
+        usage = self.repl.agent.usage
+        parts = [f"{int(usage.get('prompt_tokens', 0)):,} in", f"{int(usage.get('completion_tokens', 0)):,} out",
+                 f"{int(usage.get('total_tokens', 0)):,} total", f"{self.repl.agent.api_calls} model calls"]
+        if usage.get("cost"):
+            parts.append(f"${usage['cost']:.4f}")
+        self.repl.renderer.info("usage this session: " + " · ".join(parts))
+
+    # -- model and prompt --------------------------------------------------------------------
+    def cmd_model(self, arg: str) -> None:
+        """Show or change the model: /model [name]"""
+        agent = self.repl.agent
+        if not arg:
+            known = self.repl.available_models()
+            listing = f"\navailable: {', '.join(known[:30])}" if known else ""
+            self.repl.renderer.info(f"model: {agent.model} at {agent.endpoint.host}{listing}")
+            return
+        self.repl.set_model(arg)
+        self.repl.renderer.info(f"model set to {arg} (from the next message)")
+
+    def cmd_prompt(self, arg: str) -> None:
+        """Show or set the system prompt: /prompt [text] (/prompt reset for the default)"""
+        if not arg:
+            self.repl.renderer.info(self.repl.agent.system_prompt)
+            return
+        self.repl.custom_prompt = None if arg.lower() in ("reset", "default", "none") else arg
+        self.repl.rebuild_system_prompt()
+        self.repl.renderer.info("system prompt updated (from the next message)")
+
+    def cmd_personality(self, arg: str) -> None:
+        """Show or set the personality: /personality [name|none]"""
+        custom = self.repl.settings.config.get("agent.personalities") or {}
+        if not arg:
+            current = self.repl.personality or "none"
+            self.repl.renderer.info(f"personality: {current}\navailable: {', '.join(personality_names(custom))}, none")
+            return
+        try:
+            resolve_personality(arg, custom)
+        except KeyError:
+            close = difflib.get_close_matches(arg, personality_names(custom), n=2)
+            hint = f" Did you mean {' or '.join(close)}?" if close else ""
+            self.repl.renderer.warn(f"unknown personality '{arg}'.{hint}")
+            return
+        self.repl.personality = None if resolve_personality(arg, custom) is None else arg
+        self.repl.rebuild_system_prompt()
+        self.repl.renderer.info(f"personality: {self.repl.personality or 'none'} (from the next message)")
+
+    # -- conversation ------------------------------------------------------------------------
+    def cmd_clear(self, arg: str) -> None:
+        """Clear the screen and start a new conversation"""
+        from prompt_toolkit.shortcuts import clear
+
+        clear()
+        self.cmd_new(arg)
+
+    def cmd_new(self, arg: str) -> None:
+        """Start a new conversation (new session and log)"""
+        self.repl.agent.reset(new_session=True)
+        self.repl.renderer.info(f"new session {self.repl.agent.session_id}")
+
+    def cmd_history(self, arg: str) -> None:
+        """Show the conversation so far"""
+        from hermes_cli.repl.transcript import to_markdown
+
+        messages = self.repl.agent.messages
+        if not messages:
+            self.repl.renderer.info("no messages yet")
+            return
+        self.repl.renderer.markdown(to_markdown(messages, session_id=self.repl.agent.session_id,
+                                                model=self.repl.agent.model or ""))
+
+    def cmd_save(self, arg: str) -> None:
+        """Save the conversation as markdown: /save [file]"""
+        from hermes_cli.repl.transcript import to_markdown
+
+        agent = self.repl.agent
+        path = Path(os.path.expanduser(arg or f"hermes_{agent.session_id}.md")).resolve()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(to_markdown(agent.messages, session_id=agent.session_id, model=agent.model or "",
+                                        clip=False), encoding="utf-8")
+        except OSError as exc:
+            self.repl.renderer.error(f"could not save to {path}: {exc}")
+            return
+        self.repl.renderer.info(f"saved {len(agent.messages)} messages to {path}")
+
+    def cmd_undo(self, arg: str) -> None:
+        """Remove the last exchange (your last message and the replies)"""
+        removed = self.repl.agent.undo()
+        if not removed:
+            self.repl.renderer.info("nothing to undo")
+            return
+        self.repl.renderer.info(f"removed the last exchange ({len(removed)} messages)")
+
+    def cmd_retry(self, arg: str) -> None:
+        """Send your last message again"""
+        text = self.repl.agent.retry()
+        if text is None:
+            self.repl.renderer.info("nothing to retry")
+            return
+        self.repl.run_turn(text)
+
+    def cmd_compress(self, arg: str) -> None:
+        """Summarise older messages to free context"""
+        self.repl.agent.compress("requested with /compress")
+
+    # -- sessions ----------------------------------------------------------------------------
+    def cmd_sessions(self, arg: str) -> None:
+        """List recent sessions"""
+        from recording.reader import list_sessions
+
+        sessions = list_sessions(self.repl.log_dir, limit=int(arg) if arg.isdigit() else 20)
+        if not sessions:
+            self.repl.renderer.info(f"no sessions in {self.repl.log_dir}")
+            return
+        rows = [[s.session_id, f"{s.started:%Y-%m-%d %H:%M}", str(s.user_turns), s.first_prompt[:60]]
+                for s in sessions]
+        self.repl.renderer.table("Sessions", ["id", "started", "turns", "first prompt"], rows)
+        self.repl.renderer.info("resume one with /resume ID (a unique prefix is enough)")
+
+    def cmd_resume(self, arg: str) -> None:
+        """Resume a session: /resume ID (latest if no id)"""
+        from recording.reader import find_session, session_logs
+
+        try:
+            if arg:
+                path = find_session(self.repl.log_dir, arg)
+            else:
+                logs = [p for p in session_logs(self.repl.log_dir) if p.stem != f"session_{self.repl.agent.session_id}"]
+                if not logs:
+                    raise ValueError("no earlier session to resume")
+                path = logs[0]
+        except ValueError as exc:
+            self.repl.renderer.warn(str(exc))
+            return
+        self.repl.resume(path)
+
+    def cmd_export(self, arg: str) -> None:
+        """Export this session: /export [sharegpt|openai|atif|rollout] [file]"""
+        self.repl.export(arg)
+
+    # -- switches ----------------------------------------------------------------------------
+    def cmd_verbose(self, arg: str) -> None:
+        """Toggle full tool arguments and output"""
+        renderer = self.repl.renderer
+        renderer.verbose = not renderer.verbose
+        renderer.info(f"verbose {'on' if renderer.verbose else 'off'}")
+
+    def cmd_yolo(self, arg: str) -> None:
+        """Toggle running dangerous commands without asking"""
+        ctx = self.repl.agent.tool_context
+        ctx.yolo = not ctx.yolo
+        self.repl.renderer.warn("yolo on: dangerous commands run without asking (the hard block list still applies)"
+                                if ctx.yolo else "yolo off: dangerous commands ask first")
+
+    def cmd_quit(self, arg: str) -> object:
+        """Exit (also Ctrl-D)"""
+        return EXIT

@@ -1,0 +1,64 @@
+"""The input line: persistent history, Tab completion, Alt-Enter newlines, Ctrl-C handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.formatted_text import HTML
+from prompt_toolkit.history import FileHistory, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings
+
+from hermes_cli.repl.completer import SlashCompleter
+
+if TYPE_CHECKING:
+    from hermes_cli.repl.app import Repl
+
+PROMPT = HTML("<ansicyan><b>❯ </b></ansicyan>")
+
+
+def _bindings() -> KeyBindings:
+    kb = KeyBindings()
+
+    @kb.add("escape", "enter")  # Alt-Enter arrives as Esc, Enter
+    def _(event) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @kb.add("c-c")
+    def _(event) -> None:
+        buffer = event.current_buffer
+        if buffer.text:
+            buffer.reset()  # first Ctrl-C clears what was typed
+        else:
+            event.app.exit(exception=KeyboardInterrupt())
+
+    return kb
+
+
+def _history(path: Path):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+        return FileHistory(str(path))
+    except OSError:  # a read-only home still gets a working prompt
+        return InMemoryHistory()
+
+
+def make_prompt_session(repl: Repl, history_path: Path) -> PromptSession[str]:
+    def toolbar() -> HTML:
+        agent = repl.agent
+        tokens = int(agent.usage.get("total_tokens", 0))
+        yolo = " · <ansired>yolo</ansired>" if agent.tool_context.yolo else ""
+        return HTML(f" {agent.model or '?'} · {tokens:,} tokens · /help{yolo}")
+
+    return PromptSession(
+        PROMPT,
+        history=_history(history_path),
+        completer=SlashCompleter(repl),
+        complete_while_typing=False,
+        key_bindings=_bindings(),
+        bottom_toolbar=toolbar,
+        enable_history_search=False,
+        mouse_support=False,
+    )

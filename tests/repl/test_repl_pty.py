@@ -1,0 +1,215 @@
+"""The real REPL in a pseudo-terminal (pexpect) against the scripted server."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from scripted_server import Reply, ToolCall
+from tests.conftest import HERMES
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b[=>]|\r")
+PROMPT = "❯"
+
+
+class Repl:
+    def __init__(self, llm, *args: str, env: dict | None = None, cwd: Path | None = None):
+        environment = dict(os.environ, TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1",
+                           HERMES_DISABLE_SPINNER="1", **(env or {}))
+        argv = [str(HERMES), "--base-url", llm.base_url, "--api-key", "sk-test-0123456789", "--model", "scripted-model",
+                *args]
+        self.child = pexpect.spawn(sys.executable, argv, env=environment, encoding="utf-8",
+                                   dimensions=(40, 140), timeout=20, cwd=str(cwd) if cwd else None)
+        self.log = io.StringIO()
+        self.child.logfile_read = self.log
+        self.child.expect(PROMPT)
+
+    def type(self, text: str) -> None:
+        """Type a line and press Enter; returns once the line is accepted."""
+        self.child.send(text)
+        time.sleep(0.1)
+        self.enter()
+
+    def enter(self) -> None:
+        self.child.send("\r")
+        # prompt_toolkit redraws "❯ text" when the line is accepted; what follows comes after
+        # the line break that ends the input.
+        self.child.expect("\n")
+
+    def say(self, text: str) -> None:
+        """Send a message or command and wait for the next prompt."""
+        self.type(text)
+        self.child.expect(PROMPT)
+
+    @property
+    def screen(self) -> str:
+        return ANSI.sub("", self.log.getvalue())
+
+    def quit(self) -> int:
+        self.child.sendcontrol("d")
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        return self.child.exitstatus
+
+
+@pytest.fixture
+def repl_factory(scripted_llm):
+    sessions = []
+
+    def start(replies, *args, **kwargs):
+        llm = scripted_llm(replies)
+        session = Repl(llm, *args, **kwargs)
+        sessions.append(session)
+        return llm, session
+
+    yield start
+    for session in sessions:
+        if session.child.isalive():
+            session.child.terminate(force=True)
+
+
+def system_prompt(request) -> str:
+    return request.body["messages"][0]["content"]
+
+
+def user_texts(request) -> list[str]:
+    return [m["content"] for m in request.body["messages"] if m["role"] == "user"]
+
+
+def test_banner_streamed_answer_once_and_tool_line(repl_factory):
+    llm, repl = repl_factory([
+        Reply(tool_calls=[ToolCall("terminal", {"command": "echo tool-ran-$((40+2))"})]),
+        Reply(content="The unique answer sentence is here."),
+    ])
+    assert "scripted-model" in repl.screen and "session" in repl.screen.lower()
+    repl.say("run it")
+    screen = repl.screen
+    assert screen.count("The unique answer sentence is here.") == 1
+    assert re.search(r"✓ terminal\s+echo tool-ran-\$\(\(40\+2\)\)", screen)
+    assert repl.quit() == 0
+
+
+def test_personality_changes_the_next_system_prompt(repl_factory):
+    llm, repl = repl_factory([Reply(content="plain"), Reply(content="arr")])
+    repl.say("hello")
+    repl.say("/personality pirate")
+    repl.say("hello again")
+    first, second = llm.chat_requests
+    assert "pirate" not in system_prompt(first).lower()
+    assert "pirate" in system_prompt(second).lower()
+    repl.quit()
+
+
+def test_ctrl_c_stops_a_running_command_and_the_prompt_works_after(repl_factory):
+    llm, repl = repl_factory([
+        Reply(tool_calls=[ToolCall("terminal", {"command": "sleep 30"}, id="long")]),
+        Reply(content="second answer"),
+    ])
+    repl.type("wait for it")
+    time.sleep(1.0)
+    started = time.monotonic()
+    repl.child.sendcontrol("c")
+    repl.child.expect(PROMPT)
+    assert time.monotonic() - started < 2
+    repl.say("again")
+    assert "second answer" in repl.screen
+    messages = llm.chat_requests[-1].body["messages"]
+    tool = next(m for m in messages if m["role"] == "tool")
+    assert tool["tool_call_id"] == "long" and "interrupted" in tool["content"]
+    repl.quit()
+
+
+def test_undo_and_retry(repl_factory):
+    llm, repl = repl_factory([Reply(content="a1"), Reply(content="a2"), Reply(content="a3"), Reply(content="a4")])
+    repl.say("first")
+    repl.say("second")
+    repl.say("/undo")
+    repl.say("third")
+    assert user_texts(llm.chat_requests[2]) == ["first", "third"]
+    repl.say("/retry")
+    assert user_texts(llm.chat_requests[3]) == ["first", "third"]
+    assert len(llm.chat_requests[3].body["messages"]) == 4  # system, first, a1, third
+    repl.quit()
+
+
+def test_continue_restores_history(scripted_llm, repl_factory):
+    llm, repl = repl_factory([Reply(content="remembered answer")])
+    repl.say("remember the word zebra")
+    repl.quit()
+    llm2, repl2 = repl_factory([Reply(content="yes")], "--continue")
+    assert "zebra" in repl2.screen  # the recap of the last exchange
+    repl2.say("what word?")
+    assert user_texts(llm2.chat_requests[0]) == ["remember the word zebra", "what word?"]
+    repl2.quit()
+
+
+def test_dangerous_command_asks_and_deny_keeps_it_from_running(repl_factory, tmp_path):
+    target = tmp_path / "precious"
+    target.mkdir()
+    llm, repl = repl_factory([
+        Reply(tool_calls=[ToolCall("terminal", {"command": f"rm -rf {target}"})]),
+        Reply(content="ok, not deleted"),
+    ])
+    repl.type("clean up")
+    repl.child.expect("allow\\?")
+    repl.child.send("d\r")
+    repl.child.expect(PROMPT)
+    assert target.exists()
+    result = json.loads(next(m for m in llm.chat_requests[1].body["messages"] if m["role"] == "tool")["content"])
+    assert "denied" in result["error"]
+    repl.quit()
+
+
+def test_unknown_command_suggests_and_save_writes_markdown(repl_factory, tmp_path):
+    llm, repl = repl_factory([Reply(content="saved answer")], cwd=tmp_path)
+    repl.say("/hepl")
+    assert "Did you mean /help" in repl.screen
+    repl.say("hi")
+    repl.say(f"/save {tmp_path / 'chat.md'}")
+    text = (tmp_path / "chat.md").read_text(encoding="utf-8")
+    assert "## You" in text and "hi" in text and "saved answer" in text
+    assert str(tmp_path / "chat.md") in repl.screen.replace("\n", "")
+    repl.quit()
+
+
+def test_tab_completes_commands_and_personalities(repl_factory):
+    llm, repl = repl_factory([])
+    repl.child.send("/perso")
+    time.sleep(0.2)
+    repl.child.send("\t")
+    time.sleep(0.3)
+    repl.child.send(" pir")
+    time.sleep(0.2)
+    repl.child.send("\t")
+    time.sleep(0.3)
+    repl.enter()
+    repl.child.expect(PROMPT)
+    assert "personality: pirate" in repl.screen
+    repl.quit()
+
+
+def test_double_ctrl_c_exits_cleanly(repl_factory):
+    llm, repl = repl_factory([])
+    repl.child.sendcontrol("c")
+    repl.child.expect("Ctrl-C again")
+    repl.child.sendcontrol("c")
+    repl.child.expect(pexpect.EOF)
+    repl.child.close()
+    assert repl.child.exitstatus == 0
+
+
+def test_bad_config_still_starts(repl_factory, hermetic_env):
+    (hermetic_env / "config.yaml").write_text("model: [unclosed\n", encoding="utf-8")
+    llm, repl = repl_factory([Reply(content="still works")])
+    assert "config.yaml:" in repl.screen and "invalid YAML" in repl.screen and "default settings" in repl.screen
+    repl.say("hi")
+    assert "still works" in repl.screen
+    repl.quit()
