@@ -12,7 +12,7 @@ import sys
 __version__ = "0.1.0"
 
 # `hermes NAME ...` runs module:function(argv) for these; each parses its own flags.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {"export": "hermes_cli.export_cmd:main", "replay": "hermes_cli.replay_cmd:main"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +55,6 @@ def main(argv: list[str] | None = None) -> int:
         if prompt is not None:
             if not prompt.strip():
                 raise ConfigError("the prompt is empty")
-            if args.resume or args.continue_:
-                raise ConfigError("--resume/--continue with a one-shot prompt is not supported yet")
             from hermes_cli.oneshot import run_oneshot
 
             return run_oneshot(args, prompt, interactive_look=args.query is not None)

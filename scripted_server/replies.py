@@ -17,6 +17,8 @@ TOKEN_CHARS = 4
 CHUNK_CHARS = 8  # a multiple of TOKEN_CHARS so each content chunk holds whole tokens
 
 TokenIds = Callable[[dict, str], tuple[list[int], list[int]]]
+# (request body, completion text) -> [(token text, logprob)]: logprobs from a real tokenizer's tokens.
+LogprobTokens = Callable[[dict, str], list[tuple[str, float]]]
 
 
 @dataclass
@@ -43,6 +45,9 @@ class Reply:
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str | None = None
     usage: dict | None = None
+    # What the model "generated" as token hooks see it (e.g. Hermes <tool_call> text plus the
+    # end-of-turn token); default: the content, or one JSON object per tool call.
+    raw_text: str | None = None
     # faults
     status: int = 200
     error_body: dict | None = None
@@ -86,7 +91,9 @@ def error_payload(status: int, message: str | None = None) -> dict:
 
 
 def completion_text(reply: Reply) -> str:
-    """Text the default tokenizer sees: the content, or one JSON object per tool call."""
+    """Text the tokenizer hooks see: `raw_text`, else the content, else one JSON object per tool call."""
+    if reply.raw_text is not None:
+        return reply.raw_text
     if reply.content or not reply.tool_calls:
         return reply.content
     lines = []
@@ -118,6 +125,18 @@ def logprob_entries(text: str, top_k: int, start: int = 0) -> list[dict]:
     return entries
 
 
+def hook_logprob_entries(pairs: list[tuple[str, float]], top_k: int) -> list[dict]:
+    """Logprob entries for tokens a `LogprobTokens` hook chose; alternatives are marked `~j`."""
+    entries = []
+    for token, lp in pairs:
+        top = [{"token": token, "logprob": lp, "bytes": list(token.encode())}][:top_k]
+        for j in range(1, top_k):
+            alt = f"{token}~{j}"
+            top.append({"token": alt, "logprob": round(lp - j, 4), "bytes": list(alt.encode())})
+        entries.append({"token": token, "logprob": lp, "bytes": list(token.encode()), "top_logprobs": top})
+    return entries
+
+
 def compute_usage(reply: Reply, body: dict) -> dict:
     if reply.usage is not None:
         return reply.usage
@@ -138,6 +157,7 @@ class Rendering:
     model: str
     call_ids: list[str]
     token_ids: TokenIds | None = None
+    logprob_tokens: LogprobTokens | None = None
 
     @property
     def want_logprobs(self) -> bool:
@@ -153,6 +173,11 @@ class Rendering:
 
     def ids(self) -> tuple[list[int], list[int]]:
         return (self.token_ids or default_token_ids)(self.body, completion_text(self.reply))
+
+    def hooked_logprobs(self) -> list[dict]:
+        """Entries from the `logprob_tokens` hook: one per generated token, tool-call text included."""
+        assert self.logprob_tokens is not None
+        return hook_logprob_entries(self.logprob_tokens(self.body, completion_text(self.reply)), self.top_k)
 
     def _tool_call_json(self, i: int, call: ToolCall) -> dict:
         return {
@@ -175,7 +200,8 @@ class Rendering:
         choice: dict[str, Any] = {
             "index": 0,
             "message": message,
-            "logprobs": {"content": logprob_entries(reply.content, self.top_k)}
+            "logprobs": {"content": self.hooked_logprobs() if self.logprob_tokens
+                         else logprob_entries(reply.content, self.top_k)}
             if self.want_logprobs
             else None,
             "finish_reason": reply.effective_finish_reason,
@@ -227,7 +253,7 @@ class Rendering:
         token_index = 0
         for piece in split(reply.content, CHUNK_CHARS):
             extra = {}
-            if self.want_logprobs:
+            if self.want_logprobs and not self.logprob_tokens:
                 extra["logprobs"] = {"content": logprob_entries(piece, self.top_k, token_index)}
                 token_index += math.ceil(len(piece) / TOKEN_CHARS)
             carriers.append((self._chunk({"content": piece}, **extra), len(piece)))
@@ -243,12 +269,20 @@ class Rendering:
                 delta = {"tool_calls": [{"index": i, "function": {"arguments": frag}}]}
                 carriers.append((self._chunk(delta), len(frag)))
 
-        shares = _share(completion_ids, [n for _, n in carriers])
-        for (chunk, _), ids in zip(carriers, shares, strict=True):
+        weights = [n for _, n in carriers]
+        shares = _share(completion_ids, weights)
+        hooked = self.hooked_logprobs() if self.want_logprobs and self.logprob_tokens else None
+        lp_shares = _share(hooked, weights) if hooked is not None else [None] * len(carriers)
+        for (chunk, _), ids, lps in zip(carriers, shares, lp_shares, strict=True):
+            if lps:
+                chunk["choices"][0]["logprobs"] = {"content": lps}
             yield self._with_ids(chunk, ids)
 
         leftover = completion_ids if not carriers else []
-        yield self._with_ids(self._chunk({}, finish_reason=reply.effective_finish_reason), leftover)
+        last = self._chunk({}, finish_reason=reply.effective_finish_reason)
+        if hooked and not carriers:
+            last["choices"][0]["logprobs"] = {"content": hooked}
+        yield self._with_ids(last, leftover)
 
         if self._include_usage:
             yield {
@@ -266,8 +300,8 @@ class Rendering:
         return chunk
 
 
-def _share(ids: list[int], weights: list[int]) -> list[list[int]]:
-    """Split ``ids`` into consecutive runs proportional to ``weights`` (byte-aligned for ASCII text)."""
+def _share(ids: list, weights: list[int]) -> list[list]:
+    """Split ``ids`` (token ids or logprob entries) into consecutive runs proportional to ``weights`` (byte-aligned for ASCII text)."""
     total = sum(weights)
     if not weights:
         return []

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .replies import Rendering, Reply, TokenIds, error_payload
+from .replies import LogprobTokens, Rendering, Reply, TokenIds, error_payload
 
 Responder = Callable[[dict, int], Reply]
 CHAT_PATH = "/v1/chat/completions"
@@ -178,6 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             model=str(body.get("model") or owner.models[0]),
             call_ids=[c.id or owner._new_call_id() for c in reply.tool_calls],
             token_ids=owner.token_ids,
+            logprob_tokens=owner.logprob_tokens,
         )
         if body.get("stream"):
             self._stream(rendering)
@@ -240,6 +241,10 @@ class ScriptedLLM:
     ``replies`` is a list consumed one entry per chat request (faults included), or a
     callable ``(request_body, call_index) -> Reply``. An exhausted list yields ``default``
     or an HTTP 500.
+
+    ``token_ids(body, text) -> (prompt_ids, completion_ids)`` and ``logprob_tokens(body, text) ->
+    [(token, logprob)]`` let a test tokenizer decide ids and logprobs (``text`` is the reply's
+    ``raw_text`` when set); by default ids are UTF-8 bytes and logprobs cover 4-char tokens.
     """
 
     def __init__(
@@ -249,6 +254,7 @@ class ScriptedLLM:
         models: list[str] | None = None,
         port: int = 0,
         token_ids: TokenIds | None = None,
+        logprob_tokens: LogprobTokens | None = None,
         default: Reply | None = None,
         host: str = "127.0.0.1",
     ) -> None:
@@ -257,6 +263,7 @@ class ScriptedLLM:
         self.port = port
         self.host = host
         self.token_ids = token_ids
+        self.logprob_tokens = logprob_tokens
         self.default = default
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # exceptions raised while answering (e.g. by a responder)

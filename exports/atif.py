@@ -1,0 +1,168 @@
+"""ATIF-v1.5 trajectories (formats.md §2) from a session log, checked against the strict models.
+
+Steps: the recorded system prompt, each user message, and one agent step per assistant message,
+carrying its tool calls, their results (`observation`) and the call's metrics: usage, completion
+token ids and logprobs, and prompt token ids unless the run had an ephemeral system prompt (the
+server's prompt ids then encode that text, which must never be exported).
+Text-mode calls (`<tool_call>` in content) become structured calls with their results.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from exports import atif_schema
+from exports.source import Trajectory
+from exports.textcalls import is_text_response, text_before_calls, text_calls, text_responses
+from recording.sharegpt import text_of
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(raw or "{}")
+    except (json.JSONDecodeError, TypeError):
+        return {"_raw": raw}  # keep what the model sent; ATIF wants an object
+    return parsed if isinstance(parsed, dict) else {"_value": parsed}
+
+
+def _metrics(call: dict[str, Any], ephemeral: bool) -> dict[str, Any] | None:
+    usage = call.get("usage") or {}
+    metrics: dict[str, Any] = {}
+    for key in ("prompt_tokens", "completion_tokens"):
+        if isinstance(usage.get(key), int):
+            metrics[key] = usage[key]
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if isinstance(cached, int):
+        metrics["cached_tokens"] = cached
+    prompt_ids, completion_ids = call.get("prompt_token_ids"), call.get("completion_token_ids")
+    if prompt_ids is not None and not ephemeral:
+        metrics["prompt_token_ids"] = prompt_ids
+    logprobs = [e.get("logprob") for e in call.get("logprobs") or []]
+    if completion_ids is not None:
+        metrics["completion_token_ids"] = completion_ids
+    if logprobs and all(isinstance(lp, (int, float)) for lp in logprobs):
+        if completion_ids is None or len(completion_ids) == len(logprobs):
+            metrics["logprobs"] = [float(lp) for lp in logprobs]
+    extra = {k: call[k] for k in ("finish_reason", "latency") if call.get(k) is not None}
+    if call.get("token_source"):
+        extra["token_source"] = call["token_source"]
+    if extra:
+        metrics["extra"] = extra
+    return metrics or None
+
+
+class _Builder:
+    def __init__(self, trajectory: Trajectory) -> None:
+        self.t = trajectory
+        self.steps: list[dict[str, Any]] = []
+
+    def add(self, step: dict[str, Any]) -> dict[str, Any]:
+        step = {"step_id": len(self.steps) + 1, **step}
+        self.steps.append(step)
+        return step
+
+    def build(self) -> list[dict[str, Any]]:
+        t = self.t
+        if t.system_prompt:
+            self.add({"source": "system", "message": t.system_prompt})
+        calls = t.call_for_message
+        messages = t.messages
+        agent_step: dict[str, Any] | None = None
+        skip_next = False
+        for index, message in enumerate(messages):
+            if skip_next:
+                skip_next = False
+                continue
+            role = message.get("role")
+            if role == "assistant":
+                agent_step = self._agent_step(message, calls.get(index))
+                following = messages[index + 1] if index + 1 < len(messages) else None
+                if agent_step.get("tool_calls") and is_text_response(following) and following is not None:
+                    self._text_results(agent_step, following)
+                    skip_next = True
+            elif role == "tool" and agent_step is not None:
+                results = agent_step.setdefault("observation", {"results": []})["results"]
+                known = {c["tool_call_id"] for c in agent_step.get("tool_calls") or []}
+                call_id = message.get("tool_call_id")
+                result: dict[str, Any] = {"content": text_of(message.get("content"))}
+                if call_id in known:
+                    result = {"source_call_id": call_id, **result}
+                results.append(result)
+            elif role in ("user", "tool", "system"):
+                agent_step = None
+                source = "system" if role == "system" else "user"
+                self.add({"source": source, "message": text_of(message.get("content"))})
+        return self.steps
+
+    def _agent_step(self, message: dict[str, Any], call: dict[str, Any] | None) -> dict[str, Any]:
+        step: dict[str, Any] = {"source": "agent", "model_name": (call or {}).get("model") or self.t.model}
+        tool_calls = [
+            {"tool_call_id": c.get("id") or f"call_{i}", "function_name": (c.get("function") or {}).get("name", ""),
+             "arguments": _arguments((c.get("function") or {}).get("arguments"))}
+            for i, c in enumerate(message.get("tool_calls") or [])
+        ]
+        content = message.get("content")
+        if not tool_calls and (parsed := text_calls(message)):
+            tool_calls = [{"tool_call_id": c.call_id, "function_name": c.name, "arguments": c.arguments} for c in parsed]
+            step["message"] = text_before_calls(content)
+        else:
+            step["message"] = text_of(content)
+        if message.get("reasoning"):
+            step["reasoning_content"] = message["reasoning"]
+        if tool_calls:
+            step["tool_calls"] = tool_calls
+        if call is not None and (metrics := _metrics(call, self.t.had_ephemeral_prompt)):
+            step["metrics"] = metrics
+        return self.add(step)
+
+    @staticmethod
+    def _text_results(step: dict[str, Any], response: dict[str, Any]) -> None:
+        contents, rest = text_responses(response)
+        ids = [c["tool_call_id"] for c in step["tool_calls"]]
+        results = [{"source_call_id": ids[i], "content": c} if i < len(ids) else {"content": c}
+                   for i, c in enumerate(contents)]
+        if rest:
+            results.append({"content": rest})
+        step["observation"] = {"results": results}
+
+
+def _final_metrics(trajectory: Trajectory, steps: int) -> dict[str, Any]:
+    totals = {"total_prompt_tokens": 0, "total_completion_tokens": 0}
+    cached = 0
+    for call in trajectory.session.llm_calls:
+        usage = call.get("usage") or {}
+        totals["total_prompt_tokens"] += usage.get("prompt_tokens") or 0
+        totals["total_completion_tokens"] += usage.get("completion_tokens") or 0
+        cached += (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    out: dict[str, Any] = dict(totals)
+    if cached:
+        out["total_cached_tokens"] = cached
+    out["total_steps"] = steps
+    return out
+
+
+def to_document(trajectory: Trajectory) -> dict[str, Any] | None:
+    """The ATIF document, validated; None when the session has nothing to put in a step."""
+    from cli import __version__
+
+    steps = _Builder(trajectory).build()
+    if not steps:
+        return None
+    agent: dict[str, Any] = {"name": "hermes", "version": __version__}
+    if trajectory.model:
+        agent["model_name"] = trajectory.model
+    if trajectory.tools:
+        agent["tool_definitions"] = trajectory.tools
+    document = {
+        "schema_version": atif_schema.SCHEMA_VERSION,
+        "session_id": trajectory.session_id,
+        "agent": agent,
+        "steps": steps,
+        "final_metrics": _final_metrics(trajectory, len(steps)),
+        "extra": {"completed": trajectory.completed, "status": trajectory.status},
+    }
+    atif_schema.validate(document)  # a bug here must not produce an invalid file
+    return document

@@ -1,0 +1,153 @@
+"""Run one export: logs in, filtered sessions through one format, JSONL lines out.
+
+One session is read, converted and written at a time, so memory stays flat however many logs
+there are (grouping Atropos records by prompt is the one mode that holds records until the end).
+A session that cannot be converted is reported and skipped; the others are still written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError
+from exports import FORMATS, TOKEN_FORMATS, adapters, atif, openai_ft, sharegpt
+from exports.filters import SessionFilter
+from exports.rollout import RolloutBuilder
+from exports.source import Trajectory, load_trajectory
+from exports.tokenizer import ChatTokenizer
+from exports.writer import JsonlWriter
+
+
+@dataclass
+class ExportOptions:
+    fmt: str = "sharegpt"
+    filter: SessionFilter = field(default_factory=SessionFilter)
+    tokenizer: ChatTokenizer | None = None
+    rewards: dict[str, float] = field(default_factory=dict)
+    merge: bool = True  # rollout: merge calls whose prompts extend each other
+    train_on: str = "all"  # openai: "all" assistant turns or only the "last"
+    group_by: str = "session"  # atropos: "session" or "prompt"
+
+
+@dataclass
+class ExportReport:
+    sessions: int = 0
+    exported: int = 0
+    records: int = 0
+    tokens: int = 0  # token-level formats: tokens in the written sequences
+    skipped: Counter[str] = field(default_factory=Counter)
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    sources: Counter[str] = field(default_factory=Counter)  # rollout token_source counts
+
+
+def _compact(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False)
+
+
+class _Exporter:
+    def __init__(self, options: ExportOptions, report: ExportReport) -> None:
+        if options.fmt not in FORMATS:
+            raise ConfigError(f"unknown format {options.fmt!r}; choose from {', '.join(FORMATS)}")
+        if options.fmt in TOKEN_FORMATS and options.tokenizer is None:
+            raise ConfigError(f"--format {options.fmt} needs a tokenizer: pass --tokenizer with a local "
+                              "directory or a Hugging Face name (the model's own tokenizer and chat template)")
+        self.o = options
+        self.report = report
+        self.builder = RolloutBuilder(options.tokenizer, merge=options.merge) if options.tokenizer else None
+        self.pending: dict[str, list[dict[str, Any]]] = {}  # atropos groups by prompt
+
+    def lines(self, t: Trajectory) -> Iterator[str]:
+        fmt = self.o.fmt
+        if fmt == "sharegpt":
+            yield sharegpt.dumps(sharegpt.to_record(t))
+        elif fmt == "openai":
+            yield _plain(openai_ft.to_record(t, self.o.train_on))
+        elif fmt == "atif":
+            document = atif.to_document(t)
+            if document is not None:
+                yield _plain(document)
+        else:
+            yield from self._token_lines(t)
+
+    def _token_lines(self, t: Trajectory) -> Iterator[str]:
+        assert self.builder is not None
+        records = self.builder.records(t, self.o.rewards.get(t.session_id))
+        for record in records:
+            self.report.tokens += len(record["tokens"])
+            self.report.sources[record["token_source"]] += 1
+        if self.o.fmt == "rollout":
+            yield from map(_compact, records)
+        elif self.o.fmt == "verl":
+            yield from (_compact(adapters.verl_row(r)) for r in records)
+        elif records and self.o.group_by == "prompt":
+            self.pending.setdefault(t.session.first_prompt, []).extend(records)
+        elif records:
+            yield _compact(adapters.atropos_group(records))
+
+    def finish(self) -> Iterator[str]:
+        for records in self.pending.values():
+            yield _compact(adapters.atropos_group(records))
+
+
+def run_export(paths: list[Path], options: ExportOptions, writer: JsonlWriter,
+               on_failure: Callable[[Path, str], None] | None = None) -> ExportReport:
+    report = ExportReport()
+    exporter = _Exporter(options, report)
+    with writer:
+        for path in paths:
+            report.sessions += 1
+            try:
+                trajectory = load_trajectory(path)
+                reason = options.filter.reason_to_skip(trajectory)
+                if reason is not None:
+                    report.skipped[reason] += 1
+                    continue
+                lines = list(exporter.lines(trajectory))  # convert fully before writing any of it
+            except ConfigError:
+                raise
+            except Exception as exc:  # one bad log must not sink a 10,000-session export
+                message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                report.failures.append((path, message))
+                if on_failure:
+                    on_failure(path, message)
+                continue
+            for line in lines:
+                writer.write(line)
+            report.exported += 1
+        for line in exporter.finish():
+            writer.write(line)
+        report.records = writer.lines
+    return report
+
+
+def load_rewards(path: Path) -> dict[str, float]:
+    """`{"session_id": reward, ...}` or JSONL lines `{"session_id": ..., "reward": ...}`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read rewards file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+        if isinstance(data, dict):
+            return {str(k): float(v) for k, v in data.items()}
+    except (json.JSONDecodeError, TypeError, ValueError):
+        pass
+    rewards: dict[str, float] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rewards[str(row["session_id"])] = float(row["reward"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise ConfigError(f"{path}:{number}: expected {{\"session_id\": ..., \"reward\": number}}") from None
+    return rewards

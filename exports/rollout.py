@@ -1,0 +1,232 @@
+"""Token-level RL samples from a session log (formats.md §5.5, §9).
+
+Each model call contributes a prompt and a completion, taken from the best source available:
+
+  server        prompt and completion ids exactly as the endpoint returned them
+  local_render  completion ids (and logprobs) from the endpoint; the prompt rendered here with the
+                tokenizer's chat template, because the server sent no prompt ids or they encode an
+                ephemeral system prompt, which must never be exported
+  retokenized   no ids from the endpoint: prompt and assistant turn rendered from the text, with no
+                logprobs (an approximation of what the model sampled)
+
+Calls are merged into one sequence while each prompt starts with everything before it (prompt +
+completion of the previous call); otherwise a new sample starts, so a template that rewrites history
+yields one sample per call instead of a wrong merge. Loss mask 1 covers completion tokens only,
+plus an end-of-turn token the next prompt adds right after a completion that stopped normally;
+a truncated (`finish_reason == "length"`) turn never gets an end token it did not sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from exports.source import Trajectory
+from exports.textcalls import is_text_response
+from exports.tokenizer import ChatTokenizer, template_messages
+
+SOURCE_ORDER = ("server", "local_render", "retokenized")  # best first; a sample reports its worst
+
+
+class RolloutError(Exception):
+    """This session cannot be turned into token samples with this tokenizer."""
+
+
+@dataclass
+class CallTokens:
+    number: int  # the call's number in the session log
+    message_index: int  # the assistant message it produced
+    prompt: list[int]
+    completion: list[int]
+    logprobs: list[float | None] | None  # aligned with `completion`
+    source: str
+    finish_reason: str | None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+@dataclass
+class Sample:
+    tokens: list[int] = field(default_factory=list)
+    mask: list[int] = field(default_factory=list)
+    logprobs: list[float | None] = field(default_factory=list)
+    spans: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[CallTokens] = field(default_factory=list)
+    prompt_len: int = 0
+
+    def add(self, ids: list[int], *, trained: bool, logprobs: list[float | None] | None = None) -> None:
+        self.tokens.extend(ids)
+        self.mask.extend([1 if trained else 0] * len(ids))
+        self.logprobs.extend(logprobs if logprobs is not None else [None] * len(ids))
+
+    def span(self, role: str, start: int, messages: tuple[int, int], call: int | None = None) -> None:
+        if len(self.tokens) > start:
+            self.spans.append({"role": role, "start": start, "end": len(self.tokens),
+                               "messages": list(messages), "call": call})
+
+    def add_call(self, call: CallTokens) -> None:
+        start = len(self.tokens)
+        self.add(call.completion, trained=True, logprobs=call.logprobs)
+        self.calls.append(call)
+        self.span("assistant", start, (call.message_index, call.message_index + 1), call.number)
+
+
+def _aligned_logprobs(entries: Any, length: int) -> list[float | None] | None:
+    """Server logprobs, if there is exactly one per completion token."""
+    if not isinstance(entries, list) or len(entries) != length or not entries:
+        return None
+    values = [e.get("logprob") if isinstance(e, dict) else None for e in entries]
+    return [float(v) if isinstance(v, (int, float)) else None for v in values]
+
+
+def _context_role(messages: list[dict[str, Any]]) -> str:
+    if not messages:
+        return "template"
+    if all(m.get("role") == "tool" or is_text_response(m) for m in messages):
+        return "tool"
+    if all(m.get("role") == "user" for m in messages):
+        return "user"
+    return "mixed"
+
+
+class _Renderer:
+    """Chat-template renders of the conversation's prefixes, each computed at most once."""
+
+    def __init__(self, tokenizer: ChatTokenizer, trajectory: Trajectory) -> None:
+        self.tok = tokenizer
+        self.tools = trajectory.tools
+        system = {"role": "system", "content": trajectory.system_prompt}
+        self.conv = template_messages([system, *trajectory.messages])
+        self._cache: dict[tuple[int, bool], tuple[list[int], list[int] | None]] = {}
+
+    def prompt(self, message_index: int) -> list[int]:
+        """What a server rendered for the call that produced message `message_index`."""
+        return self._render(1 + message_index, True)[0]
+
+    def through(self, message_index: int) -> tuple[list[int], list[int] | None]:
+        """The conversation up to and including message `message_index`, with the assistant mask."""
+        return self._render(2 + message_index, False)
+
+    def _render(self, count: int, generation: bool) -> tuple[list[int], list[int] | None]:
+        key = (count, generation)
+        if key not in self._cache:
+            self._cache[key] = self.tok.render(self.conv[:count], self.tools, add_generation_prompt=generation,
+                                               assistant_mask=not generation)
+        return self._cache[key]
+
+
+class RolloutBuilder:
+    def __init__(self, tokenizer: ChatTokenizer, *, merge: bool = True) -> None:
+        self.tok = tokenizer
+        self.merge = merge
+
+    # -- per call ---------------------------------------------------------------------------------
+    def call_tokens(self, trajectory: Trajectory) -> list[CallTokens]:
+        renderer: _Renderer | None = None
+        out = []
+        for index, call in sorted(trajectory.call_for_message.items()):
+            completion_ids = call.get("completion_token_ids")
+            prompt_ids = call.get("prompt_token_ids")
+            finish = call.get("finish_reason")
+            number = int(call.get("call") or len(out) + 1)
+            if isinstance(completion_ids, list) and isinstance(prompt_ids, list) and not trajectory.had_ephemeral_prompt:
+                out.append(CallTokens(number, index, prompt_ids, completion_ids,
+                                      _aligned_logprobs(call.get("logprobs"), len(completion_ids)), "server", finish))
+                continue
+            renderer = renderer or _Renderer(self.tok, trajectory)
+            prompt = renderer.prompt(index)
+            if isinstance(completion_ids, list):
+                out.append(CallTokens(number, index, prompt, completion_ids,
+                                      _aligned_logprobs(call.get("logprobs"), len(completion_ids)), "local_render", finish))
+            else:
+                completion = self._assistant_tokens(renderer, index, prompt, finish == "length")
+                out.append(CallTokens(number, index, prompt, completion, None, "retokenized", finish))
+        return out
+
+    def _assistant_tokens(self, renderer: _Renderer, index: int, prompt: list[int], truncated: bool) -> list[int]:
+        full, mask = renderer.through(index)
+        if mask is not None and any(mask):
+            end = len(mask) - mask[::-1].index(1)
+            start = end
+            while start > 0 and mask[start - 1]:
+                start -= 1
+            tokens = full[start:end]
+        elif full[: len(prompt)] == prompt:
+            tokens = full[len(prompt):]
+            cut = next((i for i, t in enumerate(tokens) if t in self.tok.eot_ids), None)
+            if cut is not None:
+                tokens = tokens[: cut + 1]  # the turn ends at its end-of-turn token; what follows is glue
+        else:
+            raise RolloutError("the chat template is not prefix-stable and has no {% generation %} markers, "
+                               "so the assistant tokens cannot be located")
+        if truncated and tokens and tokens[-1] in self.tok.eot_ids:
+            tokens = tokens[:-1]  # the template closes the turn; the model never sampled that token
+        return tokens
+
+    # -- merging ----------------------------------------------------------------------------------
+    def samples(self, calls: list[CallTokens], messages: list[dict[str, Any]]) -> list[Sample]:
+        out: list[Sample] = []
+        current: Sample | None = None
+        eot = self.tok.eot_ids
+        for call in calls:
+            if current is not None and self.merge and _extends(call.prompt, current.tokens):
+                last = current.calls[-1]
+                suffix = call.prompt[len(current.tokens):]
+                if suffix and suffix[0] in eot and not last.truncated and not (last.completion and last.completion[-1] in eot):
+                    # The server stripped the end-of-turn token the model stopped on; the next
+                    # prompt carries it. It is the assistant's, so it is trained (no logprob known).
+                    current.add(suffix[:1], trained=True)
+                    current.spans[-1]["end"] += 1
+                    suffix = suffix[1:]
+                start = len(current.tokens)
+                current.add(suffix, trained=False)
+                between = (last.message_index + 1, call.message_index)
+                current.span(_context_role(messages[between[0]:between[1]]), start, between)
+            else:
+                if current is not None:
+                    out.append(current)
+                current = Sample()
+                current.add(call.prompt, trained=False)
+                current.prompt_len = len(call.prompt)
+                current.span("prompt", 0, (0, call.message_index))
+            current.add_call(call)
+        if current is not None:
+            out.append(current)
+        return out
+
+    # -- records ----------------------------------------------------------------------------------
+    def records(self, trajectory: Trajectory, reward: float | None = None) -> list[dict[str, Any]]:
+        calls = self.call_tokens(trajectory)
+        samples = self.samples(calls, trajectory.messages)
+        described = self.tok.describe()
+        records = []
+        for number, sample in enumerate(samples):
+            if sample.tokens and max(sample.tokens) >= self.tok.vocab_size:
+                raise RolloutError(f"token id {max(sample.tokens)} is outside the vocabulary of tokenizer "
+                                   f"{self.tok.name!r} ({self.tok.vocab_size} tokens): is it the model's tokenizer?")
+            has_logprobs = any(c.logprobs is not None for c in sample.calls)
+            records.append({
+                "session_id": trajectory.session_id,
+                "sample": number,
+                "calls": [c.number for c in sample.calls],
+                "model": trajectory.model,
+                "tokens": sample.tokens,
+                "loss_mask": sample.mask,
+                "logprobs": [lp if m else None for lp, m in zip(sample.logprobs, sample.mask, strict=True)]
+                if has_logprobs else None,
+                "turn_spans": sample.spans,
+                "prompt_len": sample.prompt_len,
+                "finish_reason": sample.calls[-1].finish_reason,
+                "truncated": any(c.truncated for c in sample.calls),
+                "token_source": max((c.source for c in sample.calls), key=SOURCE_ORDER.index),
+                **described,
+                "reward": reward,
+                "completed": trajectory.completed,
+            })
+        return records
+
+
+def _extends(prompt: list[int], sequence: list[int]) -> bool:
+    return len(prompt) >= len(sequence) and prompt[: len(sequence)] == sequence
