@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from recording.reader import is_prompt
 from recording.sharegpt import text_of
 
 _CLIP = 2000
@@ -29,6 +30,23 @@ def _tool_output(content: str) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+def _split_content(content: str) -> tuple[str, str, list[str]]:
+    """(reasoning, answer, text tool calls): `<think>` and `<tool_call>` blocks written inside the
+    content (local models do this) are pulled out so the answer reads cleanly."""
+    from hermes_cli.repl.markdown_stream import TagSplitter
+
+    splitter = TagSplitter()
+    parts = splitter.feed(content) + splitter.flush()
+    reasoning = "".join(text for kind, text in parts if kind == "reasoning").strip()
+    answer = "".join(text for kind, text in parts if kind == "text").strip()
+    calls = [" ".join(text.split()) for kind, text in parts if kind == "hidden" and text.strip()]
+    return reasoning, answer, calls
+
+
+def _quote(text: str) -> list[str]:
+    return ["> " + line for line in text.splitlines()] + [""]
+
+
 def to_markdown(messages: list[dict[str, Any]], *, session_id: str = "", model: str = "",
                 clip: bool = True) -> str:
     cut = _clip if clip else (lambda text, limit=0: text)
@@ -37,14 +55,19 @@ def to_markdown(messages: list[dict[str, Any]], *, session_id: str = "", model: 
     for message in messages:
         role = message.get("role")
         content = text_of(message.get("content"))
-        if role == "user":
+        if role == "user" and not is_prompt(message):  # text tool results or a compression summary
+            lines += ["```text", cut(content), "```", ""]
+        elif role == "user":
             lines += ["## You", "", content, ""]
         elif role == "assistant":
             lines += ["## Hermes", ""]
-            if message.get("reasoning"):
-                lines += ["> " + line for line in cut(message["reasoning"]).splitlines()] + [""]
+            inline_reasoning, content, text_calls = _split_content(content)
+            for reasoning in (message.get("reasoning"), inline_reasoning):
+                if reasoning:
+                    lines += _quote(cut(reasoning))
             if content:
                 lines += [content, ""]
+            lines += [line for call in text_calls for line in (f"**→ tool call** `{call}`", "")]
             for call in message.get("tool_calls") or []:
                 fn = call.get("function", {})
                 lines += [f"**→ {fn.get('name')}** `{fn.get('arguments', '')}`", ""]
