@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import textwrap
 from typing import TextIO
 
 import model_tools
@@ -34,6 +36,9 @@ def list_toolsets(out: TextIO = sys.stdout) -> int:
         ready = [t for t in tools if t in available]
         includes = f" (includes {', '.join(definition['includes'])})" if definition["includes"] else ""
         out.write(f"  {name:<{width}}  {definition['description']}{includes}\n")
-        out.write(f"  {'':<{width}}  {len(ready)}/{len(tools)} available: {', '.join(tools)}\n")
+        indent = " " * (width + 4)
+        line = f"{len(ready)}/{len(tools)} available: {', '.join(tools)}"
+        columns = max(shutil.get_terminal_size((100, 24)).columns - 1, 60)
+        out.write(textwrap.fill(line, columns, initial_indent=indent, subsequent_indent=indent + "  ") + "\n")
     out.write("\n  all, *  every toolset\n")
     return 0

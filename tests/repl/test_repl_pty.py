@@ -213,3 +213,14 @@ def test_bad_config_still_starts(repl_factory, hermetic_env):
     repl.say("hi")
     assert "still works" in repl.screen
     repl.quit()
+
+
+def test_usage_reports_cost_and_sessions_lists_this_one(repl_factory):
+    usage = {"prompt_tokens": 120, "completion_tokens": 8, "total_tokens": 128, "cost": 0.0021}
+    llm, repl = repl_factory([Reply(content="priced", usage=usage)])
+    repl.say("a question worth listing")
+    repl.say("/usage")
+    assert "120 in" in repl.screen and "$0.0021" in repl.screen
+    repl.say("/sessions")
+    assert "a question worth listing" in repl.screen.split("/sessions")[-1]
+    assert repl.quit() == 0
