@@ -114,15 +114,8 @@ def split(text: str, size: int) -> list[str]:
 
 def logprob_entries(text: str, top_k: int, start: int = 0) -> list[dict]:
     """Deterministic logprobs for the 4-char tokens of ``text``; ``start`` is the global token index."""
-    entries = []
-    for i, token in enumerate(split(text, TOKEN_CHARS), start):
-        lp = round(-0.1 * (i % 7) - 0.01, 4)
-        top = [{"token": token, "logprob": lp, "bytes": list(token.encode())}][:top_k]
-        for j in range(1, top_k):
-            alt = f"{token}~{j}"
-            top.append({"token": alt, "logprob": round(lp - j, 4), "bytes": list(alt.encode())})
-        entries.append({"token": token, "logprob": lp, "bytes": list(token.encode()), "top_logprobs": top})
-    return entries
+    pairs = [(token, round(-0.1 * (i % 7) - 0.01, 4)) for i, token in enumerate(split(text, TOKEN_CHARS), start)]
+    return hook_logprob_entries(pairs, top_k)
 
 
 def hook_logprob_entries(pairs: list[tuple[str, float]], top_k: int) -> list[dict]:

@@ -157,6 +157,23 @@ class Repl:
                       "usage": dict(self.agent.usage)}
         self.renderer.end_turn(result)
 
+    def handle(self, text: str) -> object:
+        """One line from the prompt: a slash command or a message for the agent."""
+        if not text.strip():
+            return None
+        if text.lstrip().startswith("/"):
+            return self.commands.run(text)
+        self.run_turn(text)
+        return None
+
+    def _shut_down(self) -> None:
+        """Close the session; a Ctrl-C now must not leave the log half-written or print a traceback."""
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.agent.close()
+        self.renderer.info(f"session saved: {self.log_dir / f'session_{self.agent.session_id}.jsonl'}")
+
     def run(self) -> int:
         from hermes_cli.repl.prompt import make_prompt_session
 
@@ -168,25 +185,25 @@ class Repl:
             while True:
                 try:
                     text = session.prompt()
+                except EOFError:
+                    break
                 except KeyboardInterrupt:
                     now = time.monotonic()
                     if now - last_ctrl_c < DOUBLE_CTRL_C:
                         break
                     last_ctrl_c = now
-                    self.renderer.info("press Ctrl-C again to exit (or Ctrl-D)")
-                    continue
-                except EOFError:
-                    break
-                if not text.strip():
-                    continue
-                if text.lstrip().startswith("/"):
-                    if self.commands.run(text) is EXIT:
+                    try:
+                        self.renderer.info("press Ctrl-C again to exit (or Ctrl-D)")
+                    except KeyboardInterrupt:  # the second press landed while we were saying so
                         break
                     continue
-                self.run_turn(text)
+                try:
+                    if self.handle(text) is EXIT:
+                        break
+                except KeyboardInterrupt:  # Ctrl-C during a command (e.g. /compress): back to the prompt
+                    self.renderer.warn("interrupted")
         finally:
-            self.agent.close()
-            self.renderer.info(f"session saved: {self.log_dir / f'session_{self.agent.session_id}.jsonl'}")
+            self._shut_down()
         return 0
 
 

@@ -203,7 +203,7 @@ def test_double_ctrl_c_exits_cleanly(repl_factory):
     repl.child.sendcontrol("c")
     repl.child.expect(pexpect.EOF)
     repl.child.close()
-    assert repl.child.exitstatus == 0
+    assert repl.child.exitstatus == 0, repl.screen[-2000:]
 
 
 def test_bad_config_still_starts(repl_factory, hermetic_env):
@@ -223,4 +223,23 @@ def test_usage_reports_cost_and_sessions_lists_this_one(repl_factory):
     assert "120 in" in repl.screen and "$0.0021" in repl.screen
     repl.say("/sessions")
     assert "a question worth listing" in repl.screen.split("/sessions")[-1]
+    assert repl.quit() == 0
+
+
+def test_ctrl_c_during_a_slow_model_reply_returns_to_the_prompt(repl_factory):
+    llm, repl = repl_factory([
+        Reply(content="a b c d e f g h i j k l m n o p q r s t u v w x y z " * 4, chunk_delay=0.5),
+        Reply(content="fresh reply"),
+    ])
+    repl.type("stream slowly")
+    repl.child.expect("a b c")
+    started = time.monotonic()
+    repl.child.sendcontrol("c")
+    repl.child.expect(PROMPT)
+    assert time.monotonic() - started < 1.5
+    repl.say("next")
+    assert "fresh reply" in repl.screen
+    # the interrupted partial answer is not sent back as if it were complete
+    assert all("q r s t u v w x y z a b" not in m.get("content", "")
+               for m in llm.chat_requests[-1].body["messages"] if m["role"] == "assistant")
     assert repl.quit() == 0
