@@ -12,7 +12,11 @@ import sys
 __version__ = "0.1.0"
 
 # `hermes NAME ...` runs module:function(argv) for these; each parses its own flags.
-SUBCOMMANDS: dict[str, str] = {"export": "hermes_cli.export_cmd:main", "replay": "hermes_cli.replay_cmd:main"}
+SUBCOMMANDS: dict[str, str] = {
+    "export": "hermes_cli.export_cmd:main",
+    "replay": "hermes_cli.replay_cmd:main",
+    "batch": "batch_runner:main",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,9 +66,11 @@ class AIAgent:
         resume: Path | None = None,
         context_window: int | None = None,
         compress_threshold: float | None = None,
+        client: Any = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
     ) -> None:
-        # resume: continue that session log's conversation, appending to its files (agent/session_resume.py)
+        # resume: continue that session log's conversation, appending to its files (agent/session_resume.py).
+        # client: an SDK client to share (the batch runner gives every sample one connection pool).
         self._resumed: ResumedSession | None = load_history(Path(resume)) if resume is not None else None
         if self._resumed is not None:
             session_id, log_directory = self._resumed.session_id, self._resumed.directory
@@ -97,7 +99,7 @@ class AIAgent:
         self._log_directory = log_directory
         self._mode = mode
         self._recorder: SessionRecorder | None = None
-        self._client: Any = None
+        self._client: Any = client
         self._client_lock = threading.Lock()
         self._interrupt = threading.Event()
         self._active_stream: Any = None
@@ -400,6 +402,9 @@ class AIAgent:
                 response_id=completion.response_id, prompt_token_ids=completion.prompt_token_ids,
                 completion_token_ids=completion.completion_token_ids, logprobs=completion.logprobs,
                 token_source="server" if completion.completion_token_ids is not None else None,
+                completion_message=completion.message()
+                if completion.completion_token_ids is not None or completion.logprobs else None,
+                ephemeral_prompt=bool(self.ephemeral_system_prompt),
             )
         return completion
 

@@ -36,10 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "terminal": {"backend": "local", "cwd": None, "timeout": 60},
     "display": {"spinner": True, "show_reasoning": True, "verbose": False},
     "approvals": {"mode": "ask", "allowlist": []},
+    "batch": {"distributions": {}},  # name -> {toolset: percent}, beside toolset_distributions.py's
 }
 
 # Sections whose keys are names the user chooses, so no key in them is "unknown".
-FREE_FORM = {"custom_toolsets", "agent.personalities"}
+FREE_FORM = {"custom_toolsets", "agent.personalities", "batch.distributions"}
 # Accepted without a default: `env_type` is the seed's name for `backend`; the rest configure
 # terminal backends that read them from TERMINAL_* variables.
 EXTRA_KEYS = {

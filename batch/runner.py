@@ -1,0 +1,229 @@
+"""Runs a dataset of prompts through the agent concurrently, one sample per terminal task.
+
+Samples run on a thread pool: each is a synchronous agent loop that mostly waits on the endpoint
+or a command, so threads give real concurrency, and all samples share one SDK client (one
+connection pool). A finished sample is written at once (see store.py); a sample that overruns its
+time limit is interrupted, which kills its running command, and recorded as failed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import toolset_distributions
+from batch.dataset import Sample
+from batch.stats import ToolTally, run_statistics
+from batch.store import RunStore, read_records, write_json_atomic
+
+
+@dataclass
+class BatchConfig:
+    run_name: str
+    dataset: Path
+    output_root: Path = Path("data")
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    num_workers: int = 4
+    max_turns: int = 10
+    sample_timeout: float = 600.0
+    ephemeral_system_prompt: str | None = None
+    distribution: dict[str, float] = field(default_factory=lambda: dict(toolset_distributions.DISTRIBUTIONS["default"]))
+    distribution_name: str = "default"
+    seed: int = 0
+    resume: bool = False
+    retry_failed: bool = False
+    token_capture: bool = False
+    yolo: bool = False
+
+
+@dataclass
+class Progress:
+    """What the progress display shows; updated by the runner as samples finish."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class Outcome:
+    sample: Sample
+    ok: bool
+    record: dict[str, Any]
+
+
+class BatchRunner:
+    def __init__(self, config: BatchConfig, samples: list[Sample],
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
+        self.config = config
+        self.samples = samples
+        self.store = RunStore(config.output_root / config.run_name)
+        self.progress = Progress()
+        self._on_progress = on_progress or (lambda progress: None)
+        self._client: Any = None
+        self._known_tools: list[str] = []
+        self._stop = threading.Event()
+        self._live: set[Any] = set()
+        self._live_lock = threading.Lock()
+
+    # -- planning ------------------------------------------------------------------------------
+    def pending(self) -> list[Sample]:
+        skip = set(self.store.completed_keys)
+        if not self.config.retry_failed:
+            skip |= self.store.failed_keys
+        return [s for s in self.samples if s.key not in skip]
+
+    def toolsets_for(self, sample: Sample) -> list[str]:
+        if sample.toolsets:
+            return sample.toolsets
+        # Seeded by the sample's key: a resumed run draws the same toolsets for the same prompt.
+        rng = random.Random(f"{self.config.seed}:{sample.key}")
+        return toolset_distributions.sample_toolsets(self.config.distribution, rng)
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        import model_tools
+        from agent import llm
+        from agent.endpoint import resolve_endpoint
+
+        self.store.open(resume=self.config.resume or self.config.retry_failed)
+        endpoint = resolve_endpoint(self.config.base_url, self.config.api_key, self.config.model)
+        self._client = llm.make_client(endpoint.base_url, endpoint.api_key)
+        self._known_tools = sorted(model_tools.load_tools())
+        todo = self.pending()
+        self.progress = Progress(total=len(todo))
+        self._on_progress(self.progress)
+        started = time.perf_counter()
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.config.num_workers), thread_name_prefix="sample") as pool:
+                futures = [pool.submit(self._run_sample, sample) for sample in todo]
+                try:
+                    for future in as_completed(futures):
+                        self._finish(future.result())
+                except KeyboardInterrupt:
+                    self._stop.set()
+                    for future in futures:
+                        future.cancel()
+                    self._interrupt_live()
+                    raise
+        finally:
+            self.store.write_checkpoint()
+            stats = self._write_statistics(time.perf_counter() - started, self.progress.done + self.progress.failed)
+            self.store.close()
+        return stats
+
+    def _interrupt_live(self) -> None:
+        with self._live_lock:
+            for agent in list(self._live):
+                agent.interrupt()
+
+    def _finish(self, outcome: Outcome) -> None:
+        if outcome.ok:
+            self.store.add_completed(outcome.record)
+            self.progress.done += 1
+        else:
+            self.store.add_failed(outcome.record)
+            self.progress.failed += 1
+        self.progress.tokens += int(outcome.record.get("usage", {}).get("total_tokens", 0))
+        self._on_progress(self.progress)
+
+    def _run_sample(self, sample: Sample) -> Outcome:
+        import model_tools
+        from agent.errors import HermesError
+        from recording.redact import Redactor
+        from recording.sharegpt import to_sharegpt
+        from run_agent import AIAgent
+
+        if self._stop.is_set():
+            return Outcome(sample, False, self._failure(sample, [], "interrupted", "the run was stopped"))
+        chosen = self.toolsets_for(sample)
+        task_id = f"batch-{self.config.run_name}-{sample.index}"
+        tally = ToolTally()
+        started = time.perf_counter()
+        timed_out = threading.Event()
+        agent = None
+        try:
+            agent = AIAgent(
+                self.config.model, self.config.base_url, self.config.api_key, enabled_toolsets=chosen,
+                max_turns=self.config.max_turns, ephemeral_system_prompt=self.config.ephemeral_system_prompt,
+                on_event=tally.on_event, log_directory=self.store.sessions, mode="batch", task_id=task_id,
+                token_capture=self.config.token_capture, yolo=self.config.yolo, client=self._client,
+            )
+            with self._live_lock:
+                self._live.add(agent)
+
+            def overrun() -> None:
+                timed_out.set()
+                agent.interrupt()
+
+            timer = threading.Timer(self.config.sample_timeout, overrun)
+            timer.daemon = True
+            timer.start()
+            try:
+                result = agent.run_conversation(sample.prompt)
+            finally:
+                timer.cancel()
+        except HermesError as exc:
+            return Outcome(sample, False, self._failure(sample, chosen, "setup", str(exc)))
+        finally:
+            if agent is not None:
+                with self._live_lock:
+                    self._live.discard(agent)
+                agent.close()
+            model_tools.cleanup_vm(task_id)
+        status = "timeout" if timed_out.is_set() else result["status"]
+        record = {
+            "conversations": to_sharegpt(result["messages"], agent.tools),
+            "timestamp": datetime.now().isoformat(timespec="seconds"),
+            "model": agent.model,
+            "completed": status == "success",
+            "prompt_index": sample.index,
+            "metadata": {**sample.metadata, "run_name": self.config.run_name,
+                         "distribution": self.config.distribution_name},
+            "partial": status != "success",
+            "api_calls": result["api_calls"],
+            "toolsets_used": chosen,
+            "tool_stats": tally.tool_stats(self._known_tools),
+            "tool_error_counts": tally.error_counts(self._known_tools),
+            "sample_key": sample.key,
+            "session_id": result["session_id"],
+            "usage": {k: int(v) for k, v in result["usage"].items() if isinstance(v, (int, float))},
+            "duration_seconds": round(time.perf_counter() - started, 3),
+        }
+        redact = Redactor([agent.endpoint.api_key])
+        record = _redacted(record, redact)
+        if status != "success":
+            error = f"no answer within {self.config.sample_timeout:g} s" if status == "timeout" else result["error"]
+            record.update(reason=status, error=redact(error or status))
+            return Outcome(sample, False, record)
+        return Outcome(sample, True, record)
+
+    def _failure(self, sample: Sample, chosen: list[str], reason: str, error: str) -> dict[str, Any]:
+        return {"sample_key": sample.key, "prompt_index": sample.index, "toolsets_used": chosen,
+                "reason": reason, "error": error, "completed": False, "partial": True,
+                "timestamp": datetime.now().isoformat(timespec="seconds")}
+
+    def _write_statistics(self, wall_seconds: float, ran_now: int) -> dict[str, Any]:
+        header = {"run_name": self.config.run_name, "dataset": str(self.config.dataset),
+                  "model": self.config.model, "distribution": self.config.distribution_name,
+                  "dataset_samples": len(self.samples)}
+        stats = run_statistics(read_records(self.store.trajectories), read_records(self.store.failed),
+                               wall_seconds=wall_seconds, ran_now=ran_now, header=header)
+        write_json_atomic(self.store.statistics, stats)
+        return stats
+
+
+def _redacted(record: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
+    import json
+
+    return json.loads(redact(json.dumps(record, ensure_ascii=False)))

@@ -1,0 +1,162 @@
+"""Batch data generation: a JSONL file of prompts -> agent runs -> training data under data/<run>/.
+
+    python batch_runner.py --dataset-file prompts.jsonl --run-name my_run --num-workers 16
+    hermes batch prompts.jsonl --run-name my_run --distribution development --resume
+
+The seed's underscore spellings (`--dataset_file`, `--run_name`, ...) are accepted too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hermes batch", description="Run every prompt of a JSONL dataset through the agent, concurrently.",
+        epilog="Outputs: data/<run>/trajectories.jsonl (ShareGPT + batch fields), failed.jsonl, statistics.json, "
+               "checkpoint.json, sessions/ (event logs), rollouts.jsonl (with --rollout --tokenizer).")
+    p.add_argument("dataset", nargs="?", type=Path, help="JSONL with one {\"prompt\": ...} per line")
+    p.add_argument("--dataset-file", type=Path, help="same as the positional DATASET")
+    p.add_argument("--run-name", help="name of the run: results go to <output-dir>/<run-name>/")
+    p.add_argument("--output-dir", type=Path, default=Path("data"), help="where runs are kept (default: data)")
+    p.add_argument("--num-workers", "--concurrency", type=int, default=4, help="samples in flight (default 4)")
+    p.add_argument("--max-turns", type=int, default=10, help="model calls per sample (default 10)")
+    p.add_argument("--sample-timeout", type=float, default=600.0, help="seconds per sample before it is stopped")
+    p.add_argument("--max-samples", type=int, help="use only the first N prompts")
+    p.add_argument("--model")
+    p.add_argument("--base-url")
+    p.add_argument("--api-key")
+    p.add_argument("--ephemeral-system-prompt", help="guides the model during the run; never saved")
+    p.add_argument("--distribution", default="default", help="toolset distribution (see --list-distributions)")
+    p.add_argument("--list-distributions", action="store_true", help="list toolset distributions and exit")
+    p.add_argument("--seed", type=int, default=0, help="seed for the per-sample toolset draws")
+    p.add_argument("--resume", action="store_true", help="continue the run: skip prompts already finished")
+    p.add_argument("--retry-failed", action="store_true", help="continue the run and run failed prompts again")
+    p.add_argument("--rollout", action="store_true", help="ask the endpoint for token ids and logprobs")
+    p.add_argument("--tokenizer", help="with --rollout: write rollouts.jsonl with this tokenizer (path or HF name)")
+    p.add_argument("--yolo", action="store_true", help="run dangerous commands (they are denied otherwise)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    p.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)  # the seed's; samples stream now
+    return p
+
+
+def _normalise(argv: list[str]) -> list[str]:
+    """`--run_name x` -> `--run-name x` (the seed's fire CLI used underscores)."""
+    out = []
+    for arg in argv:
+        if arg.startswith("--") and "_" in arg.split("=", 1)[0]:
+            name, eq, value = arg.partition("=")
+            arg = name.replace("_", "-") + eq + value
+        out.append(arg)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agent.errors import ConfigError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(_normalise(list(sys.argv[1:] if argv is None else argv)))
+    except SystemExit as exc:  # argparse already printed the usage line
+        return EXIT_USAGE if exc.code else EXIT_OK
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"hermes batch: error: {exc}\n")
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    import toolset_distributions
+    from agent.config import load_config
+    from agent.endpoint import resolve_endpoint
+    from agent.errors import ConfigError
+    from batch.dataset import load_dataset
+    from hermes_cli.agent_factory import load_settings
+
+    config = load_config()
+    extra = config.get("batch.distributions") or {}
+    try:
+        if args.list_distributions:
+            print(toolset_distributions.describe(extra))
+            return EXIT_OK
+        distribution = toolset_distributions.get_distribution(args.distribution, extra)
+    except toolset_distributions.UnknownDistributionError as exc:
+        raise ConfigError(str(exc)) from None
+    dataset = args.dataset or args.dataset_file
+    if dataset is None:
+        raise ConfigError("give the dataset: hermes batch PROMPTS.jsonl --run-name NAME")
+    if not args.run_name:
+        raise ConfigError("--run-name is required (results go to data/<run-name>/)")
+    if args.num_workers < 1 or args.max_turns < 1 or args.sample_timeout <= 0:
+        raise ConfigError("--num-workers, --max-turns and --sample-timeout must be positive")
+    if args.tokenizer and not args.rollout:
+        raise ConfigError("--tokenizer writes rollouts.jsonl and needs --rollout")
+    # Config, .env and custom toolsets as the CLI sees them; per-row toolsets are checked up front.
+    load_settings(argparse.Namespace(toolsets=None, disabled_toolsets=None, personality="none",
+                                     max_turns=args.max_turns), config=config)
+    samples = load_dataset(dataset, args.max_samples)
+    _check_row_toolsets(samples)
+    endpoint = resolve_endpoint(args.base_url, args.api_key, args.model, config_model=config.get("model") or {})
+    return _execute(args, samples, distribution, endpoint, bool(config.get("agent.token_capture")))
+
+
+def _check_row_toolsets(samples: list) -> None:
+    import toolsets
+    from agent.errors import ConfigError
+
+    for sample in samples:
+        for name in sample.toolsets or []:
+            if not toolsets.validate_toolset(name):
+                raise ConfigError(f"dataset row {sample.index + 1}: unknown toolset '{name}'")
+
+
+def _execute(args: argparse.Namespace, samples: list, distribution: dict, endpoint, capture: bool) -> int:
+    from batch.display import ProgressDisplay, print_summary
+    from batch.runner import BatchConfig, BatchRunner
+
+    config = BatchConfig(
+        run_name=args.run_name, dataset=args.dataset or args.dataset_file, output_root=args.output_dir,
+        model=endpoint.model, base_url=endpoint.base_url, api_key=endpoint.api_key,
+        num_workers=args.num_workers, max_turns=args.max_turns, sample_timeout=args.sample_timeout,
+        ephemeral_system_prompt=args.ephemeral_system_prompt, distribution=distribution,
+        distribution_name=args.distribution, seed=args.seed, resume=args.resume, retry_failed=args.retry_failed,
+        token_capture=args.rollout or capture, yolo=args.yolo,
+    )
+    display = ProgressDisplay(f"{args.run_name}", enabled=not args.quiet)
+    runner = BatchRunner(config, samples, on_progress=display.update)
+    try:
+        with display:
+            stats = runner.run()
+    except KeyboardInterrupt:
+        sys.stderr.write(f"hermes batch: interrupted; finished samples are saved. Continue with:\n"
+                         f"  hermes batch {config.dataset} --run-name {args.run_name} --resume\n")
+        return EXIT_INTERRUPTED
+    run_dir = config.output_root / config.run_name
+    if config.token_capture:
+        _write_rollouts(runner, args.tokenizer, args.quiet)
+    if not args.quiet:
+        print_summary(stats, str(run_dir))
+    return EXIT_FAILED if stats["samples"]["failed"] else EXIT_OK
+
+
+def _write_rollouts(runner, tokenizer: str | None, quiet: bool) -> None:
+    from batch.rollouts import export_hint, export_rollouts
+
+    if not tokenizer:
+        if not quiet:
+            sys.stderr.write(f"hermes batch: {export_hint(runner.store)}\n")
+        return
+    written, failures = export_rollouts(runner.store, tokenizer)
+    if not quiet:
+        sys.stderr.write(f"hermes batch: {written} rollout records in {runner.store.rollouts}"
+                         + (f" ({failures} sessions could not be converted)" if failures else "") + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
