@@ -88,8 +88,34 @@ def _post(client: Any, params: dict[str, Any], *, stream: bool) -> Any:
     body.update(body.pop("extra_body", None) or {})
     return client.post(
         "/chat/completions", body=body, cast_to=ChatCompletion, stream=stream,
-        stream_cls=openai.Stream[ChatCompletionChunk],
+        stream_cls=_draining_stream(openai, ChatCompletionChunk),
     )
+
+
+_DRAINING: Any = None
+
+
+def _draining_stream(openai: Any, chunk_type: Any) -> Any:
+    """The SDK's Stream, but it reads the body to its end after `[DONE]`.
+
+    The sync SDK closes the response as soon as it sees `[DONE]`, before the end of the chunked
+    body, so httpx drops the connection and every streamed call pays a new TCP (and TLS) handshake.
+    Reading the few remaining bytes first lets the connection go back to the pool, as the async
+    SDK does.
+    """
+    global _DRAINING
+    if _DRAINING is None:
+        class DrainingStream(openai.Stream[chunk_type]):
+            def _iter_events(self):  # type: ignore[override]
+                events = super()._iter_events()
+                for sse in events:
+                    if sse.data.startswith("[DONE]"):
+                        for _ in events:
+                            pass
+                    yield sse
+
+        _DRAINING = DrainingStream
+    return _DRAINING
 
 
 def _extra(obj: Any, *names: str) -> Any:

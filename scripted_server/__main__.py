@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .replies import Reply
+from .replies import Reply, ToolCall
 from .server import ScriptedLLM
 
 
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         "--echo", action="store_true", help="answer with the last user message (after the script, if any)"
     )
     parser.add_argument("--model", action="append", dest="models", help="model id to list (repeatable)")
+    parser.add_argument("--tool-turns", type=int, metavar="N",
+                        help="every conversation: N terminal calls running `true`, then an answer (benchmarks)")
     args = parser.parse_args(argv)
 
     replies = []
@@ -40,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     echo = args.echo or not args.script  # with nothing to replay, echoing is the only useful behaviour
 
     def respond(body: dict, index: int) -> Reply:
+        if args.tool_turns is not None:  # keyed on the conversation, so any number can run at once
+            done = sum(1 for m in body.get("messages") or [] if m.get("role") == "tool")
+            if done < args.tool_turns:
+                return Reply(tool_calls=[ToolCall("terminal", {"command": "true"})])
+            return Reply(content="done")
         if index < len(replies):
             return replies[index]
         if echo:

@@ -254,3 +254,14 @@ def test_interrupt_during_a_slow_stream(scripted_llm):
     result = agent.run_conversation("talk")
     assert result["status"] == "interrupted" and time.perf_counter() - started < 2
     assert result["messages"] == [{"role": "user", "content": "talk"}]
+
+
+def test_streamed_turns_reuse_one_connection(scripted_llm):
+    # The sync SDK drops the connection when it stops reading at [DONE]; we drain the body so a
+    # remote endpoint is not paying a TCP+TLS handshake on every turn.
+    llm = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": "true"})]),
+                        Reply(tool_calls=[ToolCall("terminal", {"command": "true"})]),
+                        Reply(content="done")])
+    agent = AIAgent("m", llm.base_url, "x", enabled_toolsets=["terminal"], record=False)
+    assert agent.run_conversation("go")["final_response"] == "done"
+    assert len(llm.chat_requests) == 3 and llm.connections == 1

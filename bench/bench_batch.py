@@ -1,0 +1,69 @@
+"""Batch throughput (SPEC §10): N scripted samples of 5 model calls each (4 terminal calls running
+`true`, then an answer) at a given concurrency, local backend, against the scripted server in its
+own process with no latency. Not a test: run `python bench/bench_batch.py [--samples 1000 --workers 64]`.
+
+Reports wall time, samples/s, model calls/s and the runner's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--tool-turns", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        dataset = work / "prompts.jsonl"
+        dataset.write_text("".join(json.dumps({"prompt": f"sample {i}"}) + "\n" for i in range(args.samples)))
+        server = subprocess.Popen([sys.executable, "-m", "scripted_server", "--port", "0", "--tool-turns",
+                                   str(args.tool_turns)], stdout=subprocess.PIPE, cwd=ROOT, text=True)
+        base_url = server.stdout.readline().strip().split()[-1]
+        env = dict(os.environ, HERMES_HOME=str(work / "home"), TERMINAL_CWD=str(work))
+        try:
+            started = time.perf_counter()
+            runner = subprocess.Popen(
+                [sys.executable, str(ROOT / "hermes"), "batch", str(dataset), "--run-name", "bench", "-q",
+                 "--num-workers", str(args.workers), "--distribution", "terminal_only", "--max-turns", "20",
+                 "--base-url", base_url, "--api-key", "x", "--model", "m", "--output-dir", str(work / "data")],
+                env=env, cwd=work, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(runner.pid, 0)
+            wall = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"batch run failed: {runner.stderr.read().decode()}")
+        stats = json.loads((work / "data/bench/statistics.json").read_text())
+    calls = stats["api_calls"]
+    result = {
+        "date": str(date.today()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "samples": args.samples, "workers": args.workers, "model_calls_per_sample": calls / args.samples,
+        "completed": stats["samples"]["completed"],
+        "wall_s_process": round(wall, 2),
+        "wall_s_samples": stats["wall_seconds"],
+        "samples_per_s": stats["samples_per_second"],
+        "model_calls_per_s": round(calls / stats["wall_seconds"], 1),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
