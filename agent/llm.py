@@ -88,34 +88,45 @@ def _post(client: Any, params: dict[str, Any], *, stream: bool) -> Any:
     body.update(body.pop("extra_body", None) or {})
     return client.post(
         "/chat/completions", body=body, cast_to=ChatCompletion, stream=stream,
-        stream_cls=_draining_stream(openai, ChatCompletionChunk),
+        stream_cls=_raw_stream(openai, ChatCompletionChunk),
     )
 
 
-_DRAINING: Any = None
+_RAW_STREAM: Any = None
 
 
-def _draining_stream(openai: Any, chunk_type: Any) -> Any:
-    """The SDK's Stream, but it reads the body to its end after `[DONE]`.
+def _raw_stream(openai: Any, chunk_type: Any) -> Any:
+    """The SDK's Stream, yielding each chunk as the plain dict the server sent.
 
-    The sync SDK closes the response as soon as it sees `[DONE]`, before the end of the chunked
-    body, so httpx drops the connection and every streamed call pays a new TCP (and TLS) handshake.
-    Reading the few remaining bytes first lets the connection go back to the pool, as the async
-    SDK does.
+    Two costs of the stock class go away: building pydantic models for every chunk (most of the
+    client's CPU per streamed call; we read a handful of keys), and a new TCP (and TLS) connection
+    per call: the sync SDK closes the response at `[DONE]` before the end of the chunked body, so
+    httpx cannot pool the connection. We read the few remaining bytes first, as the async SDK does.
+    Error payloads inside the stream still raise the SDK's `APIError`.
     """
-    global _DRAINING
-    if _DRAINING is None:
-        class DrainingStream(openai.Stream[chunk_type]):
-            def _iter_events(self):  # type: ignore[override]
-                events = super()._iter_events()
-                for sse in events:
-                    if sse.data.startswith("[DONE]"):
-                        for _ in events:
-                            pass
-                    yield sse
+    global _RAW_STREAM
+    if _RAW_STREAM is None:
+        class RawStream(openai.Stream[chunk_type]):
+            def __stream__(self):  # type: ignore[override]
+                events = self._iter_events()
+                try:
+                    for sse in events:
+                        if sse.data.startswith("[DONE]"):
+                            for _ in events:
+                                pass
+                            break
+                        data = sse.json()
+                        if isinstance(data, dict) and data.get("error"):
+                            error = data["error"]
+                            message = error.get("message") if isinstance(error, dict) else None
+                            raise openai.APIError(message or "An error occurred during streaming",
+                                                  request=self.response.request, body=error)
+                        yield data
+                finally:
+                    self.response.close()
 
-        _DRAINING = DrainingStream
-    return _DRAINING
+        _RAW_STREAM = RawStream
+    return _RAW_STREAM
 
 
 def _extra(obj: Any, *names: str) -> Any:
@@ -137,6 +148,15 @@ def _dump(obj: Any) -> dict[str, Any] | None:
     return obj.model_dump(exclude_none=True) if hasattr(obj, "model_dump") else dict(obj)
 
 
+def _without_none(value: Any) -> Any:
+    """As pydantic's `model_dump(exclude_none=True)` would give it, for plain JSON."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
 def _logprob_entries(logprobs: Any) -> list[dict[str, Any]]:
     content = getattr(logprobs, "content", None) if logprobs is not None else None
     return [_dump(item) or {} for item in content or []]
@@ -148,19 +168,19 @@ class _ToolCallBuffer:
     def __init__(self) -> None:
         self.calls: dict[int, dict[str, Any]] = {}
 
-    def add(self, fragment: Any) -> None:
-        index = fragment.index if fragment.index is not None else len(self.calls)
+    def add(self, fragment: dict[str, Any]) -> None:
+        index = fragment.get("index")
         call = self.calls.setdefault(
-            index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+            len(self.calls) if index is None else index,
+            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
         )
-        if fragment.id:
-            call["id"] = fragment.id
-        fn = fragment.function
-        if fn is not None:
-            if fn.name:
-                call["function"]["name"] += fn.name
-            if fn.arguments:
-                call["function"]["arguments"] += fn.arguments
+        if fragment.get("id"):
+            call["id"] = fragment["id"]
+        if fn := fragment.get("function"):
+            if fn.get("name"):
+                call["function"]["name"] += fn["name"]
+            if fn.get("arguments"):
+                call["function"]["arguments"] += fn["arguments"]
 
     def result(self) -> list[dict[str, Any]]:
         return [self.calls[i] for i in sorted(self.calls)]
@@ -199,37 +219,37 @@ def complete(
     if on_stream_open:
         on_stream_open(stream_obj)
     try:
-        for chunk in stream_obj:
+        for chunk in stream_obj:  # plain dicts (see _raw_stream)
             if interrupt is not None and interrupt.is_set():
                 raise Interrupted("interrupted")
             if result.time_to_first_token is None:
                 result.time_to_first_token = time.perf_counter() - started
-            result.model = result.model or chunk.model
-            result.response_id = result.response_id or chunk.id
-            if (prompt_ids := _extra(chunk, "prompt_token_ids")) is not None:
+            result.model = result.model or chunk.get("model")
+            result.response_id = result.response_id or chunk.get("id")
+            if (prompt_ids := chunk.get("prompt_token_ids")) is not None:
                 result.prompt_token_ids = list(prompt_ids)
-            if chunk.usage is not None:
-                result.usage = _dump(chunk.usage)
-            for choice in chunk.choices or ():
-                delta = choice.delta
-                if delta is not None:
-                    if text := _extra(delta, "reasoning", "reasoning_content"):
+            if chunk.get("usage") is not None:
+                result.usage = _without_none(chunk["usage"])
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta")
+                if delta:
+                    if text := delta.get("reasoning") or delta.get("reasoning_content"):
                         reasoning.append(text)
                         if on_reasoning:
                             on_reasoning(text)
-                    if delta.content:
-                        content.append(delta.content)
+                    if text := delta.get("content"):
+                        content.append(text)
                         if on_text:
-                            on_text(delta.content)
-                    for fragment in delta.tool_calls or ():
+                            on_text(text)
+                    for fragment in delta.get("tool_calls") or ():
                         tools.add(fragment)
-                if wants_logprobs and choice.logprobs is not None:
-                    logprobs.extend(_logprob_entries(choice.logprobs))
-                if (ids := _extra(choice, "token_ids")) is not None:
+                if wants_logprobs and (entries := choice.get("logprobs")) is not None:
+                    logprobs.extend(_without_none(item) for item in entries.get("content") or ())
+                if (ids := choice.get("token_ids")) is not None:
                     saw_token_ids = True
                     token_ids.extend(ids)
-                if choice.finish_reason:
-                    result.finish_reason = choice.finish_reason
+                if choice.get("finish_reason"):
+                    result.finish_reason = choice["finish_reason"]
     finally:
         if interrupt is not None and interrupt.is_set():
             stream_obj.close()

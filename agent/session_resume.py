@@ -66,7 +66,7 @@ def open_recorder(agent: AIAgent, resumed: ResumedSession | None, directory: Pat
     redactor = Redactor([agent.endpoint.api_key])
     if resumed is None:
         recorder = SessionRecorder(agent.session_id, directory, model=agent.model, tools=agent.tools,
-                                   redactor=redactor, metadata=metadata)
+                                   redactor=redactor, metadata=metadata, live_file=agent._mode != "batch")
         for message in agent.messages:  # history handed in by the caller
             recorder.record_message(message, from_history=True)
         return recorder

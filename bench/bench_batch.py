@@ -61,6 +61,9 @@ def main() -> None:
         "samples_per_s": stats["samples_per_second"],
         "model_calls_per_s": round(calls / stats["wall_seconds"], 1),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        # CPU of the runner and its children (bash), per sample: the figure that load on the machine
+        # does not change much, unlike wall time
+        "runner_cpu_ms_per_sample": round((usage.ru_utime + usage.ru_stime) * 1000 / args.samples, 1),
     }
     print(json.dumps(result, indent=2))
 

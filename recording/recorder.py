@@ -56,8 +56,13 @@ class SessionRecorder:
         redactor: Redactor | None = None,
         session_start: str | None = None,
         first_seq: int = 0,
+        live_file: bool = True,
     ) -> None:
+        # live_file=False (batch runs): the session file is rewritten at flush/close, i.e. once per
+        # run, not after every message; the event log is still written as things happen.
         self.session_id = session_id
+        self._live_file = live_file
+        self._file_stale = False
         self.model = model
         directory.mkdir(parents=True, exist_ok=True)
         self.event_log = event_log_path(directory, session_id)
@@ -73,6 +78,11 @@ class SessionRecorder:
         self._writer = SessionFileWriter(self.session_file)
         self.session_start = session_start or _now()
         self._closed = False
+        # Token ids are not text, so redaction cannot reach them: once a secret has been in the
+        # conversation (redacted in the log), the prompt ids of later calls would still encode it.
+        system_prompt = str((metadata or {}).get("system_prompt") or "")
+        self._secret_in_system = self._redact(system_prompt) != system_prompt
+        self._secret_in_history = self._secret_in_system
         if session_start is None:
             self.record_event(
                 "session_start", session_id=session_id, model=model, tools=tools,
@@ -101,27 +111,33 @@ class SessionRecorder:
         _end_cut_line(event_log_path(directory, session_id))
         recorder = cls(session_id, directory, model=model, tools=tools, redactor=redactor,
                        session_start=session_start, first_seq=last_seq)
+        system_prompt = str((metadata or {}).get("system_prompt") or "")
+        recorder._secret_in_system = recorder._redact(system_prompt) != system_prompt
         recorder.record_event("session_resume", previous_messages=len(previous_messages), model=model,
                               **(metadata or {}))
         recorder.replace_history(previous_messages)
         return recorder
 
     # -- event log -----------------------------------------------------------------------------
-    def record_event(self, type_: str, **fields: Any) -> None:
+    def record_event(self, type_: str, **fields: Any) -> bool:
+        """Append one event; True when redaction removed something from it."""
         with self._lock:
             if self._closed:
-                return
+                return False
             self._seq += 1
             event = {"v": LOG_FORMAT_VERSION, "type": type_, "seq": self._seq, "ts": _now(), **fields}
-            line = self._redact(json.dumps(event, ensure_ascii=False, default=str)) + "\n"
-            data = line.encode("utf-8", "replace")
+            raw = json.dumps(event, ensure_ascii=False, default=str)
+            line = self._redact(raw)
+            data = (line + "\n").encode("utf-8", "replace")
             while data:
                 written = os.write(self._fd, data)
                 data = data[written:]
+            return line != raw
 
     def record_message(self, message: dict[str, Any], **extra: Any) -> None:
         """Log a conversation message (not the system prompt) and refresh the session file."""
-        self.record_event("message", message=message, **extra)
+        if self.record_event("message", message=message, **extra):
+            self._secret_in_history = True
         with self._lock:
             self._message_count += 1
             self._sharegpt.add(message)
@@ -138,6 +154,8 @@ class SessionRecorder:
 
     def replace_history(self, messages: list[dict[str, Any]]) -> None:
         """Rebuild the session file from `messages` (edits are rare; appends stay incremental)."""
+        texts = (json.dumps(m, ensure_ascii=False, default=str) for m in messages)
+        self._secret_in_history = self._secret_in_system or any(self._redact(t) != t for t in texts)
         with self._lock:
             self._sharegpt = ShareGPTBuilder(self._tools)
             for message in messages:
@@ -146,11 +164,40 @@ class SessionRecorder:
             self._encoded = [self._redact(json.dumps(turn, ensure_ascii=False)) for turn in self._sharegpt.turns]
             self._write_session_file()
 
-    def record_llm_call(self, **fields: Any) -> None:
+    def record_llm_call(self, *, completion_message: dict[str, Any] | None = None, ephemeral_prompt: bool = False,
+                        **fields: Any) -> None:
+        """Log one model call. Token ids that would carry text the log must not hold are withheld
+        (`token_ids_withheld` says which and why): prompt ids of a request that held an ephemeral
+        system prompt or a secret, completion ids (and logprob token strings) of a reply that held
+        a secret. Redaction works on text; it cannot find a secret spelled as token ids."""
+        withheld: dict[str, str] = {}
+        if fields.get("prompt_token_ids") is not None:
+            if ephemeral_prompt:
+                withheld["prompt_token_ids"] = "ephemeral system prompt"
+            elif self._secret_in_history:
+                withheld["prompt_token_ids"] = "secret in the prompt"
+            if withheld:
+                fields["prompt_token_ids"] = None
+        if completion_message is not None and (fields.get("completion_token_ids") is not None or fields.get("logprobs")):
+            text = json.dumps(completion_message, ensure_ascii=False, default=str)
+            if self._redact(text) != text:
+                withheld["completion_token_ids"] = "secret in the completion"
+                fields["completion_token_ids"] = None
+                if fields.get("logprobs"):
+                    fields["logprobs"] = [{"logprob": e.get("logprob")} for e in fields["logprobs"]]
+        if "token_source" in fields:
+            fields["token_source"] = "server" if fields.get("completion_token_ids") is not None else None
+        if ephemeral_prompt:
+            fields["ephemeral_prompt"] = True
+        if withheld:
+            fields["token_ids_withheld"] = withheld
         self.record_event("llm_call", **fields)
 
     def flush(self) -> None:
         """Wait until the session file shows every message recorded so far."""
+        with self._lock:
+            if self._file_stale:
+                self._write_session_file(now=True)
         self._writer.flush()
 
     def close(self, status: str, **fields: Any) -> None:
@@ -158,12 +205,18 @@ class SessionRecorder:
             return
         self.record_event("session_end", status=status, **fields)
         with self._lock:
+            if self._file_stale:
+                self._write_session_file(now=True)
             self._closed = True
             os.close(self._fd)
         self._writer.close()
 
     # -- session file --------------------------------------------------------------------------
-    def _write_session_file(self) -> None:
+    def _write_session_file(self, *, now: bool = False) -> None:
+        if not (self._live_file or now):
+            self._file_stale = True
+            return
+        self._file_stale = False
         head = {
             "session_id": self.session_id,
             "model": self.model,

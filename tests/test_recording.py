@@ -118,3 +118,23 @@ def test_log_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.setattr(paths, "CHECKOUT_ROOT", tmp_path / "site-packages")
     monkeypatch.setenv("HERMES_HOME", str(tmp_path / "home"))
     assert paths.log_dir() == tmp_path / "home" / "logs"
+
+
+def test_batch_mode_writes_the_session_file_once_per_run(tmp_path):
+    from recording.recorder import SessionRecorder
+
+    live = SessionRecorder("s_live", tmp_path, model="m", tools=[])
+    batch = SessionRecorder("s_batch", tmp_path, model="m", tools=[], live_file=False)
+    for recorder in (live, batch):
+        recorder.record_message({"role": "user", "content": "hi"})
+        recorder.record_message({"role": "assistant", "content": "hello"})
+    live.flush()
+    assert json.loads((tmp_path / "session_s_live.json").read_text())["message_count"] == 2
+    assert not (tmp_path / "session_s_batch.json").exists()  # nothing rewritten per message
+    assert len(read_jsonl(tmp_path / "session_s_batch.jsonl")) == 3  # the event log is live
+    batch.flush()
+    assert json.loads((tmp_path / "session_s_batch.json").read_text())["message_count"] == 2
+    batch.record_message({"role": "user", "content": "more"})
+    batch.close("done")
+    assert json.loads((tmp_path / "session_s_batch.json").read_text())["message_count"] == 3
+    live.close("done")
