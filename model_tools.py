@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import toolsets
 from tools.registry import REGISTRY, Tool, ToolContext, tool_error
 
 # Importing a module registers its tools. Heavy SDKs are imported inside handlers, not here.
-TOOL_MODULES = ("tools.terminal_tool", "tools.file_tools")
+TOOL_MODULES = ("tools.terminal_tool", "tools.file_tools", "tools.web_tools", "tools.browser_tool", "tools.skills_tool")
 
 _loaded = False
 
@@ -175,7 +176,10 @@ def handle_function_call(
 
 
 def cleanup_vm(task_id: str) -> None:
-    """Release the terminal environment of one task (seed-compatible name)."""
+    """Release the terminal environment and the browser context of one task (seed-compatible name)."""
     from tools.environments.manager import cleanup_environment
 
     cleanup_environment(task_id)
+    browser = sys.modules.get("tools.browser_session")  # a no-op unless a browser was started
+    if browser is not None:
+        browser.close_session(task_id)

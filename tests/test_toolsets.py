@@ -53,10 +53,12 @@ def test_definitions_filter_enabled_disabled_and_unavailable():
     assert "terminal" not in names(model_tools.get_tool_definitions(None, ["terminal"]))
 
 
-def test_unavailable_tools_have_reasons():
+def test_unavailable_tools_have_reasons(monkeypatch):
+    monkeypatch.setenv("CHROMIUM_PATH", "/nonexistent/chromium")  # the browser tools' requirement
     statuses = {s.name: s for s in model_tools.tool_availability()}
     assert statuses["terminal"].available and statuses["terminal"].reason is None
     assert not statuses["browser_click"].available and statuses["browser_click"].reason
+    assert not statuses["web_search"].available and "FIRECRAWL_API_KEY" in statuses["web_search"].reason
 
 
 def test_handle_function_call_never_raises(monkeypatch):

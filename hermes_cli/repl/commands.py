@@ -84,6 +84,30 @@ class Commands:
         self.repl.set_toolsets(names or ["all"])
         self.repl.renderer.info(f"toolsets: {', '.join(names or ['all'])} ({len(self.repl.agent.tool_names)} tools)")
 
+    def cmd_skills(self, arg: str) -> None:
+        """List skills, or show one: /skills NAME"""
+        from tools import skills_store
+        from tools.skills_tool import find_skill
+
+        renderer, catalog = self.repl.renderer, skills_store.load_catalog()
+        for problem in catalog.problems:
+            renderer.warn(f"skill {problem['skill']} skipped ({problem['path']}): {problem['reason']}")
+        if not arg:
+            rows = [[s.name, s.category, s.description + (" (user)" if s.source == "user" else "")]
+                    for s in sorted(catalog.skills.values(), key=lambda s: (s.category, s.name))]
+            renderer.table("Skills", ["name", "category", "description"], rows)
+            renderer.info(f"{len(rows)} skill(s); /skills NAME shows one. Yours go in {skills_store.user_dir()}")
+            return
+        try:
+            skill = find_skill(catalog, arg)
+        except skills_store.SkillError as exc:
+            renderer.warn(str(exc))
+            return
+        files = [f for group in skill.linked_files().values() for f in group]
+        renderer.info(f"{skill.name} · {skill.category} · {skill.source} · {skill.path}"
+                      + (f"\nfiles: {', '.join(files)}" if files else ""))
+        renderer.markdown(skill.body)
+
     def cmd_config(self, arg: str) -> None:
         """Show the effective settings and where each came from"""
         from hermes_cli.config_view import format_config

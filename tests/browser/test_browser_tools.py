@@ -1,0 +1,188 @@
+"""The browser toolset against a real headless Chromium: what the model sees after each action."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+import model_tools
+from tests.conftest import ROOT, run_hermes
+
+
+def ref_of(snapshot: str, start: str) -> str:
+    """The @eN ref on the snapshot line that starts (after indentation) with `start`."""
+    for line in snapshot.splitlines():
+        if line.strip().startswith(start):
+            match = re.search(r"@(e\d+)$", line)
+            assert match, line
+            return "@" + match.group(1)
+    raise AssertionError(f"no line starting with {start!r} in:\n{snapshot}")
+
+
+def test_fill_and_submit_a_form_then_go_back(shop, call):
+    home = call("browser_navigate", url=shop.url("/"))
+    assert home["title"] == "Shop home" and home["status"] == 200
+    snap = home["snapshot"]
+    assert 'heading "Welcome to the shop" [level=1]' in snap
+    assert '"We sell paint."' in snap
+    assert 'img "A tin of paint"' in snap
+    assert "hidden link" not in snap
+
+    form = call("browser_click", ref=ref_of(snap, 'link "Order form"'))
+    assert form["url"] == shop.url("/form") and form["title"] == "Order (ready)"  # scripts ran
+    snap = form["snapshot"]
+    assert 'textbox "Your name"' in snap
+    assert 'combobox "Colour" value="red" options="red | blue"' in snap
+    assert 'checkbox "Gift wrap"' in snap
+
+    typed = call("browser_type", ref=ref_of(snap, 'textbox "Your name"'), text="Ada Lovelace")
+    assert typed["value"] == "Ada Lovelace"
+    assert call("browser_type", ref=ref_of(snap, 'combobox "Colour"'), text="blue")["value"] == "blue"
+    colour = ref_of(snap, 'combobox "Colour"')
+    assert call("browser_type", ref=colour, text="green")["error"] == f"{colour} has no option 'green'; options: red | blue"
+    after = call("browser_snapshot")
+    assert 'textbox "Your name" value="Ada Lovelace"' in after["snapshot"]
+    assert 'combobox "Colour" value="blue"' in after["snapshot"]
+
+    result = call("browser_click", ref=ref_of(after["snapshot"], 'button "Place order"'))
+    assert result["title"] == "Result"
+    assert 'heading "Hello, Ada Lovelace!" [level=1]' in result["snapshot"]
+    assert '"Favourite colour: blue"' in result["snapshot"]
+
+    back = call("browser_back")
+    assert back["url"] == shop.url("/form")
+    assert 'button "Place order"' in back["snapshot"]
+
+
+def test_type_with_submit_presses_enter(shop, call):
+    snap = call("browser_navigate", url=shop.url("/form"))["snapshot"]
+    result = call("browser_type", ref=ref_of(snap, 'textbox "Your name"'), text="Grace", submit=True)
+    assert result["submitted"] is True
+    assert 'heading "Hello, Grace!" [level=1]' in result["snapshot"]
+
+
+def test_stale_unknown_and_malformed_refs_are_clear_errors(shop, call):
+    first = call("browser_navigate", url=shop.url("/"))["snapshot"]
+    old_ref = ref_of(first, 'link "Order form"')
+    call("browser_navigate", url=shop.url("/form"))
+    stale = call("browser_click", ref=old_ref)
+    assert stale["error"].startswith(f"ref {old_ref} is stale: it came from an earlier snapshot. Current refs: @e")
+    assert "browser_snapshot" in stale["error"]
+
+    assert call("browser_click", ref="@e999")["error"].startswith("unknown ref @e999; current refs: @e")
+    assert call("browser_click", ref="submit")["error"] == (
+        "ref must look like @e12 (from browser_snapshot), got 'submit'")
+
+
+
+def test_refs_go_stale_when_the_page_changes_by_itself(shop, call):
+    snap = call("browser_navigate", url=shop.url("/vanish"))["snapshot"]
+    button = ref_of(snap, 'button "Vanishing"')
+    time.sleep(0.8)  # the page's own script removes the button after 300 ms
+    gone = call("browser_click", ref=button)
+    assert gone["error"] == (f'ref {button} (button "Vanishing") is stale: the element is gone from the page '
+                             f"since the snapshot (now at {shop.url('/vanish')}). Take a new browser_snapshot")
+
+    snap = call("browser_navigate", url=shop.url("/leave"))["snapshot"]
+    button = ref_of(snap, 'button "Stay"')
+    time.sleep(0.8)  # the page sends itself to / after 300 ms
+    moved = call("browser_click", ref=button)
+    assert moved["error"].startswith(f'ref {button} (button "Stay") is stale: the page navigated since the snapshot '
+                                     f"(now at {shop.url('/')})")
+
+
+def test_images_scroll_and_keys(shop, call):
+    call("browser_navigate", url=shop.url("/"))
+    images = call("browser_get_images")
+    assert images["count"] == 2
+    assert images["images"][0] == {"src": shop.url("/img/tin.png"), "alt": "A tin of paint", "width": 1, "height": 1}
+    scrolled = call("browser_scroll", direction="down")
+    assert scrolled["scrolled"] == "down" and scrolled["at_bottom"] is True  # a short page
+    assert call("browser_scroll", direction="sideways")["error"] == "direction must be 'up' or 'down'"
+    assert call("browser_press", key="NoSuchKey")["error"].startswith("cannot press 'NoSuchKey': ")
+
+
+def test_navigation_errors(shop, call):
+    missing = call("browser_navigate", url=shop.url("/nowhere"))
+    assert missing["status"] == 404
+    assert missing["error"] == f"HTTP 404 for {shop.url('/nowhere')}; the page below is the server's error page"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    refused = call("browser_navigate", url=f"http://127.0.0.1:{port}/")
+    assert refused["error"].startswith(f"could not load http://127.0.0.1:{port}/: ")
+    assert "ERR_CONNECTION_REFUSED" in refused["error"]
+    assert call("browser_back", task_id="fresh")["error"].startswith("there is no previous page")
+    model_tools.cleanup_vm("fresh")
+
+
+def test_each_task_has_its_own_context_and_close_ends_it(shop, call):
+    call("browser_navigate", url=shop.url("/"))
+    call("browser_navigate", task_id="other", url=shop.url("/form"))
+    assert call("browser_snapshot")["url"] == shop.url("/")
+    assert call("browser_snapshot", task_id="other")["url"] == shop.url("/form")
+    assert call("browser_close", task_id="other") == {"closed": True, "note": None}
+    assert call("browser_close", task_id="other")["closed"] is False
+    assert call("browser_snapshot", task_id="other")["url"] == "about:blank"  # a new, empty context
+    model_tools.cleanup_vm("b")
+    assert call("browser_snapshot")["url"] == "about:blank"
+
+
+def test_missing_chromium_hides_the_browser_tools_with_a_reason(monkeypatch):
+    monkeypatch.setenv("CHROMIUM_PATH", "/nonexistent/chromium")
+    names = [d["function"]["name"] for d in model_tools.get_tool_definitions(["browser"])]
+    assert names == []
+    listing = run_hermes("--list-tools").stdout
+    assert "✗ browser_navigate" in listing
+    assert "unavailable: CHROMIUM_PATH=/nonexistent/chromium is not an executable file" in listing
+    monkeypatch.setenv("CHROMIUM_PATH", "/usr/bin/chromium")
+    assert len(model_tools.get_tool_definitions(["browser"])) == 9
+
+
+def test_disabled_elements_and_checkboxes(shop, call):
+    snap = call("browser_navigate", url=shop.url("/disabled"))["snapshot"]
+    assert 'button "Nope" [disabled]' in snap
+    button = ref_of(snap, 'button "Nope"')
+    assert call("browser_click", ref=button)["error"] == f'{button} (button "Nope") is disabled'
+    ticked = call("browser_click", ref=ref_of(snap, 'checkbox "Tick"'))
+    assert 'checkbox "Tick" [checked]' in ticked["snapshot"]
+    tab = call("browser_click", ref=ref_of(ticked["snapshot"], 'link "Form in a new tab"'))
+    assert tab["url"] == shop.url("/form") and 'button "Place order"' in tab["snapshot"]
+
+
+def test_chromium_is_gone_when_hermes_exits(shop, tmp_path):
+    """The browser belongs to the process: at exit its contexts, Chromium and the driver are closed."""
+    import os
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+    wrapper = tmp_path / "chromium"
+    wrapper.write_text(f'#!/bin/sh\necho $$ >> {pids}\nexec /usr/bin/chromium "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    code = ("import json, model_tools\n"
+            f"r = json.loads(model_tools.handle_function_call('browser_navigate', {{'url': '{shop.url('/')}'}}, 'x'))\n"
+            "print(r['title'])\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "CHROMIUM_PATH": str(wrapper)}, cwd=ROOT)
+    assert run.stdout.strip() == "Shop home", run.stderr
+    pid = int(pids.read_text().split()[0])
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}"), "Chromium outlived the process that started it"
+
+
+def test_ctrl_c_stops_waiting_for_a_slow_page(shop):
+    import json
+    import threading
+
+    from tools.registry import ToolContext
+
+    ctx = ToolContext(task_id="b", interrupt=threading.Event())
+    threading.Timer(0.3, ctx.interrupt.set).start()
+    started = time.monotonic()
+    result = json.loads(model_tools.handle_function_call("browser_navigate", {"url": shop.url("/slow")}, ctx=ctx))
+    assert result == {"error": "interrupted by the user"}
+    assert time.monotonic() - started < 2
