@@ -8,6 +8,11 @@ Nothing heavy is imported at module level: `--version` must answer in a few mill
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
 
 __version__ = "0.1.0"
 
@@ -24,54 +29,61 @@ def main(argv: list[str] | None = None) -> int:
     if argv in (["--version"], ["-V"]):
         print(f"hermes {__version__}")
         return 0
-
-    from agent.errors import ConfigError, HermesError
-    from hermes_cli.args import USAGE_EXIT, parse_args, read_stdin_prompt
-
     if argv and argv[0] in SUBCOMMANDS:
         import importlib
 
         module, _, function = SUBCOMMANDS[argv[0]].partition(":")
-        try:
-            return getattr(importlib.import_module(module), function)(argv[1:])
-        except ConfigError as exc:
-            sys.stderr.write(f"hermes {argv[0]}: error: {exc}\n")
-            return USAGE_EXIT
-        except HermesError as exc:
-            sys.stderr.write(f"hermes {argv[0]}: error: {exc}\n")
-            return 1
+        entry = getattr(importlib.import_module(module), function)
+        return _reporting_errors(f"hermes {argv[0]}", lambda: entry(argv[1:]))
+
+    from hermes_cli.args import parse_args
 
     args = parse_args(argv)
+    return _reporting_errors("hermes", lambda: _dispatch(args))
+
+
+def _reporting_errors(prog: str, action: Callable[[], int]) -> int:
+    """Expected failures become one line on stderr and an exit code: 2 for usage/config, else 1."""
+    from agent.errors import ConfigError, HermesError
+    from hermes_cli.args import USAGE_EXIT
+
     try:
-        if args.version:
-            print(f"hermes {__version__}")
-            return 0
-        if args.list_tools or args.list_toolsets:
-            from hermes_cli.listing import list_tools, list_toolsets
-
-            return list_tools() if args.list_tools else list_toolsets()
-
-        prompt = args.prompt if args.prompt is not None else args.query
-        if prompt == "-" or (prompt is None and not sys.stdin.isatty()):
-            prompt = read_stdin_prompt()
-            if prompt is None:
-                raise ConfigError("no prompt given: stdin was empty (use -p 'prompt' or pipe text in)")
-        if prompt is not None:
-            if not prompt.strip():
-                raise ConfigError("the prompt is empty")
-            from hermes_cli.oneshot import run_oneshot
-
-            return run_oneshot(args, prompt, interactive_look=args.query is not None)
-
-        from hermes_cli.repl_entry import run_repl
-
-        return run_repl(args)
+        return action()
     except ConfigError as exc:
-        sys.stderr.write(f"hermes: error: {exc}\n")
+        sys.stderr.write(f"{prog}: error: {exc}\n")
         return USAGE_EXIT
     except HermesError as exc:
-        sys.stderr.write(f"hermes: error: {exc}\n")
+        sys.stderr.write(f"{prog}: error: {exc}\n")
         return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from agent.errors import ConfigError
+    from hermes_cli.args import read_stdin_prompt
+
+    if args.version:
+        print(f"hermes {__version__}")
+        return 0
+    if args.list_tools or args.list_toolsets:
+        from hermes_cli.listing import list_tools, list_toolsets
+
+        return list_tools() if args.list_tools else list_toolsets()
+
+    prompt = args.prompt if args.prompt is not None else args.query
+    if prompt == "-" or (prompt is None and not sys.stdin.isatty()):
+        prompt = read_stdin_prompt()
+        if prompt is None:
+            raise ConfigError("no prompt given: stdin was empty (use -p 'prompt' or pipe text in)")
+    if prompt is not None:
+        if not prompt.strip():
+            raise ConfigError("the prompt is empty")
+        from hermes_cli.oneshot import run_oneshot
+
+        return run_oneshot(args, prompt, interactive_look=args.query is not None)
+
+    from hermes_cli.repl_entry import run_repl
+
+    return run_repl(args)
 
 
 def run() -> None:
