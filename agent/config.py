@@ -45,7 +45,14 @@ FREE_FORM = {"custom_toolsets", "agent.personalities", "batch.distributions"}
 # terminal backends that read them from TERMINAL_* variables.
 EXTRA_KEYS = {
     "terminal": {"env_type", "docker_image", "singularity_image", "ssh_host", "ssh_user", "ssh_port", "ssh_key",
-                 "modal_image", "lifetime_seconds"},
+                 "modal_image", "lifetime_seconds",
+                 # terminal backends (issue 5): see README "Terminal backends"
+                 "docker_memory", "docker_cpus", "docker_pids_limit", "docker_network", "docker_workdir",
+                 "docker_mount_cwd", "docker_forward_env", "docker_start_timeout",
+                 "ssh_host_key_policy", "ssh_known_hosts", "ssh_cwd", "ssh_connect_timeout",
+                 "singularity_bin", "singularity_overlay", "singularity_cache", "singularity_cwd",
+                 "modal_app", "modal_profile", "modal_profiles_file", "modal_connect_timeout",
+                 "max_output_chars"},
 }
 
 # Config keys that are bridged to the environment variables the terminal backends read.
@@ -55,6 +62,12 @@ _TERMINAL_ENV = {
     "ssh_host": "TERMINAL_SSH_HOST", "ssh_user": "TERMINAL_SSH_USER", "ssh_port": "TERMINAL_SSH_PORT",
     "ssh_key": "TERMINAL_SSH_KEY", "modal_image": "TERMINAL_MODAL_IMAGE",
     "lifetime_seconds": "TERMINAL_LIFETIME_SECONDS",
+    **{key: f"TERMINAL_{key.upper()}" for key in (
+        "docker_memory", "docker_cpus", "docker_pids_limit", "docker_network", "docker_workdir",
+        "docker_mount_cwd", "docker_forward_env", "docker_start_timeout",
+        "ssh_host_key_policy", "ssh_known_hosts", "ssh_cwd", "ssh_connect_timeout",
+        "singularity_bin", "singularity_overlay", "singularity_cache", "singularity_cwd",
+        "modal_app", "modal_profile", "modal_profiles_file", "modal_connect_timeout", "max_output_chars")},
 }
 
 

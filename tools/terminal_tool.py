@@ -22,6 +22,7 @@ PARAMETERS: dict[str, Any] = {
         "command": {"type": "string", "description": "Command to run"},
         "timeout": {"type": "integer", "description": "Seconds before it is killed (default 60)"},
         "background": {"type": "boolean", "description": "Start detached; returns pid and log file"},
+        "profile": {"type": "string", "description": "Modal sandbox profile (modal backend only)"},
     },
     "required": ["command"],
 }
@@ -69,7 +70,8 @@ def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
         if args.get("background"):
             proc = start_background(ctx.task_id, command)
             return tool_result(pid=proc.pid, output_file=proc.output_file, status="started", error=None)
-        env = get_environment(ctx.task_id)
+        profile = args.get("profile") if isinstance(args.get("profile"), str) else None
+        env = get_environment(ctx.task_id, profile=profile or None)
     except BackendUnavailable as exc:
         return tool_error(str(exc), output="", exit_code=-1)
     except OSError as exc:

@@ -74,10 +74,12 @@ def test_background_sees_the_task_cwd_and_exports(run_tool, workdir: Path):
     assert log.read_text(encoding="utf-8").split() == [str(workdir / "srv"), "8123"]
 
 
-def test_unavailable_backend_is_a_clear_error(run_tool, monkeypatch: pytest.MonkeyPatch):
+def test_unavailable_backend_is_a_clear_error(run_tool, monkeypatch: pytest.MonkeyPatch, workdir: Path):
     monkeypatch.setenv("TERMINAL_ENV", "docker")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{workdir}/no-daemon.sock")  # never a silent local fallback
     result = run_tool("terminal", {"command": "echo hi"}, task_id="dock")
-    assert result["error"] == "terminal backend 'docker' is not available in this build"
+    assert result["error"].startswith("docker backend: ") and "\n" not in result["error"]
+    assert result["exit_code"] == -1
     monkeypatch.setenv("TERMINAL_ENV", "nosuch")
     assert "unknown terminal backend 'nosuch'" in run_tool("terminal", {"command": "echo hi"}, task_id="x")["error"]
 

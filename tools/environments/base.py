@@ -1,4 +1,4 @@
-"""The environment interface every terminal backend implements (local now; docker, ssh, ... later)."""
+"""The environment interface every terminal backend implements (local, docker, ssh, singularity, modal)."""
 
 from __future__ import annotations
 

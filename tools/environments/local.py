@@ -35,6 +35,7 @@ from tools.environments.shell_state import (
     needs_command_file,
     split_oversized,
 )
+from tools.environments.sudo import password_file_text, sudo_function, uses_sudo
 
 KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
 DRAIN_GRACE = 0.2  # how long to keep reading after bash exits while a background child holds the pipe
@@ -138,6 +139,7 @@ class LocalEnvironment:
         env: dict[str, str] | None = None,
         default_timeout: float = 60,
         max_output_chars: int | None = None,
+        sudo_password: str | None = None,
     ) -> None:
         self.initial_cwd = os.path.abspath(cwd or os.getcwd())
         base = scrubbed_environ()
@@ -154,6 +156,7 @@ class LocalEnvironment:
         self._lingering: list[subprocess.Popen] = []  # finished commands whose group lives on
         self.background: list[BackgroundProcess] = []
         self._closed = False
+        self._sudo_password = sudo_password
 
     @property
     def cwd(self) -> str:
@@ -186,6 +189,8 @@ class LocalEnvironment:
         n = next(self._counter)
         state_file = os.path.join(self.state_dir, f"state.{n}")
         cwd, note = self._start_cwd()
+        if self._sudo_password and uses_sudo(command):
+            command = self._with_sudo(command)
         env, oversized = split_oversized(self._snapshot_env(cwd))
         command_file = self._write_temp(f"cmd.{n}.sh", command) if needs_command_file(command) else None
         prelude_file = self._write_temp(f"env.{n}.sh", export_lines(oversized)) if oversized else None
@@ -317,6 +322,15 @@ class LocalEnvironment:
         kill_group(proc.pid, signal.SIGKILL)
         proc.wait()
         return why, proc.returncode
+
+    def _with_sudo(self, command: str) -> str:
+        """Define `sudo` to read SUDO_PASSWORD from a private 0600 file (see sudo.py); never in argv."""
+        path = os.path.join(self.state_dir, "sudo")
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(password_file_text(self._sudo_password or ""))
+        return sudo_function(path) + command
 
     def _write_temp(self, name: str, text: str) -> str:
         path = os.path.join(self.state_dir, name)

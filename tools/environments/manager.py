@@ -6,7 +6,8 @@
     cleanup_environment(task_id); cleanup_all()
 
 Backend from `TERMINAL_ENV` (default `local`), start directory from `TERMINAL_CWD` (default: this
-process's cwd), default command timeout from `TERMINAL_TIMEOUT` (default 60 s).
+process's cwd), default command timeout from `TERMINAL_TIMEOUT` (default 60 s). With
+`TERMINAL_LIFETIME_SECONDS` set, a reaper thread cleans up environments idle for that long.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,24 +33,66 @@ class EnvConfig:
     backend: str
     cwd: str
     timeout: float
+    task_id: str = "default"
+    profile: str | None = None  # Modal profile chosen by the terminal tool's `profile` argument
+
+
+def _sudo_password() -> str | None:
+    return os.environ.get("SUDO_PASSWORD") or None
 
 
 def _make_local(config: EnvConfig) -> Environment:
     from tools.environments.local import LocalEnvironment
 
-    return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout)
+    return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout, sudo_password=_sudo_password())
 
 
-# name -> factory. Adding a backend is one line here.
+def _make_docker(config: EnvConfig) -> Environment:
+    from tools.environments.docker import DockerEnvironment
+
+    return DockerEnvironment(task_id=config.task_id, host_cwd=config.cwd, default_timeout=config.timeout,
+                             sudo_password=_sudo_password())
+
+
+def _make_ssh(config: EnvConfig) -> Environment:
+    from tools.environments.ssh import SSHEnvironment
+
+    return SSHEnvironment(default_timeout=config.timeout, sudo_password=_sudo_password())
+
+
+def _make_singularity(config: EnvConfig) -> Environment:
+    from tools.environments.singularity import SingularityEnvironment
+
+    return SingularityEnvironment(task_id=config.task_id, default_timeout=config.timeout,
+                                  sudo_password=_sudo_password())
+
+
+def _make_modal(config: EnvConfig) -> Environment:
+    from tools.environments.modal_env import ModalEnvironment
+
+    return ModalEnvironment(task_id=config.task_id, profile=config.profile, default_timeout=config.timeout,
+                            sudo_password=_sudo_password())
+
+
+# name -> factory. Adding a backend is one line here; modules load only when their backend is used.
 BACKENDS: dict[str, Callable[[EnvConfig], Environment]] = {
     "local": _make_local,
+    "docker": _make_docker,
+    "ssh": _make_ssh,
+    "singularity": _make_singularity,
+    "apptainer": _make_singularity,
+    "modal": _make_modal,
 }
 # Backends the product knows about but this build does not implement yet.
-PLANNED_BACKENDS = ("docker", "singularity", "apptainer", "modal", "ssh")
+PLANNED_BACKENDS: tuple[str, ...] = ()
 
 _envs: dict[str, Environment] = {}
 _background: dict[str, list] = {}
+_last_used: dict[str, float] = {}
+_creating: dict[str, threading.Lock] = {}  # task_id -> held while its environment is being created
 _lock = threading.Lock()
+_reaper: threading.Thread | None = None
+_reaper_wake = threading.Event()
 
 
 def default_timeout() -> float:
@@ -70,8 +114,18 @@ def current_config() -> EnvConfig:
     return EnvConfig(backend=backend, cwd=default_cwd(), timeout=default_timeout())
 
 
-def get_environment(task_id: str = "default") -> Environment:
+def lifetime_seconds() -> float | None:
+    raw = os.environ.get("TERMINAL_LIFETIME_SECONDS", "").strip()
+    try:
+        value = float(raw) if raw else 0.0
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def get_environment(task_id: str = "default", profile: str | None = None) -> Environment:
     """The task's environment, creating it with the current configuration on first use."""
+    _last_used[task_id] = time.monotonic()
     env = _envs.get(task_id)
     if env is not None:
         return env
@@ -80,6 +134,7 @@ def get_environment(task_id: str = "default") -> Environment:
         if env is not None:
             return env
         config = current_config()
+        config = EnvConfig(config.backend, config.cwd, config.timeout, task_id=task_id, profile=profile)
         factory = BACKENDS.get(config.backend)
         if factory is None:
             if config.backend in PLANNED_BACKENDS:
@@ -88,9 +143,61 @@ def get_environment(task_id: str = "default") -> Environment:
             raise BackendUnavailable(f"unknown terminal backend '{config.backend}' (TERMINAL_ENV); known: {known}")
         if config.backend == "local" and not os.path.isdir(config.cwd):
             raise BackendUnavailable(f"terminal working directory {config.cwd} does not exist (TERMINAL_CWD)")
+        task_lock = _creating.setdefault(task_id, threading.Lock())
+    # Starting a container, a connection or a sandbox takes a while (a Modal task may wait for a free
+    # slot that another task's cleanup releases): only this task waits, never the global lock.
+    with task_lock:
+        env = _envs.get(task_id)
+        if env is not None:
+            return env
         env = factory(config)
-        _envs[task_id] = env
+        with _lock:
+            _envs[task_id] = env
+            _creating.pop(task_id, None)
+            _last_used[task_id] = time.monotonic()
+        _start_reaper()
         return env
+
+
+def _busy(env: Environment) -> bool:
+    """True while a command runs in it (the reaper must not pull the floor from under it)."""
+    return bool(getattr(env, "_active", None)) or bool(getattr(env, "running", 0))
+
+
+def reap_idle(now: float | None = None) -> list[str]:
+    """Clean up environments idle for longer than TERMINAL_LIFETIME_SECONDS; returns their task ids."""
+    lifetime = lifetime_seconds()
+    if lifetime is None:
+        return []
+    now = time.monotonic() if now is None else now
+    with _lock:
+        idle = [task_id for task_id, env in _envs.items()
+                if now - _last_used.get(task_id, now) > lifetime and not _busy(env)]
+    for task_id in idle:
+        try:
+            cleanup_environment(task_id)
+        except Exception:  # one broken backend must not stop the others from being reaped
+            pass
+    return idle
+
+
+def _reap_loop() -> None:
+    while True:
+        lifetime = lifetime_seconds()
+        # A new environment wakes the loop, so a changed TERMINAL_LIFETIME_SECONDS applies at once.
+        _reaper_wake.wait(min(max((lifetime or 60) / 4, 0.2), 30))
+        _reaper_wake.clear()
+        reap_idle()
+
+
+def _start_reaper() -> None:
+    global _reaper
+    if lifetime_seconds() is None:
+        return
+    if _reaper is None:
+        _reaper = threading.Thread(target=_reap_loop, name="terminal-reaper", daemon=True)
+        _reaper.start()
+    _reaper_wake.set()
 
 
 def peek_environment(task_id: str) -> Environment | None:
@@ -104,7 +211,8 @@ def resolve_path(task_id: str | None, path: str) -> str:
     if os.path.isabs(path):
         return os.path.normpath(path)
     env = _envs.get(task_id or "default")
-    base = getattr(env, "cwd", None) if env is not None else None
+    # Only a local shell's cwd is a path on this machine; a container's or remote host's is not.
+    base = getattr(env, "cwd", None) if env is not None and env.backend == "local" else None
     return os.path.normpath(os.path.join(base or default_cwd(), path))
 
 
@@ -130,6 +238,7 @@ def cleanup_environment(task_id: str) -> None:
     with _lock:
         env = _envs.pop(task_id, None)
         procs = _background.pop(task_id, [])
+        _last_used.pop(task_id, None)
     for proc in procs:
         try:
             proc.kill()

@@ -1,0 +1,40 @@
+"""TERMINAL_LIFETIME_SECONDS: the reaper thread cleans up environments idle that long, never busy ones."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from tools.environments import manager
+
+
+def _wait_for(predicate, timeout: float = 10) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_idle_environment_is_cleaned_up(monkeypatch) -> None:
+    monkeypatch.setenv("TERMINAL_LIFETIME_SECONDS", "0.5")
+    env = manager.get_environment("idle")
+    env.execute("true", timeout=10)
+    state_dir = env.state_dir
+    assert _wait_for(lambda: manager.peek_environment("idle") is None)
+    assert not os.path.exists(state_dir)
+
+
+def test_busy_environment_is_left_alone(monkeypatch) -> None:
+    monkeypatch.setenv("TERMINAL_LIFETIME_SECONDS", "0.3")
+    env = manager.get_environment("busy")
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("r", env.execute("sleep 1.5; echo done", timeout=10)))
+    worker.start()
+    time.sleep(1.0)
+    assert manager.peek_environment("busy") is env  # idle by the clock, but a command is running
+    worker.join()
+    assert result["r"].output == "done\n"
+    assert _wait_for(lambda: manager.peek_environment("busy") is None)
