@@ -101,19 +101,26 @@ def _run(args: argparse.Namespace) -> int:
     load_settings(argparse.Namespace(toolsets=None, disabled_toolsets=None, personality="none",
                                      max_turns=args.max_turns), config=config)
     samples = load_dataset(dataset, args.max_samples)
-    _check_row_toolsets(samples)
+    _check_rows(samples)
     endpoint = resolve_endpoint(args.base_url, args.api_key, args.model, config_model=config.get("model") or {})
     return _execute(args, samples, distribution, endpoint, bool(config.get("agent.token_capture")))
 
 
-def _check_row_toolsets(samples: list) -> None:
+def _check_rows(samples: list) -> None:
+    """Per-row toolsets and (on this host) working directories, before any model call."""
+    import os
+
     import toolsets
     from agent.errors import ConfigError
+    from tools.environments.manager import current_config
 
+    host_cwd = current_config().backend in ("local", "docker")
     for sample in samples:
         for name in sample.toolsets or []:
             if not toolsets.validate_toolset(name):
                 raise ConfigError(f"dataset row {sample.index + 1}: unknown toolset '{name}'")
+        if sample.cwd and host_cwd and not os.path.isdir(os.path.expanduser(sample.cwd)):
+            raise ConfigError(f"dataset row {sample.index + 1}: cwd {sample.cwd} is not a directory")
 
 
 def _execute(args: argparse.Namespace, samples: list, distribution: dict, endpoint, capture: bool) -> int:

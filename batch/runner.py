@@ -146,8 +146,12 @@ class BatchRunner:
 
         if self._stop.is_set():
             return Outcome(sample, False, self._failure(sample, [], "interrupted", "the run was stopped"))
+        from tools.environments.manager import configure_task
+
         chosen = self.toolsets_for(sample)
         task_id = f"batch-{self.config.run_name}-{sample.index}"
+        if sample.cwd or sample.image:
+            configure_task(task_id, cwd=sample.cwd, image=sample.image)
         tally = ToolTally()
         started = time.perf_counter()
         timed_out = threading.Event()

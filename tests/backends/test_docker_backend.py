@@ -156,3 +156,13 @@ def test_background_command_runs_and_is_killed_at_cleanup(docker_env, run_tool) 
     assert "sleep 300" in docker_env.docker("exec", env.name, "ps", "-o", "args").stdout
     manager.cleanup_environment("t")
     assert _ours(docker_env) == []
+
+
+def test_a_task_can_have_its_own_image(docker_env) -> None:
+    # batch rows carry an `image`: the task's container uses it, other tasks keep the configured one
+    manager.configure_task("row-7", image="hermes-test/does-not-exist:2")
+    with pytest.raises(BackendUnavailable, match="hermes-test/does-not-exist:2"):
+        manager.get_environment("row-7")
+    assert manager.get_environment("other").execute("echo fine", timeout=10).output == "fine\n"
+    manager.cleanup_environment("row-7")  # forgets the task's settings
+    assert "row-7" not in manager._overrides

@@ -214,3 +214,20 @@ def test_distribution_from_config_and_bad_rows(scripted_llm, tmp_path, hermetic_
     seed_style = run_hermes("batch", "--dataset_file", str(dataset), "--run_name", "s", "--base_url", llm.base_url,
                             "--api_key", KEY, "--model", "m", "--output_dir", str(tmp_path / "data"), cwd=tmp_path)
     assert seed_style.returncode == 0, seed_style.stderr
+
+
+def test_rows_run_in_their_own_cwd(scripted_llm, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    llm = scripted_llm(lambda body, index: Reply(content="ok") if any(m["role"] == "tool" for m in body["messages"])
+                       else Reply(tool_calls=[ToolCall("terminal", {"command": "pwd"})]))
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": "where 1", "cwd": str(one)},
+                                                   {"prompt": "where 2", "cwd": str(two)}])
+    assert batch(llm, tmp_path, str(dataset), "--run-name", "w", "--distribution", "terminal_only").returncode == 0
+    outputs = {r["conversations"][1]["value"]: r["conversations"][3]["value"]
+               for r in records(tmp_path / "data/w/trajectories.jsonl")}
+    assert str(one) in outputs["where 1"] and str(two) in outputs["where 2"]
+    write_dataset(dataset, [{"prompt": "nowhere", "cwd": str(tmp_path / "missing")}])
+    bad = batch(llm, tmp_path, str(dataset), "--run-name", "w2")
+    assert bad.returncode == 2 and "is not a directory" in bad.stderr

@@ -51,11 +51,11 @@ class DockerEnvironment(RemoteShellEnvironment):
     state_dir = "/tmp/.hermes"
 
     def __init__(self, *, task_id: str = "default", host_cwd: str | None = None, default_timeout: float = 60,
-                 sudo_password: str | None = None) -> None:
+                 sudo_password: str | None = None, image: str | None = None) -> None:
         self.docker = shutil.which("docker")
         if self.docker is None:
             raise _unavailable("docker backend: the `docker` command is not installed (TERMINAL_ENV=docker)")
-        self.image = env_str("TERMINAL_DOCKER_IMAGE", DEFAULT_IMAGE)
+        self.image = image or env_str("TERMINAL_DOCKER_IMAGE", DEFAULT_IMAGE)
         workdir = env_str("TERMINAL_DOCKER_WORKDIR", "/workspace")
         super().__init__(cwd=workdir, default_timeout=default_timeout, sudo_password=sudo_password)
         safe_task = re.sub(r"[^a-zA-Z0-9_.-]", "-", task_id)[:40] or "task"

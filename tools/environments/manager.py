@@ -35,6 +35,7 @@ class EnvConfig:
     timeout: float
     task_id: str = "default"
     profile: str | None = None  # Modal profile chosen by the terminal tool's `profile` argument
+    image: str | None = None  # a task's own container image (docker, singularity), else the configured one
 
 
 def _sudo_password() -> str | None:
@@ -51,7 +52,7 @@ def _make_docker(config: EnvConfig) -> Environment:
     from tools.environments.docker import DockerEnvironment
 
     return DockerEnvironment(task_id=config.task_id, host_cwd=config.cwd, default_timeout=config.timeout,
-                             sudo_password=_sudo_password())
+                             sudo_password=_sudo_password(), image=config.image)
 
 
 def _make_ssh(config: EnvConfig) -> Environment:
@@ -64,7 +65,7 @@ def _make_singularity(config: EnvConfig) -> Environment:
     from tools.environments.singularity import SingularityEnvironment
 
     return SingularityEnvironment(task_id=config.task_id, default_timeout=config.timeout,
-                                  sudo_password=_sudo_password())
+                                  sudo_password=_sudo_password(), image=config.image)
 
 
 def _make_modal(config: EnvConfig) -> Environment:
@@ -87,6 +88,7 @@ BACKENDS: dict[str, Callable[[EnvConfig], Environment]] = {
 PLANNED_BACKENDS: tuple[str, ...] = ()
 
 _envs: dict[str, Environment] = {}
+_overrides: dict[str, dict[str, str]] = {}  # task_id -> {"cwd": ..., "image": ...} (batch rows)
 _background: dict[str, list] = {}
 _last_used: dict[str, float] = {}
 _creating: dict[str, threading.Lock] = {}  # task_id -> held while its environment is being created
@@ -123,6 +125,14 @@ def lifetime_seconds() -> float | None:
     return value if value > 0 else None
 
 
+def configure_task(task_id: str, *, cwd: str | None = None, image: str | None = None) -> None:
+    """Settings of one task, used when its environment is created: a start directory (on the host:
+    local start dir, docker bind mount) and a container image (docker, singularity)."""
+    settings = {"cwd": os.path.abspath(os.path.expanduser(cwd)) if cwd else None, "image": image}
+    with _lock:
+        _overrides[task_id] = {k: v for k, v in settings.items() if v}
+
+
 def get_environment(task_id: str = "default", profile: str | None = None) -> Environment:
     """The task's environment, creating it with the current configuration on first use."""
     _last_used[task_id] = time.monotonic()
@@ -134,7 +144,9 @@ def get_environment(task_id: str = "default", profile: str | None = None) -> Env
         if env is not None:
             return env
         config = current_config()
-        config = EnvConfig(config.backend, config.cwd, config.timeout, task_id=task_id, profile=profile)
+        own = _overrides.get(task_id, {})
+        config = EnvConfig(config.backend, own.get("cwd", config.cwd), config.timeout, task_id=task_id,
+                           profile=profile, image=own.get("image"))
         factory = BACKENDS.get(config.backend)
         if factory is None:
             if config.backend in PLANNED_BACKENDS:
@@ -142,7 +154,8 @@ def get_environment(task_id: str = "default", profile: str | None = None) -> Env
             known = ", ".join(sorted({*BACKENDS, *PLANNED_BACKENDS}))
             raise BackendUnavailable(f"unknown terminal backend '{config.backend}' (TERMINAL_ENV); known: {known}")
         if config.backend == "local" and not os.path.isdir(config.cwd):
-            raise BackendUnavailable(f"terminal working directory {config.cwd} does not exist (TERMINAL_CWD)")
+            source = "this task's cwd" if "cwd" in own else "TERMINAL_CWD"
+            raise BackendUnavailable(f"terminal working directory {config.cwd} does not exist ({source})")
         task_lock = _creating.setdefault(task_id, threading.Lock())
     # Starting a container, a connection or a sandbox takes a while (a Modal task may wait for a free
     # slot that another task's cleanup releases): only this task waits, never the global lock.
@@ -238,6 +251,7 @@ def cleanup_environment(task_id: str) -> None:
     with _lock:
         env = _envs.pop(task_id, None)
         procs = _background.pop(task_id, [])
+        _overrides.pop(task_id, None)
         _last_used.pop(task_id, None)
     for proc in procs:
         try:

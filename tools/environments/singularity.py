@@ -98,13 +98,13 @@ class SingularityEnvironment(RemoteShellEnvironment):
     backend = "singularity"
 
     def __init__(self, *, task_id: str = "default", default_timeout: float = 60,
-                 sudo_password: str | None = None) -> None:
+                 sudo_password: str | None = None, image: str | None = None) -> None:
         binary = find_binary()
         if binary is None:
             raise _unavailable("singularity backend: neither `apptainer` nor `singularity` is installed "
                                "(TERMINAL_ENV=singularity)")
         self.binary = binary
-        self.image_ref = env_str("TERMINAL_SINGULARITY_IMAGE", DEFAULT_IMAGE)
+        self.image_ref = image or env_str("TERMINAL_SINGULARITY_IMAGE", DEFAULT_IMAGE)
         self.image = ensure_sif(binary, self.image_ref)
         super().__init__(cwd=env_str("TERMINAL_SINGULARITY_CWD", "/tmp"), default_timeout=default_timeout,
                          sudo_password=sudo_password)
