@@ -7,6 +7,7 @@ from typing import Any
 
 from tools.approval import check_command, yolo_from_env
 from tools.environments.manager import BackendUnavailable, get_environment, start_background
+from tools.environments.sudo import current_password, remember_password, uses_sudo
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
 
 MIN_TIMEOUT, MAX_TIMEOUT = 1, 3600
@@ -78,6 +79,7 @@ def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error(f"could not start bash: {exc}", output="", exit_code=-1)
     timeout = _timeout(args.get("timeout"), getattr(env, "default_timeout", 60))
     try:
+        _ask_sudo_password(env, command, ctx)
         result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
     except OSError as exc:
         return tool_error(f"could not run the command: {exc}", output="", exit_code=-1)
@@ -91,6 +93,23 @@ def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
     if result.truncated_chars:
         fields["truncated"] = result.truncated_chars
     return tool_result(**fields)
+
+
+def _ask_sudo_password(env: Any, command: str, ctx: ToolContext) -> None:
+    """In the REPL, a command using sudo with no SUDO_PASSWORD set asks the user once per session
+    (`ctx.extra["ask_sudo_password"]` returns the password, or None after a timeout or refusal).
+    Not asked when there is no sudo, or it needs no password there (root, NOPASSWD)."""
+    ask = ctx.extra.get("ask_sudo_password")
+    if ask is None or ctx.extra.get("sudo_asked") or not uses_sudo(command) or current_password():
+        return
+    probe = "command -v sudo >/dev/null 2>&1 || exit 0; command sudo -n true >/dev/null 2>&1"
+    if env.execute(probe, timeout=10).exit_code == 0:
+        return
+    ctx.extra["sudo_asked"] = True
+    password = ask()
+    if password and hasattr(env, "set_sudo_password"):
+        remember_password(password)
+        env.set_sudo_password(password)
 
 
 def _check() -> str | None:

@@ -19,7 +19,7 @@ from agent.errors import ConfigError
 from agent.personalities import personality_names, resolve_personality
 from agent.prompts import build_system_prompt
 from hermes_cli import agent_factory
-from hermes_cli.repl.approval import ApprovalPrompt
+from hermes_cli.repl.approval import ApprovalPrompt, SudoPrompt
 from hermes_cli.repl.commands import EXIT, Commands
 from hermes_cli.repl.render import Renderer
 from recording.paths import hermes_home, log_dir
@@ -64,6 +64,7 @@ class Repl:
     def _make_agent(self, resume: Path | None = None) -> Any:
         agent = agent_factory.make_agent(self.args, self.settings, mode="repl", on_event=self.renderer.on_event,
                                          approve=self.approval, resume=resume)
+        agent.tool_context.extra["ask_sudo_password"] = SudoPrompt(pause=self.renderer.paused)
         if resume is not None:
             from agent.session_resume import recap
 

@@ -59,8 +59,8 @@ class ApprovalPrompt:
         return answer != "deny"
 
 
-def ask_with_prompt_toolkit(question: str, timeout: float) -> str:
-    """One line of input; an empty answer after `timeout` seconds."""
+def ask_with_prompt_toolkit(question: str, timeout: float, *, password: bool = False) -> str:
+    """One line of input (hidden with `password`); an empty answer after `timeout` seconds."""
     from prompt_toolkit import PromptSession
 
     session: PromptSession[str] = PromptSession()
@@ -74,6 +74,28 @@ def ask_with_prompt_toolkit(question: str, timeout: float) -> str:
     timer.daemon = True
     timer.start()
     try:
-        return session.prompt(question) or ""
+        return session.prompt(question, is_password=password) or ""
     finally:
         timer.cancel()
+
+
+SUDO_TIMEOUT = 45.0
+
+
+class SudoPrompt:
+    """Asks for the sudo password when a command needs it and SUDO_PASSWORD is not set."""
+
+    def __init__(self, *, ask: Callable[..., str] | None = None,
+                 pause: Callable[[], AbstractContextManager] | None = None, timeout: float = SUDO_TIMEOUT) -> None:
+        self._ask = ask or ask_with_prompt_toolkit
+        self._pause = pause or nullcontext
+        self.timeout = timeout
+
+    def __call__(self) -> str | None:
+        with self._pause():
+            try:
+                answer = self._ask(f"🔒 sudo password (kept in memory for this session; Enter or "
+                                   f"{self.timeout:g} s to skip): ", self.timeout, password=True)
+            except (KeyboardInterrupt, EOFError):
+                return None
+        return answer or None

@@ -243,3 +243,28 @@ def test_ctrl_c_during_a_slow_model_reply_returns_to_the_prompt(repl_factory):
     assert all("q r s t u v w x y z a b" not in m.get("content", "")
                for m in llm.chat_requests[-1].body["messages"] if m["role"] == "assistant")
     assert repl.quit() == 0
+
+
+def test_sudo_asks_for_the_password_once_and_hides_it(repl_factory, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sudo").write_text(
+        '#!/bin/bash\n[ "$1" = "-n" ] && exit 1\nshift 4\nIFS= read -r line\n'
+        'printf "%s\\n" "$line" >"$(dirname "$0")/stdin.log"\n"$@"\n', encoding="utf-8")
+    (bin_dir / "id").write_text("#!/bin/sh\necho 1000\n", encoding="utf-8")
+    for name in ("sudo", "id"):
+        (bin_dir / name).chmod(0o755)
+    llm, repl = repl_factory([
+        Reply(tool_calls=[ToolCall("terminal", {"command": f"export PATH={bin_dir}:$PATH"})]),
+        Reply(tool_calls=[ToolCall("terminal", {"command": "sudo echo elevated"})]),
+        Reply(content="all done"),
+    ])
+    repl.type("install it")
+    repl.child.expect("sudo password")
+    repl.child.send("hunter2-secret\r")
+    repl.child.expect(PROMPT)
+    assert "all done" in repl.screen and "hunter2-secret" not in repl.screen
+    assert (bin_dir / "stdin.log").read_text(encoding="utf-8") == "hunter2-secret\n"
+    tool = [m for m in llm.chat_requests[-1].body["messages"] if m["role"] == "tool"][-1]
+    assert "elevated" in tool["content"]
+    assert repl.quit() == 0

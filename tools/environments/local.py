@@ -13,6 +13,7 @@ cannot be recycled for somebody else's processes in the meantime.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -322,6 +323,11 @@ class LocalEnvironment:
         kill_group(proc.pid, signal.SIGKILL)
         proc.wait()
         return why, proc.returncode
+
+    def set_sudo_password(self, password: str) -> None:
+        self._sudo_password = password
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.state_dir, "sudo"))  # rewritten with the new one on next use
 
     def _with_sudo(self, command: str) -> str:
         """Define `sudo` to read SUDO_PASSWORD from a private 0600 file (see sudo.py); never in argv."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tools.environments.base import Environment
+from tools.environments.settings import sudo_password
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -38,41 +39,37 @@ class EnvConfig:
     image: str | None = None  # a task's own container image (docker, singularity), else the configured one
 
 
-def _sudo_password() -> str | None:
-    return os.environ.get("SUDO_PASSWORD") or None
-
-
 def _make_local(config: EnvConfig) -> Environment:
     from tools.environments.local import LocalEnvironment
 
-    return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout, sudo_password=_sudo_password())
+    return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout, sudo_password=sudo_password())
 
 
 def _make_docker(config: EnvConfig) -> Environment:
     from tools.environments.docker import DockerEnvironment
 
     return DockerEnvironment(task_id=config.task_id, host_cwd=config.cwd, default_timeout=config.timeout,
-                             sudo_password=_sudo_password(), image=config.image)
+                             sudo_password=sudo_password(), image=config.image)
 
 
 def _make_ssh(config: EnvConfig) -> Environment:
     from tools.environments.ssh import SSHEnvironment
 
-    return SSHEnvironment(default_timeout=config.timeout, sudo_password=_sudo_password())
+    return SSHEnvironment(default_timeout=config.timeout, sudo_password=sudo_password())
 
 
 def _make_singularity(config: EnvConfig) -> Environment:
     from tools.environments.singularity import SingularityEnvironment
 
     return SingularityEnvironment(task_id=config.task_id, default_timeout=config.timeout,
-                                  sudo_password=_sudo_password(), image=config.image)
+                                  sudo_password=sudo_password(), image=config.image)
 
 
 def _make_modal(config: EnvConfig) -> Environment:
     from tools.environments.modal_env import ModalEnvironment
 
     return ModalEnvironment(task_id=config.task_id, profile=config.profile, default_timeout=config.timeout,
-                            sudo_password=_sudo_password())
+                            sudo_password=sudo_password())
 
 
 # name -> factory. Adding a backend is one line here; modules load only when their backend is used.

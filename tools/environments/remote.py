@@ -310,6 +310,10 @@ class RemoteShellEnvironment:
         finally:
             self.running -= 1
 
+    def set_sudo_password(self, password: str) -> None:
+        self._sudo_password = password
+        self._sudo_written = False
+
     def _sudo_file(self) -> str | None:
         if not self._sudo_password:
             return None

@@ -53,4 +53,6 @@ def env_list(name: str) -> list[str]:
 
 
 def sudo_password() -> str | None:
-    return os.environ.get("SUDO_PASSWORD") or None
+    from tools.environments.sudo import current_password
+
+    return current_password()

@@ -32,3 +32,20 @@ def sudo_function(password_file: str) -> str:
 
 def password_file_text(password: str) -> str:
     return password.rstrip("\n") + "\n"
+
+
+# A password typed at the REPL's sudo prompt: kept in memory for this process only (never in
+# os.environ, where commands would inherit it).
+_typed_password: str | None = None
+
+
+def remember_password(password: str) -> None:
+    global _typed_password
+    _typed_password = password
+
+
+def current_password() -> str | None:
+    """SUDO_PASSWORD, else the one typed at the prompt this session."""
+    import os
+
+    return os.environ.get("SUDO_PASSWORD") or _typed_password
