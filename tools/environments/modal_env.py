@@ -156,11 +156,12 @@ class SandboxPool:
         self.warm: list[tuple[str, Any, float]] = []  # (name, sandbox, idle since)
         self.in_use: dict[str, tuple[str, Any]] = {}  # task_id -> (name, sandbox)
         self.creating = 0
+        self.terminating = 0  # released sandboxes still counted until terminated: max_pool is a hard cap
         self.cond = threading.Condition()
         self.closed = False
 
     def _total(self) -> int:
-        return len(self.warm) + len(self.in_use) + self.creating
+        return len(self.warm) + len(self.in_use) + self.creating + self.terminating
 
     def _create(self) -> tuple[str, Any]:
         name = f"hermes-{self.profile.name}-{secrets.token_hex(4)}"
@@ -212,10 +213,16 @@ class SandboxPool:
     def release(self, task_id: str) -> None:
         with self.cond:
             entry = self.in_use.pop(task_id, None)
-            self.cond.notify_all()
+            if entry is not None:
+                self.terminating += 1
         _update_records(lambda r: r.pop(f"{self.profile.name}/{task_id}", None))
         if entry is not None:
-            _terminate(entry[1])
+            try:
+                _terminate(entry[1])
+            finally:  # the slot frees only now, so a waiting task never pushes the pool past max_pool
+                with self.cond:
+                    self.terminating -= 1
+                    self.cond.notify_all()
         self.refill_async()
 
     def fill(self) -> None:
