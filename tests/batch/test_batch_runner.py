@@ -27,6 +27,12 @@ def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def complete_records(path: Path) -> list[dict]:
+    """What a reader sees while the runner writes (or after a kill): the lines that are whole."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line.strip()]
+
+
 def prompt_of(body: dict) -> str:
     return next(m["content"] for m in body["messages"] if m["role"] == "user")
 
@@ -122,11 +128,11 @@ def test_sigkill_then_resume_yields_every_prompt_exactly_once(scripted_llm, tmp_
                             start_new_session=True)
     out = tmp_path / "data/k/trajectories.jsonl"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or len(records(out)) < 5):
+    while time.monotonic() < deadline and len(complete_records(out)) < 5:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = len(records(out))
+    before = len(complete_records(out))
     assert 5 <= before < count + 1, "the kill should land mid-run"
     resumed = batch(llm, tmp_path, str(dataset), "--run-name", "k", "--resume", "--num-workers", "4")
     assert resumed.returncode == 0, resumed.stderr
