@@ -18,7 +18,8 @@ class ToolsetDef(TypedDict):
 
 TOOLSETS: dict[str, ToolsetDef] = {
     # Basic toolsets: one capability each.
-    "terminal": {"description": "Run shell commands", "tools": ["terminal"], "includes": []},
+    "terminal": {"description": "Run shell commands (and manage background ones)", "tools": ["terminal", "process"],
+                 "includes": []},
     "file": {
         "description": "Read, write, patch and search files",
         "tools": ["read_file", "write_file", "patch", "search_files"],

@@ -145,7 +145,7 @@ def test_summary_failure_over_the_window_drops_oldest_and_says_so(scripted_llm, 
     notices: list[str] = []
     agent = make_agent(llm, notices, context_window=100_000)
     converse(agent, 8)
-    agent.context.window = 600  # the model we switch to is much smaller
+    agent.context.window = 700  # the model we switch to is much smaller
     before = list(agent.messages)
     result = agent.compress("manual")
     assert result is not None and result.summary is None and result.error

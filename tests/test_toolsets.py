@@ -10,7 +10,8 @@ import toolsets
 
 def test_includes_resolve_recursively_in_order():
     assert toolsets.resolve_toolset("debugging") == [
-        "terminal", "read_file", "write_file", "patch", "search_files", "web_search", "web_extract", "web_crawl",
+        "terminal", "process", "read_file", "write_file", "patch", "search_files", "web_search", "web_extract",
+        "web_crawl",
     ]
 
 
@@ -40,14 +41,14 @@ def test_unknown_toolset_suggests_a_name():
 def test_custom_toolset(monkeypatch):
     monkeypatch.setattr(toolsets, "TOOLSETS", dict(toolsets.TOOLSETS))
     toolsets.create_custom_toolset("mine", "mine", tools=["read_file"], includes=["terminal"])
-    assert toolsets.resolve_toolset("mine") == ["read_file", "terminal"]
+    assert toolsets.resolve_toolset("mine") == ["read_file", "terminal", "process"]
     with pytest.raises(toolsets.UnknownToolsetError):
         toolsets.create_custom_toolset("bad", includes=["missing"])
 
 
 def test_definitions_filter_enabled_disabled_and_unavailable():
     names = lambda defs: [d["function"]["name"] for d in defs]  # noqa: E731
-    assert names(model_tools.get_tool_definitions(["terminal"])) == ["terminal"]
+    assert names(model_tools.get_tool_definitions(["terminal"])) == ["terminal", "process"]
     everything = names(model_tools.get_tool_definitions())
     assert "terminal" in everything and "web_search" not in everything  # not available here
     assert "terminal" not in names(model_tools.get_tool_definitions(None, ["terminal"]))

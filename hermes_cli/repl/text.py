@@ -12,7 +12,7 @@ VERBOSE_LINES = 40
 
 # Which argument says what a tool call is about.
 KEY_ARGS = {
-    "terminal": ("command",), "read_file": ("path",), "write_file": ("path",), "patch": ("path",),
+    "terminal": ("command",), "process": ("action", "pid"), "read_file": ("path",), "write_file": ("path",), "patch": ("path",),
     "search_files": ("pattern",), "skill_view": ("name",), "skills_list": ("category",),
 }
 PREFIX_KEY_ARGS = {"web_": ("url", "urls", "query"), "browser_": ("url", "ref", "text", "key", "selector")}

@@ -203,6 +203,11 @@ def _readable(fds: list[int], timeout: float) -> list[int]:
     return [fd for fd, _ in poller.poll(max(timeout, 0) * 1000)]
 
 
+# Runs a background command and then writes its exit status beside its log (the outer bash leads the
+# process group, so killing the group kills both).
+_RECORD_EXIT = 'bash -c "$1"; echo $? >"$2"'
+
+
 @dataclass
 class RemoteBackgroundProcess:
     """A detached command in a remote environment; `output_file` is a path *there*, not here."""
@@ -211,11 +216,28 @@ class RemoteBackgroundProcess:
     output_file: str
     command: str
     env: RemoteShellEnvironment
+    killed: bool = False
+
+    @property
+    def exit_file(self) -> str:
+        return self.output_file + ".exit"  # written by the wrapper when the command ends
+
+    def exit_code(self) -> int | None:
+        if self.env._closed:
+            return None
+        out = self.env.run_raw(f"cat {shlex.quote(self.exit_file)} 2>/dev/null; exit 0\n", timeout=10)[1].strip()
+        return int(out) if out.lstrip("-").isdigit() else None
 
     def running(self) -> bool:
-        return "yes" in self.env.run_raw(f"kill -0 -- -{self.pid} 2>/dev/null && echo yes\n", timeout=10)[1]
+        # Not "the group exists": an exited group can linger as zombies where nothing reaps orphans.
+        if self.killed or self.env._closed:
+            return False
+        script = (f"[ -e {shlex.quote(self.exit_file)} ] || {{ kill -0 -- -{self.pid} 2>/dev/null && echo yes; }}; "
+                  "exit 0\n")
+        return "yes" in self.env.run_raw(script, timeout=10)[1]
 
     def kill(self) -> None:
+        self.killed = True
         if not self.env._closed:
             self.env.run_raw(f"kill -TERM -- -{self.pid} 2>/dev/null; sleep 0.3; "
                              f"kill -KILL -- -{self.pid} 2>/dev/null; exit 0\n", timeout=10)
@@ -338,7 +360,8 @@ class RemoteShellEnvironment:
         with self._lock:
             prelude = self.state.prelude() if self.state.cwd else export_lines(self.state.env)
         script = (f"[ -d {q(self.state_dir)} ] || mkdir -p {q(self.state_dir)}\n{prelude}set -m\n"
-                  f"bash -c {q(command)} >{q(log)} 2>&1 </dev/null &\n"
+                  f"bash -c {q(_RECORD_EXIT)} _ {q(command)} {q(log + '.exit')}"
+                  f" >{q(log)} 2>&1 </dev/null &\n"
                   f"builtin printf '%s\\n' \"$!\" >>{q(self.state_dir + '/pgids')}; echo \"$!\"\n")
         code, out, err = self.run_raw(script, timeout=30)
         pid = out.strip().splitlines()[-1] if out.strip() else ""
