@@ -1,9 +1,9 @@
 """ATIF-v1.5 trajectories (formats.md §2) from a session log, checked against the strict models.
 
 Steps: the recorded system prompt, each user message, and one agent step per assistant message,
-carrying its tool calls, their results (`observation`) and the call's metrics: usage, completion
-token ids and logprobs, and prompt token ids unless the run had an ephemeral system prompt (the
-server's prompt ids then encode that text, which must never be exported).
+carrying its tool calls, their results (`observation`) and the call's metrics: usage, and the
+server's prompt/completion token ids and logprobs, except ids that would spell text the log holds
+no longer: an ephemeral system prompt or a redacted secret (see `Trajectory.server_prompt_ids`).
 Text-mode calls (`<tool_call>` in content) become structured calls with their results.
 """
 
@@ -28,7 +28,7 @@ def _arguments(raw: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"_value": parsed}
 
 
-def _metrics(call: dict[str, Any], ephemeral: bool) -> dict[str, Any] | None:
+def _metrics(call: dict[str, Any], prompt_ids: list[int] | None, completion_ids: list[int] | None) -> dict[str, Any] | None:
     usage = call.get("usage") or {}
     metrics: dict[str, Any] = {}
     for key in ("prompt_tokens", "completion_tokens"):
@@ -37,14 +37,14 @@ def _metrics(call: dict[str, Any], ephemeral: bool) -> dict[str, Any] | None:
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
     if isinstance(cached, int):
         metrics["cached_tokens"] = cached
-    prompt_ids, completion_ids = call.get("prompt_token_ids"), call.get("completion_token_ids")
-    if prompt_ids is not None and not ephemeral:
+    if prompt_ids is not None:
         metrics["prompt_token_ids"] = prompt_ids
     logprobs = [e.get("logprob") for e in call.get("logprobs") or []]
     if completion_ids is not None:
         metrics["completion_token_ids"] = completion_ids
-    if logprobs and all(isinstance(lp, (int, float)) for lp in logprobs):
-        if completion_ids is None or len(completion_ids) == len(logprobs):
+        # ATIF aligns logprobs with completion_token_ids; without the ids they would align with nothing
+        if logprobs and len(logprobs) == len(completion_ids) and all(
+                isinstance(lp, (int, float)) and not isinstance(lp, bool) for lp in logprobs):
             metrics["logprobs"] = [float(lp) for lp in logprobs]
     extra = {k: call[k] for k in ("finish_reason", "latency") if call.get(k) is not None}
     if call.get("token_source"):
@@ -78,7 +78,7 @@ class _Builder:
                 continue
             role = message.get("role")
             if role == "assistant":
-                agent_step = self._agent_step(message, calls.get(index))
+                agent_step = self._agent_step(message, index, calls.get(index))
                 following = messages[index + 1] if index + 1 < len(messages) else None
                 if agent_step.get("tool_calls") and is_text_response(following) and following is not None:
                     self._text_results(agent_step, following)
@@ -97,7 +97,7 @@ class _Builder:
                 self.add({"source": source, "message": text_of(message.get("content"))})
         return self.steps
 
-    def _agent_step(self, message: dict[str, Any], call: dict[str, Any] | None) -> dict[str, Any]:
+    def _agent_step(self, message: dict[str, Any], index: int, call: dict[str, Any] | None) -> dict[str, Any]:
         step: dict[str, Any] = {"source": "agent", "model_name": (call or {}).get("model") or self.t.model}
         tool_calls = [
             {"tool_call_id": c.get("id") or f"call_{i}", "function_name": (c.get("function") or {}).get("name", ""),
@@ -114,7 +114,8 @@ class _Builder:
             step["reasoning_content"] = message["reasoning"]
         if tool_calls:
             step["tool_calls"] = tool_calls
-        if call is not None and (metrics := _metrics(call, self.t.had_ephemeral_prompt)):
+        if call is not None and (metrics := _metrics(call, self.t.server_prompt_ids(call),
+                                                     self.t.server_completion_ids(call, index))):
             step["metrics"] = metrics
         return self.add(step)
 

@@ -35,6 +35,8 @@ def _message(message: dict[str, Any]) -> dict[str, Any] | None:
     out = {k: message[k] for k in keys if k in message}
     if out.get("tool_calls"):
         out["tool_calls"] = [_tool_call(c) for c in out["tool_calls"]]
+        if not out.get("content"):
+            out.pop("content", None)  # a pure tool-call turn carries no content (as OpenAI's examples)
     elif "tool_calls" in out:
         del out["tool_calls"]
     if out.get("content") is None and out["role"] != "assistant":

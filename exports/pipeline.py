@@ -21,6 +21,7 @@ from exports.rollout import RolloutBuilder
 from exports.source import Trajectory, load_trajectory
 from exports.tokenizer import ChatTokenizer
 from exports.writer import JsonlWriter
+from recording.redact import Redactor
 
 
 @dataclass
@@ -62,19 +63,22 @@ class _Exporter:
                               "directory or a Hugging Face name (the model's own tokenizer and chat template)")
         self.o = options
         self.report = report
-        self.builder = RolloutBuilder(options.tokenizer, merge=options.merge) if options.tokenizer else None
+        # Logs are redacted when written; this catches secrets known only now (set in this environment).
+        self.redact = Redactor()
+        self.builder = (RolloutBuilder(options.tokenizer, merge=options.merge, redact=self.redact)
+                        if options.tokenizer else None)
         self.pending: dict[str, list[dict[str, Any]]] = {}  # atropos groups by prompt
 
     def lines(self, t: Trajectory) -> Iterator[str]:
         fmt = self.o.fmt
         if fmt == "sharegpt":
-            yield sharegpt.dumps(sharegpt.to_record(t))
+            yield self.redact(sharegpt.dumps(sharegpt.to_record(t)))
         elif fmt == "openai":
-            yield _plain(openai_ft.to_record(t, self.o.train_on))
+            yield self.redact(_plain(openai_ft.to_record(t, self.o.train_on)))
         elif fmt == "atif":
             document = atif.to_document(t)
             if document is not None:
-                yield _plain(document)
+                yield self.redact(_plain(document))
         else:
             yield from self._token_lines(t)
 
@@ -137,17 +141,21 @@ def load_rewards(path: Path) -> dict[str, float]:
         raise ConfigError(f"cannot read rewards file {path}: {exc.strerror}") from None
     try:
         data = json.loads(text)
-        if isinstance(data, dict):
-            return {str(k): float(v) for k, v in data.items()}
-    except (json.JSONDecodeError, TypeError, ValueError):
-        pass
+    except json.JSONDecodeError:
+        data = None
+    # {id: reward, ...}; a one-line JSONL file parses as a dict too, but its values are not all numbers
+    if isinstance(data, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()):
+        return {str(k): float(v) for k, v in data.items()}
     rewards: dict[str, float] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            rewards[str(row["session_id"])] = float(row["reward"])
+            reward = row["reward"]
+            if isinstance(reward, bool) or not isinstance(reward, (int, float)):
+                raise TypeError(reward)
+            rewards[str(row["session_id"])] = float(reward)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             raise ConfigError(f"{path}:{number}: expected {{\"session_id\": ..., \"reward\": number}}") from None
     return rewards

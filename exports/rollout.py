@@ -4,10 +4,13 @@ Each model call contributes a prompt and a completion, taken from the best sourc
 
   server        prompt and completion ids exactly as the endpoint returned them
   local_render  completion ids (and logprobs) from the endpoint; the prompt rendered here with the
-                tokenizer's chat template, because the server sent no prompt ids or they encode an
-                ephemeral system prompt, which must never be exported
-  retokenized   no ids from the endpoint: prompt and assistant turn rendered from the text, with no
+                tokenizer's chat template, because the server sent no prompt ids or they spell text
+                that must never be exported (an ephemeral system prompt, a redacted secret)
+  retokenized   no usable completion ids: the assistant turn rendered from the text, with no
                 logprobs (an approximation of what the model sampled)
+
+A call made before a context compaction that rewrote the history it saw, with no server ids,
+cannot be rebuilt from the log; it is left out and listed in `calls_left_out`.
 
 Calls are merged into one sequence while each prompt starts with everything before it (prompt +
 completion of the previous call); otherwise a new sample starts, so a template that rewrites history
@@ -18,6 +21,7 @@ a truncated (`finish_reason == "length"`) turn never gets an end token it did no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,9 +105,34 @@ class _Renderer:
         self.conv = template_messages([system, *trajectory.messages])
         self._cache: dict[tuple[int, bool], tuple[list[int], list[int] | None]] = {}
 
-    def prompt(self, message_index: int) -> list[int]:
-        """What a server rendered for the call that produced message `message_index`."""
-        return self._render(1 + message_index, True)[0]
+    def prompt(self, message_index: int, *, from_reply: bool = False) -> list[int]:
+        """What a server rendered for the call that produced message `message_index`.
+
+        `from_reply`: the caller renders the reply anyway (`through`), so try to read the prompt
+        off that render instead of encoding the conversation once more (see _prompt_in_reply)."""
+        key = (1 + message_index, True)
+        if key not in self._cache and from_reply and (ids := self._prompt_in_reply(message_index)) is not None:
+            self._cache[key] = (ids, None)
+        return self._render(*key)[0]
+
+    def _prompt_in_reply(self, message_index: int) -> list[int] | None:
+        """The reply's render up to its assistant span, if that is exactly the prompt's text.
+
+        Accepted only for BPE tokenizers: there, tokens that end exactly where a text ends are
+        the tokens of that text alone (a merge never crosses a token boundary it did not make),
+        so this equals encoding the prompt. Otherwise, or if the texts differ, None."""
+        if not self.tok.is_bpe:
+            return None
+        ids, mask = self.through(message_index)
+        if not mask or 1 not in mask:
+            return None
+        end = len(mask) - mask[::-1].index(1)
+        start = end
+        while start > 0 and mask[start - 1]:
+            start -= 1
+        candidate = ids[:start]
+        text = self.tok.render_text(self.conv[: 1 + message_index], self.tools, add_generation_prompt=True)
+        return candidate if self.tok.decode(candidate) == text else None
 
     def through(self, message_index: int) -> tuple[list[int], list[int] | None]:
         """The conversation up to and including message `message_index`, with the assistant mask."""
@@ -118,32 +147,40 @@ class _Renderer:
 
 
 class RolloutBuilder:
-    def __init__(self, tokenizer: ChatTokenizer, *, merge: bool = True) -> None:
+    def __init__(self, tokenizer: ChatTokenizer, *, merge: bool = True,
+                 redact: Callable[[str], str] | None = None) -> None:
         self.tok = tokenizer
         self.merge = merge
+        self.redact = redact  # last check: a sample whose decoded text it would change is refused
 
     # -- per call ---------------------------------------------------------------------------------
-    def call_tokens(self, trajectory: Trajectory) -> list[CallTokens]:
+    def call_tokens(self, trajectory: Trajectory) -> tuple[list[CallTokens], list[int]]:
+        """Each call's prompt and completion ids, and the numbers of calls that had to be left out
+        (their prompt was neither returned by the server nor can it be rebuilt from the log)."""
         renderer: _Renderer | None = None
-        out = []
+        out: list[CallTokens] = []
+        left_out: list[int] = []
         for index, call in sorted(trajectory.call_for_message.items()):
-            completion_ids = call.get("completion_token_ids")
-            prompt_ids = call.get("prompt_token_ids")
             finish = call.get("finish_reason")
             number = int(call.get("call") or len(out) + 1)
-            if isinstance(completion_ids, list) and isinstance(prompt_ids, list) and not trajectory.had_ephemeral_prompt:
-                out.append(CallTokens(number, index, prompt_ids, completion_ids,
-                                      _aligned_logprobs(call.get("logprobs"), len(completion_ids)), "server", finish))
+            prompt = trajectory.server_prompt_ids(call)
+            completion = trajectory.server_completion_ids(call, index)
+            logprobs = _aligned_logprobs(call.get("logprobs"), len(completion)) if completion is not None else None
+            if prompt is not None and completion is not None:
+                out.append(CallTokens(number, index, prompt, completion, logprobs, "server", finish))
+                continue
+            if trajectory.history_changed_before(call, index):
+                left_out.append(number)  # compacted since: the log no longer holds what this call saw
                 continue
             renderer = renderer or _Renderer(self.tok, trajectory)
-            prompt = renderer.prompt(index)
-            if isinstance(completion_ids, list):
-                out.append(CallTokens(number, index, prompt, completion_ids,
-                                      _aligned_logprobs(call.get("logprobs"), len(completion_ids)), "local_render", finish))
+            if completion is not None:
+                prompt = prompt if prompt is not None else renderer.prompt(index)
+                out.append(CallTokens(number, index, prompt, completion, logprobs, "local_render", finish))
             else:
+                prompt = prompt if prompt is not None else renderer.prompt(index, from_reply=True)
                 completion = self._assistant_tokens(renderer, index, prompt, finish == "length")
                 out.append(CallTokens(number, index, prompt, completion, None, "retokenized", finish))
-        return out
+        return out, left_out
 
     def _assistant_tokens(self, renderer: _Renderer, index: int, prompt: list[int], truncated: bool) -> list[int]:
         full, mask = renderer.through(index)
@@ -198,7 +235,7 @@ class RolloutBuilder:
 
     # -- records ----------------------------------------------------------------------------------
     def records(self, trajectory: Trajectory, reward: float | None = None) -> list[dict[str, Any]]:
-        calls = self.call_tokens(trajectory)
+        calls, left_out = self.call_tokens(trajectory)
         samples = self.samples(calls, trajectory.messages)
         described = self.tok.describe()
         records = []
@@ -206,6 +243,11 @@ class RolloutBuilder:
             if sample.tokens and max(sample.tokens) >= self.tok.vocab_size:
                 raise RolloutError(f"token id {max(sample.tokens)} is outside the vocabulary of tokenizer "
                                    f"{self.tok.name!r} ({self.tok.vocab_size} tokens): is it the model's tokenizer?")
+            if self.redact is not None:
+                text = self.tok.decode(sample.tokens)
+                if self.redact(text) != text:
+                    raise RolloutError("its token ids spell a secret (a key pattern or a secret set in this "
+                                       "environment); not exported")
             has_logprobs = any(c.logprobs is not None for c in sample.calls)
             records.append({
                 "session_id": trajectory.session_id,
@@ -224,6 +266,7 @@ class RolloutBuilder:
                 **described,
                 "reward": reward,
                 "completed": trajectory.completed,
+                "calls_left_out": left_out,
             })
         return records
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from agent.errors import ConfigError
 from recording.reader import LOG_GLOB, Session, load_session
+from recording.redact import REDACTED
 
 
 @dataclass
@@ -46,10 +47,45 @@ class Trajectory:
         """The recorded (non-ephemeral) system prompt; the ephemeral text is never in the log."""
         return self.session.start.get("system_prompt") or ""
 
-    @property
+    @cached_property
     def had_ephemeral_prompt(self) -> bool:
-        """The system message sent also held ephemeral text, so server prompt ids contain it."""
-        return bool(self.session.start.get("ephemeral_system_prompt"))
+        """Some request of this session also held ephemeral system text, which the log never
+        holds: prompt ids the server returned for it must not be exported."""
+        events = [self.session.start, *self.session.resumes]
+        return any(e.get("ephemeral_system_prompt") for e in events) or any(
+            c.get("ephemeral_prompt") for c in self.session.llm_calls)
+
+    @cached_property
+    def first_redacted(self) -> int | None:
+        """Index of the first message redaction touched (-1: the system prompt), else None.
+
+        The log's text is redacted, token ids cannot be: ids covering such a message would still
+        spell the secret, so they are never exported."""
+        if REDACTED in self.system_prompt:
+            return -1
+        for index, message in enumerate(self.messages):
+            if REDACTED in json.dumps(message, ensure_ascii=False):
+                return index
+        return None
+
+    def server_prompt_ids(self, call: dict[str, Any]) -> list[int] | None:
+        """The prompt ids the server returned for `call`, if they may be exported."""
+        ids = call.get("prompt_token_ids")
+        if not isinstance(ids, list) or self.had_ephemeral_prompt:
+            return None
+        first = self.first_redacted
+        if first is not None and first < int(call.get("prompt_messages") or 0):
+            return None
+        return ids
+
+    def server_completion_ids(self, call: dict[str, Any], message_index: int) -> list[int] | None:
+        """The completion ids the server returned for the message at `message_index`, if exportable."""
+        ids = call.get("completion_token_ids")
+        if not isinstance(ids, list):
+            return None
+        if REDACTED in json.dumps(self.messages[message_index], ensure_ascii=False):
+            return None
+        return ids
 
     @property
     def completed(self) -> bool:
@@ -76,16 +112,17 @@ class Trajectory:
     def call_for_message(self) -> dict[int, dict[str, Any]]:
         """Index of each assistant message -> the llm_call event that produced it.
 
-        A call whose `prompt_messages` does not point at an assistant message (a log changed
-        by undo or compaction, or cut before the reply was written) is left out.
+        Messages without one (history handed in by a caller, a log cut between the call and its
+        reply) are left out.
         """
-        out: dict[int, dict[str, Any]] = {}
-        messages = self.messages
-        for call in self.session.llm_calls:
-            index = call.get("prompt_messages")
-            if isinstance(index, int) and 0 <= index < len(messages) and messages[index].get("role") == "assistant":
-                out.setdefault(index, call)
-        return out
+        return {i: c for i, c in enumerate(self.session.message_calls) if c is not None}
+
+    def history_changed_before(self, call: dict[str, Any], message_index: int) -> bool:
+        """The conversation before this call's reply was edited after the call (compaction), so
+        rendering `messages[:message_index]` would not give the prompt the model saw."""
+        seq = int(call.get("seq") or 0)
+        return any(e.get("type") == "context_compressed" and int(e.get("seq") or 0) > seq
+                   and int(e.get("start", 1)) < message_index for e in self.session.edits)
 
 
 def _scan_run_ends(path: Path) -> tuple[list[str], str | None]:

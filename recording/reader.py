@@ -44,6 +44,9 @@ class Session:
     recorded_messages: list[dict[str, Any]] = field(default_factory=list)
     edits: list[dict[str, Any]] = field(default_factory=list)  # history_edit / context_compressed events
     resumes: list[dict[str, Any]] = field(default_factory=list)  # session_resume events
+    # Parallel to `messages`: the llm_call event that produced each assistant message (it is logged
+    # right before the message), else None. Edits are applied to both lists alike.
+    message_calls: list[dict[str, Any] | None] = field(default_factory=list)
     last_seq: int = 0
 
     @property
@@ -107,24 +110,35 @@ def apply_edit(messages: list[Any], event: dict[str, Any], replacement: Any = No
         messages[start:start + count] = [new] if new is not None else []
 
 
+_NO_CALL: dict[str, Any] = {}
+
+
 def load_session(path: Path) -> Session:
     session = Session(session_id_of(path), path)
+    pending_call: dict[str, Any] | None = None
     for event in iter_events(path):
         kind = event.get("type")
         session.last_seq = max(session.last_seq, int(event.get("seq") or 0))
         if kind == "session_start":
             session.start = event
         elif kind == "message":
-            session.messages.append(event["message"])
-            session.recorded_messages.append(event["message"])
+            message = event["message"]
+            session.messages.append(message)
+            session.recorded_messages.append(message)
+            session.message_calls.append(pending_call if message.get("role") == "assistant" else None)
+            pending_call = None
         elif kind in EDIT_EVENTS:
             apply_edit(session.messages, event)
+            apply_edit(session.message_calls, event, replacement=_NO_CALL if event.get("message") is not None else None)
+            session.message_calls = [None if c is _NO_CALL else c for c in session.message_calls]
             session.edits.append(event)
+            pending_call = None
         elif kind == "session_resume":
             session.resumes.append(event)
             session.end = None  # the session is open again until its next session_end
         elif kind == "llm_call":
             session.llm_calls.append(event)
+            pending_call = event
         elif kind == "session_end":
             session.end = event
     return session

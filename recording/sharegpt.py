@@ -9,7 +9,6 @@ turn become a single tool turn of <tool_response> blocks.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 SYSTEM_TEMPLATE = (
@@ -26,7 +25,6 @@ SYSTEM_TEMPLATE = (
     "<args-dict>}}\n</tool_call>"
 )
 
-_SCRATCHPAD = re.compile(r"<REASONING_SCRATCHPAD>(.*?)</REASONING_SCRATCHPAD>", re.S)
 
 
 def hermes_system_prompt(tools: list[dict[str, Any]]) -> str:
@@ -59,12 +57,17 @@ def _parse_args(raw: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def scratchpad_to_think(text: str) -> str:
+    """Each tag is replaced on its own, as upstream does (an unclosed scratchpad still opens a <think>)."""
+    return text.replace("<REASONING_SCRATCHPAD>", "<think>").replace("</REASONING_SCRATCHPAD>", "</think>")
+
+
 def gpt_value(message: dict[str, Any]) -> str:
     value = ""
     reasoning = message.get("reasoning")
     if reasoning and reasoning.strip():
         value = f"<think>\n{reasoning}\n</think>\n"
-    content = _SCRATCHPAD.sub(r"<think>\1</think>", text_of(message.get("content")))
+    content = scratchpad_to_think(text_of(message.get("content")))
     tool_calls = message.get("tool_calls") or []
     if tool_calls:
         if content.strip():
@@ -94,7 +97,7 @@ def tool_value(tool_messages: list[dict[str, Any]], parent: dict[str, Any] | Non
     calls = (parent or {}).get("tool_calls") or []
     blocks = []
     for index, message in enumerate(tool_messages):
-        name = calls[index]["function"]["name"] if index < len(calls) else message.get("name", "unknown")
+        name = calls[index]["function"]["name"] if index < len(calls) else "unknown"  # upstream's fallback
         payload = {"tool_call_id": message.get("tool_call_id", ""), "name": name,
                    "content": _tool_content(message.get("content"))}
         blocks.append(f"<tool_response>\n{json.dumps(payload, ensure_ascii=False)}\n</tool_response>")

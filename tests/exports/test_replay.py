@@ -1,0 +1,96 @@
+"""`hermes replay SESSION`: re-run a recorded session's tool calls here, with no model, and report
+the first step whose output differs from the recording."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scripted_server import ToolCall
+from tests.conftest import run_hermes
+from tests.exports.toolkit import read_jsonl_text, record_session, reply
+
+COMMANDS = ["export GREETING=hello", "echo $GREETING from $(basename $PWD)", "cat data.txt", "wc -c < data.txt"]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "project"
+    directory.mkdir()
+    (directory / "data.txt").write_text("alpha\nbeta\n", encoding="utf-8")
+    monkeypatch.setenv("TERMINAL_CWD", str(directory))
+    return directory
+
+
+@pytest.fixture
+def recorded(scripted_llm, log_dir: Path, workdir: Path) -> tuple[Path, object]:
+    replies = [reply(calls=[ToolCall("terminal", {"command": c}, id=f"call_{i}")]) for i, c in enumerate(COMMANDS)]
+    llm = scripted_llm([*replies, reply("Done.")])
+    log = record_session(llm, "poke around", log_dir)
+    outputs = [json.loads(e["message"]["content"])["output"] for e in read_jsonl_text(log.read_text(encoding="utf-8"))
+               if e["type"] == "message" and e["message"]["role"] == "tool"]
+    assert outputs == ["", "hello from project\n", "alpha\nbeta\n", "11\n"]  # the recording itself
+    llm.close()  # replay must not need the model
+    return log, llm
+
+
+def replay(*args: str, cwd: Path) -> object:
+    return run_hermes("replay", *args, "--cwd", str(cwd))
+
+
+def test_replay_in_the_same_environment_matches_every_step(recorded, workdir):
+    log, llm = recorded
+    session_id = log.stem.removeprefix("session_")
+    result = replay(session_id[:18], cwd=workdir)  # an id prefix works
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"replaying 4 tool calls of session {session_id}"
+    for number, command in enumerate(COMMANDS, 1):
+        assert f"[{number}/4] terminal {json.dumps({'command': command})}  -> same" in result.stdout
+    assert lines[-1] == "all 4 steps matched the recording"
+    assert llm.calls == len(COMMANDS) + 1  # only the recording run reached the model
+
+
+def test_replay_reports_the_first_divergence_with_both_outputs(recorded, workdir):
+    log, _ = recorded
+    (workdir / "data.txt").write_text("alpha\ngamma\n", encoding="utf-8")  # what changed since the bug report
+    result = replay(str(log), cwd=workdir)
+    assert result.returncode == 1
+    out = result.stdout
+    assert "[1/4] terminal" in out and "[2/4] terminal" in out and out.count("-> same") == 2
+    assert f"[3/4] terminal {json.dumps({'command': 'cat data.txt'})}  -> DIFFERS" in out
+    step3 = out[out.index("[3/4]"):out.index("[4/4]")]
+    assert "recorded: " in step3 and "beta" in step3.split("replayed:")[0] and "gamma" in step3.split("replayed:")[1]
+    assert "[4/4]" in out and "-> DIFFERS" in out[out.index("[4/4]"):]  # 12 bytes now; still reported
+    assert out.splitlines()[-1] == ("first divergence at step 3/4 (terminal "
+                                    + json.dumps({"command": "cat data.txt"}) + "); 2 of 4 replayed steps matched")
+
+
+def test_replay_json_and_stop_at_divergence(recorded, workdir):
+    log, _ = recorded
+    (workdir / "data.txt").write_text("changed\n", encoding="utf-8")
+    result = replay(str(log), "--json", "--stop-at-divergence", cwd=workdir)
+    assert result.returncode == 1
+    *steps, summary = read_jsonl_text(result.stdout)
+    assert [s["step"] for s in steps] == [1, 2, 3] and [s["matched"] for s in steps] == [True, True, False]
+    assert json.loads(steps[2]["recorded"])["output"] == "alpha\nbeta\n"
+    assert json.loads(steps[2]["replayed"])["output"] == "changed\n"
+    assert summary == {"session_id": log.stem.removeprefix("session_"), "steps": 4, "replayed": 3, "matched": 2,
+                       "first_divergence": 3}
+
+
+def test_replay_errors_are_one_line(tmp_path, log_dir):
+    result = run_hermes("replay", "20990101")
+    assert result.returncode == 2 and result.stderr.startswith("hermes replay: error: no session '20990101'")
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run_hermes("replay")
+    assert result.returncode == 2 and "the following arguments are required: session" in result.stderr
+
+
+def test_replay_of_a_session_without_tool_calls(scripted_llm, log_dir):
+    log = record_session(scripted_llm([reply("Hi.")]), "hello", log_dir)
+    result = run_hermes("replay", str(log))
+    assert result.returncode == 0
+    assert result.stdout == f"session {log.stem.removeprefix('session_')} has no tool calls to replay\n"

@@ -1,0 +1,100 @@
+"""Token capture end to end: `--rollout` (or `agent.token_capture` in config) asks the endpoint for
+logprobs and vLLM token ids, the event log keeps them with their provenance, and `hermes export
+--format rollout` turns them into exact samples. One-shot (streamed and not) and the REPL."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_hermes
+from tests.exports.toolkit import KEY, logprob, read_jsonl_text, tool_session_replies
+
+
+def oneshot(llm, *args: str) -> None:
+    result = run_hermes("-p", "What is 6*7?", "--base-url", llm.base_url, "--api-key", KEY, "--model",
+                        "scripted-model", "--toolsets", "terminal", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "The answer is 42.\n"
+
+
+def only_log(log_dir: Path) -> Path:
+    (log,) = sorted(log_dir.glob("session_*.jsonl"))
+    return log
+
+
+def llm_calls(log: Path) -> list[dict]:
+    return [e for e in read_jsonl_text(log.read_text(encoding="utf-8")) if e["type"] == "llm_call"]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+def test_oneshot_rollout_captures_ids_and_exports_them_exactly(scripted_llm, vllm, log_dir, tok_dir, stream):
+    llm = scripted_llm(tool_session_replies(), **vllm.server_kwargs())
+    oneshot(llm, "--rollout", *([] if stream else ["--no-stream"]))
+    for request in llm.chat_requests:
+        assert request.body["logprobs"] is True and request.body["return_token_ids"] is True
+        assert request.body.get("stream", False) is stream
+
+    log = only_log(log_dir)
+    calls = llm_calls(log)
+    assert len(calls) == len(vllm.calls) == 2
+    for call, served in zip(calls, vllm.calls, strict=True):
+        assert call["prompt_token_ids"] == served["prompt"]
+        assert call["completion_token_ids"] == served["completion"]
+        assert [e["logprob"] for e in call["logprobs"]] == [logprob(k) for k in range(len(served["completion"]))]
+        assert "".join(e["token"] for e in call["logprobs"]) == served["text"]
+        assert call["token_source"] == "server" and "token_ids_withheld" not in call
+    start = read_jsonl_text(log.read_text(encoding="utf-8"))[0]
+    assert start["token_capture"] is True and start["base_url"] == llm.base_url  # where the ids came from
+
+    result = run_hermes("export", str(log), "--format", "rollout", "--tokenizer", str(tok_dir))
+    assert result.returncode == 0, result.stderr
+    (record,) = read_jsonl_text(result.stdout)
+    assert record["token_source"] == "server"
+    assert record["tokens"] == vllm.calls[1]["prompt"] + vllm.calls[1]["completion"]
+    assert sum(record["loss_mask"]) == sum(len(c["completion"]) for c in vllm.calls)
+
+
+def test_without_rollout_nothing_is_asked_or_recorded(scripted_llm, vllm, log_dir):
+    llm = scripted_llm(tool_session_replies(), **vllm.server_kwargs())
+    oneshot(llm)
+    assert all("logprobs" not in r.body and "return_token_ids" not in r.body for r in llm.chat_requests)
+    for call in llm_calls(only_log(log_dir)):
+        assert call["prompt_token_ids"] is None and call["completion_token_ids"] is None
+        assert call["logprobs"] is None and call["token_source"] is None
+
+
+def test_config_key_turns_capture_on(scripted_llm, vllm, log_dir, hermetic_env):
+    (hermetic_env / "config.yaml").write_text("agent:\n  token_capture: true\n", encoding="utf-8")
+    llm = scripted_llm(tool_session_replies(), **vllm.server_kwargs())
+    oneshot(llm)
+    assert all(r.body.get("return_token_ids") is True for r in llm.chat_requests)
+    assert all(c["completion_token_ids"] for c in llm_calls(only_log(log_dir)))
+
+
+def test_repl_rollout_captures_ids(scripted_llm, vllm, log_dir, tok_dir):
+    from tests.repl.test_repl_pty import Repl  # the real REPL in a pseudo-terminal
+
+    llm = scripted_llm(tool_session_replies(), **vllm.server_kwargs())
+    repl = Repl(llm, "--rollout", "--toolsets", "terminal")
+    try:
+        repl.say("What is 6*7?")
+        assert "The answer is 42." in repl.screen
+        assert repl.quit() == 0
+    finally:
+        if repl.child.isalive():
+            repl.child.terminate(force=True)
+    deadline = time.monotonic() + 5
+    while not list(log_dir.glob("session_*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = only_log(log_dir)
+    assert json.loads(log.read_text(encoding="utf-8").splitlines()[0])["mode"] == "repl"
+    calls = llm_calls(log)
+    assert [c["completion_token_ids"] for c in calls] == [c["completion"] for c in vllm.calls]
+    assert [c["prompt_token_ids"] for c in calls] == [c["prompt"] for c in vllm.calls]
+    result = run_hermes("export", str(log), "--format", "verl", "--tokenizer", str(tok_dir))
+    (row,) = read_jsonl_text(result.stdout)
+    assert row["prompt_ids"] + row["response_ids"] == vllm.calls[1]["prompt"] + vllm.calls[1]["completion"]
