@@ -22,7 +22,7 @@ def list_tools(out: TextIO = sys.stdout) -> int:
             out.write(f"{current}:\n")
         mark = "✓" if status.available else "✗"
         note = "" if status.available else f"  unavailable: {status.reason}"
-        out.write(f"  {mark} {status.name:<{width}}{note}\n")
+        out.write(f"  {mark} {status.name:<{width}}{note}".rstrip() + "\n")
     available = sum(s.available for s in statuses)
     out.write(f"\n{available} of {len(statuses)} tools available\n")
     return 0
