@@ -49,6 +49,12 @@ class Repl:
         self.type(text)
         self.child.expect(PROMPT)
 
+    def output_of(self, text: str) -> str:
+        """Send a line; what the screen shows from then until the next prompt."""
+        mark = len(self.screen)
+        self.say(text)
+        return self.screen[mark:]
+
     @property
     def screen(self) -> str:
         return ANSI.sub("", self.log.getvalue())
@@ -267,4 +273,55 @@ def test_sudo_asks_for_the_password_once_and_hides_it(repl_factory, tmp_path):
     assert (bin_dir / "stdin.log").read_text(encoding="utf-8") == "hunter2-secret\n"
     tool = [m for m in llm.chat_requests[-1].body["messages"] if m["role"] == "tool"][-1]
     assert "elevated" in tool["content"]
+    assert repl.quit() == 0
+
+
+def answer_with_user_text(body: dict, index: int) -> Reply:
+    return Reply(content=f"reply {index}: " + user_texts_of(body)[-1])
+
+
+def user_texts_of(body: dict) -> list[str]:
+    return [m["content"] for m in body["messages"] if m["role"] == "user"]
+
+
+def test_every_slash_command_does_what_it_says(repl_factory, tmp_path, hermetic_env):
+    llm, repl = repl_factory(answer_with_user_text, cwd=tmp_path)
+    repl.say("/help")
+    for name in ("/tools", "/toolsets", "/model", "/prompt", "/personality", "/clear", "/new", "/history",
+                 "/save", "/retry", "/undo", "/config", "/usage", "/compress", "/sessions", "/resume", "/export",
+                 "/skills", "/verbose", "/yolo", "/quit"):
+        assert name in repl.screen, name
+    repl.say("first question")
+    repl.say("/model other-model")
+    repl.say("/prompt Always answer in French.")
+    repl.say("/toolsets file")
+    repl.say("second question")
+    request = llm.chat_requests[-1].body
+    assert request["model"] == "other-model"
+    assert "Always answer in French." in system_prompt(llm.chat_requests[-1])
+    assert sorted(t["function"]["name"] for t in request["tools"]) == ["patch", "read_file", "search_files",
+                                                                     "write_file"]
+    assert user_texts_of(request) == ["first question", "second question"]
+    assert "the model sees 4 tool(s) now" in repl.output_of("/tools")
+    config = repl.output_of("/config")
+    assert "flag --model" in config and "sk-test-0123456789" not in config and "sk-…6789" in config
+    assert "second question" in repl.output_of("/history")
+    repl.say("/export sharegpt out.jsonl")
+    exported = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(exported) == 1 and exported[0]["conversations"][1]["value"] == "first question"
+    assert "git-workflow" in repl.output_of("/skills")
+    assert "SKILL.md" in repl.output_of("/skills writing-a-skill")
+    assert "yolo on" in repl.output_of("/yolo")
+    assert "verbose on" in repl.output_of("/verbose")
+    assert "Traceback" not in repl.output_of("/compress")
+    assert re.search(r"new session \d{8}_\d{6}_[0-9a-f]{6}", repl.output_of("/new"))
+    repl.say("third question")
+    assert user_texts_of(llm.chat_requests[-1].body) == ["third question"]
+    sessions = sorted((hermetic_env / "logs").glob("session_*.jsonl"))
+    assert len(sessions) == 2  # resume the first one by a prefix of its id
+    first_id = sessions[0].name.removeprefix("session_").removesuffix(".jsonl")
+    assert f"resumed session {first_id}" in repl.output_of(f"/resume {first_id[:18]}")
+    repl.say("fourth question")
+    assert user_texts_of(llm.chat_requests[-1].body)[:2] == ["first question", "second question"]
+    assert "Traceback" not in repl.screen
     assert repl.quit() == 0
