@@ -9,8 +9,11 @@ run `python bench/bench_export.py` and read the table.
    only, so their rollout is re-rendered (`retokenized`). 5% of runs ended in an error.
 3. Runs `hermes export LOGDIR --format F` --repeat times (default 3) per format, each in a fresh
    process, and reports the median run's sessions/s and tokens/s (time inside `cli.main`,
-   tokenizer loading included), its wall time, and the highest peak RSS of the runs. Tokens are counted with the same toy tokenizer: for sharegpt the turn
-   values of the written records, for token formats the written sequences.
+   tokenizer loading included), its wall time, and the highest peak RSS of the runs: of the
+   exporting process, and of any one worker it forked (token formats convert sessions in one
+   worker per CPU, up to 4; a worker's peak counts the pages it shares with its parent). Tokens
+   are counted with the same toy tokenizer: for sharegpt the turn values of the written records,
+   for token formats the written sequences.
 
     python bench/bench_export.py [--sessions 1000] [--repeat 3] [--keep DIR] [--formats sharegpt,rollout]
 """
@@ -154,8 +157,11 @@ def child(argv: list[str]) -> None:
     started = time.perf_counter()
     code = cli.main(["export", *export_args])
     seconds = time.perf_counter() - started
-    Path(out_json).write_text(json.dumps({"seconds": seconds, "code": code, "peak_kib": _peak_rss_kib()}),
-                              encoding="utf-8")
+    import resource
+
+    workers_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest reaped worker
+    Path(out_json).write_text(json.dumps({"seconds": seconds, "code": code, "peak_kib": _peak_rss_kib(),
+                                          "worker_peak_kib": workers_kib}), encoding="utf-8")
     sys.exit(code)
 
 
@@ -183,7 +189,8 @@ def run_export(logs: Path, fmt: str, out: Path, tok_dir: Path, tmp: Path) -> dic
     if proc.returncode != 0:
         raise SystemExit(f"export --format {fmt} failed: {proc.stderr.decode()}")
     inner = json.loads(timing.read_text(encoding="utf-8"))
-    return {"seconds": inner["seconds"], "wall": wall, "peak_mib": inner["peak_kib"] / 1024}
+    return {"seconds": inner["seconds"], "wall": wall, "peak_mib": inner["peak_kib"] / 1024,
+            "worker_peak_mib": inner["worker_peak_kib"] / 1024}
 
 
 def count_tokens(fmt: str, out: Path, hf: Any) -> tuple[int, int]:
@@ -239,21 +246,26 @@ def main() -> None:
                                    "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                                    "tokenizer": f"toy byte-level BPE, {len(hf)} tokens (exports/toy_tokenizer.py)",
                                    "corpus": corpus, "runs_per_format": max(1, args.repeat), "formats": {}}
-        print(f"{'format':<10}{'records':>9}{'sessions/s':>12}{'tokens/s':>12}{'export s':>10}{'wall s':>8}{'peak MiB':>10}")
+        print(f"{'format':<10}{'records':>9}{'sessions/s':>12}{'tokens/s':>12}{'export s':>10}{'wall s':>8}{'peak MiB':>10}"
+              f"{'worker MiB':>12}")
         for fmt in args.formats.split(","):
             out = base / f"export.{fmt}.jsonl"
             runs = sorted((run_export(logs, fmt, out, tok_dir, base) for _ in range(max(1, args.repeat))),
                           key=lambda r: r["seconds"])
             run = runs[len(runs) // 2]
             run["peak_mib"] = max(r["peak_mib"] for r in runs)
+            run["worker_peak_mib"] = max(r["worker_peak_mib"] for r in runs)
             records, tokens = count_tokens(fmt, out, hf)
             row = {"records": records, "tokens": tokens, "export_seconds": round(run["seconds"], 2),
                    "wall_seconds": round(run["wall"], 2), "peak_mib": round(run["peak_mib"], 1),
+                   # a few MiB: some short helper command ran, no worker was forked
+                   "worker_peak_mib": round(run["worker_peak_mib"], 1) if run["worker_peak_mib"] > 16 else None,
                    "sessions_per_s": round(corpus["sessions"] / run["seconds"], 1),
                    "tokens_per_s": round(tokens / run["seconds"]) if tokens else None}
             results["formats"][fmt] = row
             print(f"{fmt:<10}{records:>9}{row['sessions_per_s']:>12}{row['tokens_per_s'] or '-':>12}"
-                  f"{row['export_seconds']:>10}{row['wall_seconds']:>8}{row['peak_mib']:>10}", flush=True)
+                  f"{row['export_seconds']:>10}{row['wall_seconds']:>8}{row['peak_mib']:>10}"
+                  f"{row['worker_peak_mib'] or '-':>12}", flush=True)
         target = ROOT / "bench" / "results" / f"exports-{results['date']}.json"
         target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"results: {target.relative_to(ROOT)}")

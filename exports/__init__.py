@@ -5,10 +5,12 @@
     sharegpt.py    Hermes ShareGPT records          openai_ft.py   OpenAI fine-tuning records
     atif.py        ATIF-v1.5 trajectories           atif_schema.py strict ATIF models
     tokenizer.py   HF tokenizer + chat template     rollout.py     token-level RL samples
+    chat_render.py templates, no transformers       workers.py     sessions in forked workers
     adapters.py    Atropos / verl shapes            writer.py      JSONL output (file, .gz, stdout)
     replay.py      re-run a session's tool calls    compression.py fit ShareGPT into a token budget
 
-Nothing here imports transformers until a tokenizer is asked for.
+Nothing here imports transformers until a tokenizer is asked for, and a plain local tokenizer
+directory is read without it.
 """
 
 FORMATS = ("sharegpt", "openai", "atif", "rollout", "atropos", "verl")

@@ -3,6 +3,11 @@
 One session is read, converted and written at a time, so memory stays flat however many logs
 there are (grouping Atropos records by prompt is the one mode that holds records until the end).
 A session that cannot be converted is reported and skipped; the others are still written.
+
+Token formats spend most of their time converting (chat-template renders, encoding, decoding for
+the secrets check), one session independent of the next: with many sessions and more than one
+CPU, forked workers convert them while this process writes, in the same order and with the same
+bytes and reports as one process would give (exports/workers.py).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,7 @@ from exports.filters import SessionFilter
 from exports.rollout import RolloutBuilder
 from exports.source import Trajectory, load_trajectory
 from exports.tokenizer import ChatTokenizer
+from exports.workers import WORKERS_FROM, converted, worker_count
 from exports.writer import JsonlWriter
 from recording.redact import Redactor
 
@@ -33,6 +40,7 @@ class ExportOptions:
     merge: bool = True  # rollout: merge calls whose prompts extend each other
     train_on: str = "all"  # openai: "all" assistant turns or only the "last"
     group_by: str = "session"  # atropos: "session" or "prompt"
+    workers: int | None = None  # token formats: processes converting sessions (None: one per CPU, up to 4)
 
 
 @dataclass
@@ -102,31 +110,42 @@ class _Exporter:
             yield _compact(adapters.atropos_group(records))
 
 
+def _convert(exporter: _Exporter, path: Path) -> tuple[str, Any]:
+    """One session: ("skip", reason), ("fail", message) or ("ok", its lines); ConfigError is raised."""
+    try:
+        trajectory = load_trajectory(path)
+        reason = exporter.o.filter.reason_to_skip(trajectory)
+        if reason is not None:
+            return "skip", reason
+        return "ok", list(exporter.lines(trajectory))  # convert fully before writing any of it
+    except ConfigError:
+        raise
+    except Exception as exc:  # one bad log must not sink a 10,000-session export
+        return "fail", f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
 def run_export(paths: list[Path], options: ExportOptions, writer: JsonlWriter,
                on_failure: Callable[[Path, str], None] | None = None) -> ExportReport:
     report = ExportReport()
     exporter = _Exporter(options, report)
-    with writer:
-        for path in paths:
+    # Atropos groups by prompt collect records across sessions: that state stays in one process.
+    parallel = options.fmt in TOKEN_FORMATS and options.group_by != "prompt" and len(paths) >= WORKERS_FROM
+    workers = worker_count(options.workers) if parallel else 1
+    results = (converted(lambda p: _convert(exporter, p), paths, workers, report) if workers > 1
+               else ((p, _convert(exporter, p)) for p in paths))
+    with writer, closing(results):  # an error while writing stops the workers too
+        for path, (kind, value) in results:
             report.sessions += 1
-            try:
-                trajectory = load_trajectory(path)
-                reason = options.filter.reason_to_skip(trajectory)
-                if reason is not None:
-                    report.skipped[reason] += 1
-                    continue
-                lines = list(exporter.lines(trajectory))  # convert fully before writing any of it
-            except ConfigError:
-                raise
-            except Exception as exc:  # one bad log must not sink a 10,000-session export
-                message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                report.failures.append((path, message))
+            if kind == "skip":
+                report.skipped[value] += 1
+            elif kind == "fail":
+                report.failures.append((path, value))
                 if on_failure:
-                    on_failure(path, message)
-                continue
-            for line in lines:
-                writer.write(line)
-            report.exported += 1
+                    on_failure(path, value)
+            else:
+                for line in value:
+                    writer.write(line)
+                report.exported += 1
         for line in exporter.finish():
             writer.write(line)
         report.records = writer.lines

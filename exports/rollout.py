@@ -131,6 +131,10 @@ class _Renderer:
         while start > 0 and mask[start - 1]:
             start -= 1
         candidate = ids[:start]
+        if self.tok.light and self._render(1 + message_index, True)[0] == candidate:
+            # Rendering the prompt costs little here: when it gives the same ids, the answer is the
+            # same whatever the check below would say, and that check decodes the whole prompt.
+            return candidate
         text = self.tok.render_text(self.conv[: 1 + message_index], self.tools, add_generation_prompt=True)
         return candidate if self.tok.decode(candidate) == text else None
 
