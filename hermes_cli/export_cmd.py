@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from agent.errors import ConfigError, HermesError
+from agent.errors import ConfigError
 from exports import FORMATS, TOKEN_FORMATS
 
 USAGE_EXIT = 2
@@ -130,6 +130,7 @@ def _summary(report, args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """`hermes export ...`; a ConfigError/HermesError is reported by cli.main as one line (exit 2/1)."""
     args = build_parser().parse_args(argv)
     try:
         from exports.pipeline import run_export
@@ -142,12 +143,6 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(f"hermes export: skipped {path.name}: {message}\n")
 
         report = run_export(paths, options, JsonlWriter(args.output), on_failure=failed)
-    except ConfigError as exc:
-        sys.stderr.write(f"hermes export: error: {exc}\n")
-        return USAGE_EXIT
-    except HermesError as exc:
-        sys.stderr.write(f"hermes export: error: {exc}\n")
-        return 1
     except BrokenPipeError:  # `hermes export ... | head`: stop quietly, as other tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

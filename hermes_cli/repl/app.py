@@ -120,7 +120,7 @@ class Repl:
         self.agent = self._make_agent(resume=path)
 
     def export(self, arg: str) -> None:
-        from hermes_cli.export_cmd import main as export_main
+        from cli import main as hermes_main
 
         fmt, _, output = arg.partition(" ")
         fmt = fmt or "sharegpt"
@@ -130,7 +130,10 @@ class Repl:
         if paths is None:
             self.renderer.warn("nothing recorded yet in this session")
             return
-        code = export_main([str(paths[0]), "--format", fmt, "--output", output])
+        try:
+            code = hermes_main(["export", str(paths[0]), "--format", fmt, "--output", output])
+        except SystemExit as exc:  # a bad format: argparse has said why; the session goes on
+            code = exc.code
         if code == 0:
             self.renderer.info(f"exported this session as {fmt} to {Path(output).resolve()}")
         else:

@@ -95,3 +95,20 @@ def run_tool() -> Callable[..., dict[str, Any]]:
         return json.loads(REGISTRY[name].handler(args, ToolContext(task_id=task_id, **ctx_fields)))
 
     return run
+
+
+@pytest.fixture
+def fake_modal(monkeypatch: pytest.MonkeyPatch):
+    """TERMINAL_ENV=modal with the stand-in at the SDK boundary (fake_modal.FakeModal); no network."""
+    from fake_modal import FakeModal
+
+    from tools.environments import modal_env
+
+    sdk = FakeModal()
+    modal_env.set_sdk_factory(lambda: sdk)
+    monkeypatch.setenv("TERMINAL_ENV", "modal")
+    yield sdk
+    manager.cleanup_all()
+    modal_env.set_sdk_factory(None)
+    for sandbox in sdk.sandboxes.values():
+        sandbox.terminate()

@@ -12,23 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_modal import FakeModal
 
 from tools.environments import manager, modal_env
 from tools.environments.manager import BackendUnavailable
 from tools.environments.modal_profiles import load_profiles
-
-
-@pytest.fixture
-def fake_modal(monkeypatch: pytest.MonkeyPatch):
-    sdk = FakeModal()
-    modal_env.set_sdk_factory(lambda: sdk)
-    monkeypatch.setenv("TERMINAL_ENV", "modal")
-    yield sdk
-    manager.cleanup_all()
-    modal_env.set_sdk_factory(None)
-    for sandbox in sdk.sandboxes.values():
-        sandbox.terminate()
 
 
 def test_terminal_tool_runs_in_a_sandbox_with_profile(fake_modal, monkeypatch, run_tool) -> None:

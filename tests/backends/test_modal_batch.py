@@ -9,26 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from fake_modal import FakeModal
-
 import toolset_distributions
 from batch.dataset import load_dataset
 from batch.runner import BatchConfig, BatchRunner
 from scripted_server import Reply, ToolCall
-from tools.environments import manager, modal_env
-
-
-@pytest.fixture
-def fake_modal(monkeypatch: pytest.MonkeyPatch):
-    sdk = FakeModal()
-    modal_env.set_sdk_factory(lambda: sdk)
-    monkeypatch.setenv("TERMINAL_ENV", "modal")
-    yield sdk
-    manager.cleanup_all()
-    modal_env.set_sdk_factory(None)
-    for sandbox in sdk.sandboxes.values():
-        sandbox.terminate()
 
 
 def test_samples_share_a_bounded_warm_pool(fake_modal, scripted_llm, tmp_path: Path, monkeypatch) -> None:

@@ -6,10 +6,12 @@ import time
 
 
 def test_poll_wait_read_and_kill_over_ssh(ssh_env, run_tool) -> None:
-    started = run_tool("terminal", {"command": "echo one; sleep 0.5; echo two; exit 4", "background": True})
+    started = run_tool("terminal", {"command": "echo one; sleep 3; echo two; exit 4", "background": True})
     pid = started["pid"]
-    time.sleep(0.2)
-    assert run_tool("process", {"action": "poll", "pid": pid})["output"] == "one\n"
+    deadline, first = time.monotonic() + 10, ""
+    while not first and time.monotonic() < deadline:  # an ssh round trip here can take 0.4 s (root's bashrc)
+        first = run_tool("process", {"action": "poll", "pid": pid})["output"]
+    assert first == "one\n"
     done = run_tool("process", {"action": "wait", "pid": pid, "timeout": 10})
     assert (done["status"], done["exit_code"], done["output"]) == ("exited", 4, "two\n")
     assert run_tool("process", {"action": "read", "pid": pid, "offset": 4})["output"] == "two\n"

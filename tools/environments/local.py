@@ -28,7 +28,12 @@ from dataclasses import dataclass
 
 from agent.secrets import scrubbed_environ
 from tools.environments.base import ExecResult
-from tools.environments.output import OutputCollector, max_output_chars_from_env
+from tools.environments.output import (
+    INTERRUPT_EXIT_CODE,
+    OutputCollector,
+    max_output_chars_from_env,
+    note_outcome,
+)
 from tools.environments.shell_state import (
     ShellState,
     bash_argv,
@@ -41,8 +46,6 @@ from tools.environments.sudo import password_file_text, sudo_function, uses_sudo
 KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
 DRAIN_GRACE = 0.2  # how long to keep reading after bash exits while a background child holds the pipe
 INTERRUPT_POLL = 0.05
-TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` uses
-INTERRUPT_EXIT_CODE = 130
 # A lone `&` (not `&&`, `>&`, `&>`, `|&`): the command may leave processes running after it returns.
 _BACKGROUNDS = re.compile(r"(?<![&>|])&(?![&>])|\bnohup\b|\bdisown\b")
 
@@ -225,17 +228,7 @@ class LocalEnvironment:
             self._lingering.append(proc)  # left unreaped on purpose: see the module docstring
         elif proc.returncode is None:
             proc.wait()
-        if outcome == "timeout":
-            collector.feed(f"\n[command timed out after {timeout:g} s; its process group was killed]".encode())
-            exit_code = TIMEOUT_EXIT_CODE
-        elif outcome == "interrupted":
-            collector.feed(b"\n[command interrupted; its process group was killed]")
-            exit_code = INTERRUPT_EXIT_CODE
-        elif outcome == "lingering":
-            collector.feed(
-                b"\n[note: background processes started by this command are still running and hold its"
-                b" output; it is no longer captured. Use background=true or redirect their output.]"
-            )
+        exit_code = note_outcome(collector, outcome, exit_code, timeout)
         self._load_state(state_file)
         collector.finish()
         return ExecResult(

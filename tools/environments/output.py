@@ -23,6 +23,26 @@ def max_output_chars_from_env(default: int = DEFAULT_MAX_OUTPUT_CHARS) -> int:
     return max(value, 200)
 
 
+TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` uses
+INTERRUPT_EXIT_CODE = 130
+
+
+def note_outcome(collector: OutputCollector, outcome: str, exit_code: int, timeout: float) -> int:
+    """Tell the model how a command ended when it did not simply exit; returns the exit code to report."""
+    if outcome in ("timeout", "stuck"):
+        collector.feed(f"\n[command timed out after {timeout:g} s; its process group was killed]".encode())
+        return TIMEOUT_EXIT_CODE
+    if outcome == "interrupted":
+        collector.feed(b"\n[command interrupted; its process group was killed]")
+        return INTERRUPT_EXIT_CODE
+    if outcome == "lingering":
+        collector.feed(
+            b"\n[note: background processes started by this command are still running; output they print"
+            b" from now on is not captured. Use background=true or redirect it to a file.]"
+        )
+    return exit_code
+
+
 def truncation_note(dropped: int) -> str:
     return f"\n\n[... {dropped} characters truncated ...]\n\n"
 

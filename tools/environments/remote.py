@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tools.environments.base import ExecResult
-from tools.environments.output import OutputCollector, max_output_chars_from_env
+from tools.environments.output import (
+    INTERRUPT_EXIT_CODE,
+    TIMEOUT_EXIT_CODE,
+    OutputCollector,
+    max_output_chars_from_env,
+    note_outcome,
+)
 from tools.environments.shell_state import (
     ShellState,
     export_lines,
@@ -43,8 +49,6 @@ from tools.environments.sudo import password_file_text, sudo_function, uses_sudo
 BOOT = 'eval "$(cat)"'  # what the remote bash runs: read the whole driver from stdin, then run it
 MARK = b"__HERMES_DRIVER_DONE__"
 END = b"__HERMES_DRIVER_END__"  # last thing the driver prints: the call is over even if stdout stays open
-TIMEOUT_EXIT_CODE = 124
-INTERRUPT_EXIT_CODE = 130
 TRANSPORT_GRACE = 15.0  # extra seconds the local side waits past the timeout before giving up on the client
 DRAIN_GRACE = 0.2  # how long to read after the driver finished while a background child holds stdout
 KILL_WAIT = 5.0
@@ -438,17 +442,7 @@ class RemoteShellEnvironment:
                 diagnostics: bytes) -> ExecResult:
         if diagnostics.strip():
             collector.feed(b"\n" + diagnostics.strip())
-        if outcome in ("timeout", "stuck"):
-            collector.feed(f"\n[command timed out after {timeout:g} s; its process group was killed]".encode())
-            exit_code = TIMEOUT_EXIT_CODE
-        elif outcome == "interrupted":
-            collector.feed(b"\n[command interrupted; its process group was killed]")
-            exit_code = INTERRUPT_EXIT_CODE
-        elif outcome == "lingering":
-            collector.feed(
-                b"\n[note: background processes started by this command are still running; output they print"
-                b" from now on is not captured. Redirect it to a file to keep it.]"
-            )
+        exit_code = note_outcome(collector, outcome, exit_code, timeout)
         collector.finish()
         return ExecResult(
             output=collector.text(), exit_code=exit_code, timed_out=outcome in ("timeout", "stuck"),
