@@ -309,6 +309,7 @@ def test_every_slash_command_does_what_it_says(repl_factory, tmp_path, hermetic_
     repl.say("/export sharegpt out.jsonl")
     exported = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(exported) == 1 and exported[0]["conversations"][1]["value"] == "first question"
+    assert "invalid choice: 'bogus'" in repl.output_of("/export bogus")  # says why; the session goes on
     assert "git-workflow" in repl.output_of("/skills")
     assert "SKILL.md" in repl.output_of("/skills writing-a-skill")
     assert "yolo on" in repl.output_of("/yolo")
