@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from tools.environments.output import (
     OutputCollector,
     max_output_chars_from_env,
     note_outcome,
+    wait_readable,
 )
 from tools.environments.shell_state import (
     ShellState,
@@ -122,16 +122,6 @@ def _unlink_quiet(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:  # cleanup() from another thread may have removed the state dir
         pass
-
-
-def _wait_readable(fds: list[int], timeout: float) -> list[int]:
-    if not fds:
-        time.sleep(max(timeout, 0))
-        return []
-    poller = select.poll()
-    for fd in fds:
-        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-    return [fd for fd, _ in poller.poll(max(timeout, 0) * 1000)]
 
 
 class LocalEnvironment:
@@ -279,7 +269,7 @@ class LocalEnvironment:
                 if interrupt is not None or pid_fd is None:
                     wait = min(wait, INTERRUPT_POLL)
                 fds = ([out_fd] if pipe_open else []) + ([pid_fd] if pid_fd is not None and code is None else [])
-                ready = _wait_readable(fds, wait)
+                ready = wait_readable(fds, wait)
                 if out_fd in ready:
                     chunk = os.read(out_fd, 65536)
                     if chunk:
@@ -306,7 +296,7 @@ class LocalEnvironment:
                     break
                 time.sleep(0.01)
                 continue
-            if out_fd in _wait_readable([out_fd], min(0.05, end - time.monotonic())):
+            if out_fd in wait_readable([out_fd], min(0.05, end - time.monotonic())):
                 chunk = os.read(out_fd, 65536)
                 if chunk:
                     collector.feed(chunk)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import codecs
 import os
+import select
+import time
 from collections import deque
 
 DEFAULT_MAX_OUTPUT_CHARS = 30_000
@@ -108,3 +110,14 @@ def clip_text(text: str, max_chars: int) -> tuple[str, int]:
     collector = OutputCollector(max_chars)
     collector.feed(text.encode("utf-8", errors="replace"), final=True)
     return collector.text(), collector.dropped
+
+
+def wait_readable(fds: list[int], timeout: float) -> list[int]:
+    """The fds among `fds` with data (or EOF) within `timeout` seconds; sleeps when there are none."""
+    if not fds:
+        time.sleep(max(timeout, 0))
+        return []
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return [fd for fd, _ in poller.poll(max(timeout, 0) * 1000)]

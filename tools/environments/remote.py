@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import select
 import shlex
 import subprocess
 import threading
@@ -36,6 +35,7 @@ from tools.environments.output import (
     OutputCollector,
     max_output_chars_from_env,
     note_outcome,
+    wait_readable,
 )
 from tools.environments.shell_state import (
     ShellState,
@@ -197,16 +197,6 @@ def run_to_completion(argv: list[str], timeout: float = 60) -> int | None:
             return None
 
 
-def _readable(fds: list[int], timeout: float) -> list[int]:
-    if not fds:
-        time.sleep(max(timeout, 0))
-        return []
-    poller = select.poll()
-    for fd in fds:
-        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-    return [fd for fd, _ in poller.poll(max(timeout, 0) * 1000)]
-
-
 # Runs a background command and then writes its exit status beside its log (the outer bash leads the
 # process group, so killing the group kills both).
 _RECORD_EXIT = 'bash -c "$1"; echo $? >"$2"'
@@ -299,7 +289,7 @@ class RemoteShellEnvironment:
                     code = int(tail) if tail.lstrip(b"-").isdigit() else -1
                     del err[err.rindex(b"\n" + END):]
                     deadline = min(deadline, time.monotonic() + DRAIN_GRACE)
-                for fd in _readable(fds, deadline - time.monotonic()):
+                for fd in wait_readable(fds, deadline - time.monotonic()):
                     chunk = os.read(fd, 65536)
                     if not chunk:
                         fds.remove(fd)
@@ -405,7 +395,7 @@ class RemoteShellEnvironment:
                 if drain_deadline is not None and now >= drain_deadline:
                     break  # docker's `exec -i` can hold stdout open for seconds after the process is gone
                 wait = min(local_deadline, drain_deadline or local_deadline) - now
-                for fd in _readable(open_fds, min(wait, 0.05 if interrupt is not None else wait)):
+                for fd in wait_readable(open_fds, min(wait, 0.05 if interrupt is not None else wait)):
                     chunk = os.read(fd, 65536)
                     if not chunk:
                         open_fds.remove(fd)
