@@ -179,6 +179,8 @@ class BatchRunner:
                 timer.cancel()
         except HermesError as exc:
             return Outcome(sample, False, self._failure(sample, chosen, "setup", str(exc)))
+        except Exception as exc:  # a bug must cost one sample, not the run (and the others' results)
+            return Outcome(sample, False, self._failure(sample, chosen, "crash", f"{type(exc).__name__}: {exc}"))
         finally:
             if agent is not None:
                 with self._live_lock:

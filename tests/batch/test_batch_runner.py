@@ -237,3 +237,28 @@ def test_rows_run_in_their_own_cwd(scripted_llm, tmp_path):
     write_dataset(dataset, [{"prompt": "nowhere", "cwd": str(tmp_path / "missing")}])
     bad = batch(llm, tmp_path, str(dataset), "--run-name", "w2")
     assert bad.returncode == 2 and "is not a directory" in bad.stderr
+
+
+def test_a_crashing_sample_is_recorded_and_the_run_goes_on(scripted_llm, tmp_path, monkeypatch):
+    import toolset_distributions
+    from batch.dataset import load_dataset
+    from batch.runner import BatchConfig, BatchRunner
+    from run_agent import AIAgent
+
+    real = AIAgent.run_conversation
+
+    def sometimes_broken(self, message, *args, **kwargs):
+        if message == "task 1":
+            raise RuntimeError("bug in a tool")
+        return real(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(AIAgent, "run_conversation", sometimes_broken)
+    llm = scripted_llm(lambda body, index: Reply(content="ok"))
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": f"task {i}"} for i in range(3)])
+    config = BatchConfig(run_name="c", dataset=dataset, output_root=tmp_path / "data", model="m",
+                         base_url=llm.base_url, api_key=KEY,
+                         distribution=dict(toolset_distributions.DISTRIBUTIONS["terminal_only"]))
+    stats = BatchRunner(config, load_dataset(dataset)).run()
+    assert stats["samples"]["completed"] == 2 and stats["failures_by_reason"] == {"crash": 1}
+    failed = records(tmp_path / "data/c/failed.jsonl")
+    assert failed[0]["error"] == "RuntimeError: bug in a tool"
