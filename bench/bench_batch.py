@@ -46,7 +46,7 @@ def main() -> None:
             wall = time.perf_counter() - started
         finally:
             server.terminate()
-            server.wait()
+            server_usage = os.wait4(server.pid, 0)[2]
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"batch run failed: {runner.stderr.read().decode()}")
         stats = json.loads((work / "data/bench/statistics.json").read_text())
@@ -64,6 +64,7 @@ def main() -> None:
         # CPU of the runner and its children (bash), per sample: the figure that load on the machine
         # does not change much, unlike wall time
         "runner_cpu_ms_per_sample": round((usage.ru_utime + usage.ru_stime) * 1000 / args.samples, 1),
+        "server_cpu_ms_per_sample": round((server_usage.ru_utime + server_usage.ru_stime) * 1000 / args.samples, 1),
     }
     print(json.dumps(result, indent=2))
 
