@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tools.environments.manager import resolve_path
 from tools.environments.output import clip_text
-from tools.file_read import check_readable_file
-from tools.file_write import atomic_write
+from tools.file_read import check_readable_file, task_files
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
 
 MAX_DIFF_CHARS = 20_000
@@ -161,12 +159,15 @@ def patch(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error("old_string is empty; to create or overwrite a whole file use write_file")
     if old == new:
         return tool_error("old_string and new_string are identical; nothing to change")
-    path = resolve_path(ctx.task_id, raw_path)
-    error = check_readable_file(path)
+    files, error = task_files(ctx.task_id)
+    if files is None:
+        return tool_error(error)
+    path = files.resolve(raw_path)
+    error = check_readable_file(path, files)
     if error:
         return tool_error(error)
     try:
-        with open(path, "rb") as fh:
+        with files.open(path) as fh:
             text = fh.read().decode("utf-8", errors="surrogateescape")
     except OSError as exc:
         return tool_error(f"cannot read {path}: {exc.strerror or exc}")
@@ -191,7 +192,7 @@ def patch(args: dict[str, Any], ctx: ToolContext) -> str:
     if after == text:
         return tool_error("the replacement leaves the file unchanged")
     try:
-        atomic_write(path, after.encode("utf-8", errors="surrogateescape"))
+        files.write(path, after.encode("utf-8", errors="surrogateescape"))
     except OSError as exc:
         return tool_error(f"cannot write {path}: {exc.strerror or exc}")
     return tool_result(path=path, replacements=count, match=how, diff=_diff(path, text, after))

@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, BinaryIO
 
-from tools.environments.manager import resolve_path
+from tools.environments.files import LocalFiles, RemoteFiles, files_for
+from tools.environments.manager import BackendUnavailable
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
 
 DEFAULT_LIMIT = 500
 MAX_LINE_CHARS = 2000
 MAX_CONTENT_CHARS = 100_000  # a page never exceeds this, whatever `limit` says
-BINARY_SNIFF_BYTES = 8192
+
+Files = LocalFiles | RemoteFiles
+_LOCAL = LocalFiles()
 
 
-def looks_binary(path: str) -> bool:
-    """NUL bytes in the first 8 KiB: what git and grep use to call a file binary."""
-    with open(path, "rb") as fh:
-        return b"\0" in fh.read(BINARY_SNIFF_BYTES)
+def task_files(task_id: str | None) -> tuple[Files | None, str | None]:
+    """(files, None) for where the task's terminal runs, or (None, error) if its backend cannot start."""
+    try:
+        return files_for(task_id), None
+    except BackendUnavailable as exc:
+        return None, str(exc)
 
 
-def similar_names(path: str, limit: int = 5) -> list[str]:
+def similar_names(path: str, limit: int = 5, files: Files = _LOCAL) -> list[str]:
     """Paths in the nearest existing parent directory whose names resemble the missing one."""
     import difflib
 
     parent, name = os.path.split(path)
-    while parent and not os.path.isdir(parent):
-        parent, name = os.path.split(parent)
     try:
-        entries = os.listdir(parent or ".")
+        # Walk up to the nearest directory that exists (one round trip per level on a remote backend).
+        while (entries := files.listdir(parent or ".")) is None and parent not in ("", "/"):
+            parent, name = os.path.split(parent)
     except OSError:
+        return []
+    if entries is None:
         return []
     lowered = {entry.lower(): entry for entry in entries}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=limit, cutoff=0.5)
@@ -39,36 +46,35 @@ def similar_names(path: str, limit: int = 5) -> list[str]:
     return [os.path.join(parent, lowered[c]) for c in close[:limit]]
 
 
-def missing_file_error(path: str) -> str:
-    suggestions = similar_names(path)
+def missing_file_error(path: str, files: Files = _LOCAL) -> str:
+    suggestions = similar_names(path, files=files)
     hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
     return f"file not found: {path}.{hint}"
 
 
-def check_readable_file(path: str) -> str | None:
+def check_readable_file(path: str, files: Files = _LOCAL) -> str | None:
     """An error message if `path` is not an existing regular text file, else None."""
-    if not os.path.exists(path):
-        return missing_file_error(path)
-    if os.path.isdir(path):
-        return f"{path} is a directory, not a file; list it with the terminal or search_files target=files"
-    if not os.path.isfile(path):
-        return f"{path} is not a regular file (device, socket or pipe)"
     try:
-        if looks_binary(path):
-            size = os.path.getsize(path)
-            return f"{path} is a binary file ({size} bytes); only text files can be read or patched"
+        info = files.stat(path)
     except OSError as exc:
         return f"cannot read {path}: {exc.strerror or exc}"
+    if info.kind == "missing":
+        return missing_file_error(path, files)
+    if info.kind == "dir":
+        return f"{path} is a directory, not a file; list it with the terminal or search_files target=files"
+    if info.kind != "file":
+        return f"{path} is not a regular file (device, socket or pipe)"
+    if info.binary:
+        return f"{path} is a binary file ({info.size} bytes); only text files can be read or patched"
     return None
 
 
-def count_lines(path: str) -> int:
+def count_lines(fh: BinaryIO) -> int:
     """Lines as `cat -n` counts them: a last line without a newline still counts."""
     count, last = 0, b"\n"
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
+    while chunk := fh.read(1 << 20):
+        count += chunk.count(b"\n")
+        last = chunk[-1:]
     return count + (last != b"\n")
 
 
@@ -82,7 +88,10 @@ def read_file(args: dict[str, Any], ctx: ToolContext) -> str:
     raw_path = args.get("path")
     if not isinstance(raw_path, str) or not raw_path.strip():
         return tool_error("path must be a non-empty string")
-    path = resolve_path(ctx.task_id, raw_path)
+    files, error = task_files(ctx.task_id)
+    if files is None:
+        return tool_error(error)
+    path = files.resolve(raw_path)
     try:
         offset = int(args.get("offset") or 1)
         limit = int(args.get("limit") or DEFAULT_LIMIT)
@@ -92,7 +101,7 @@ def read_file(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error("offset is a 1-based line number and must be >= 1")
     if limit < 1:
         return tool_error("limit must be >= 1")
-    error = check_readable_file(path)
+    error = check_readable_file(path, files)
     if error:
         return tool_error(error)
 
@@ -100,8 +109,9 @@ def read_file(args: dict[str, Any], ctx: ToolContext) -> str:
     size = 0
     next_offset = None
     try:
-        total = count_lines(path)
-        with open(path, "rb") as fh:
+        with files.open(path) as fh:
+            total = count_lines(fh)
+        with files.open(path) as fh:
             for number, raw in enumerate(fh, start=1):
                 if number < offset:
                     continue

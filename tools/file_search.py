@@ -5,7 +5,7 @@ Both engines walk in the same order (sorted by name), skip hidden entries, `node
     content: {"matches": [{"path", "line", "text"}], "truncated": bool}
     files:   {"files": [path, ...], "truncated": bool}
 Paths are relative to the terminal's cwd when inside it, else absolute. Only ripgrep honours
-.gitignore files.
+.gitignore files. On a remote backend the search runs there (file_search_remote.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from tools.environments.manager import resolve_path
-from tools.file_read import BINARY_SNIFF_BYTES, missing_file_error
+from tools.environments.files import BINARY_SNIFF_BYTES
+from tools.file_read import missing_file_error, task_files
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
 
 USE_RG = True  # set False to force the pure-Python engine (tests do)
@@ -244,8 +244,16 @@ def search_files(args: dict[str, Any], ctx: ToolContext) -> str:
         limit = min(max(int(args.get("limit") or DEFAULT_LIMIT), 1), MAX_LIMIT)
     except (TypeError, ValueError):
         return tool_error("limit must be an integer")
-    base = resolve_path(ctx.task_id, ".")
-    root = resolve_path(ctx.task_id, args.get("path") or ".")
+    files, error = task_files(ctx.task_id)
+    if files is None:
+        return tool_error(error)
+    base = files.resolve(".")
+    root = files.resolve(args.get("path") or ".")
+    if files.remote:  # search where the terminal runs, not on this machine
+        from tools.file_search_remote import remote_search
+
+        fields, error = remote_search(files, root, base, pattern, target, glob, limit)
+        return tool_result(**fields) if fields is not None else tool_error(error)
     if not os.path.exists(root):
         return tool_error(missing_file_error(root))
     rg = rg_path()

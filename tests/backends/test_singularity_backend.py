@@ -115,6 +115,14 @@ def test_cleanup_kills_leftovers(fake_apptainer) -> None:
 
 
 @pytest.mark.live
+def test_file_tools_go_through_the_instance(fake_apptainer, run_tool, tmp_path: Path) -> None:
+    target = tmp_path / "made" / "by_tool.txt"
+    assert run_tool("write_file", {"path": str(target), "content": "one\n"})["action"] == "created"
+    assert run_tool("read_file", {"path": str(target)})["content"] == "     1\tone"
+    assert target.read_text() == "one\n"  # the stand-in's instance shares this machine's files
+    assert sum(call[:1] == ["exec"] for call in fake_apptainer()) >= 3  # write, stat, read: all via exec
+
+
 def test_live_apptainer(monkeypatch) -> None:
     binary = shutil.which("apptainer") or shutil.which("singularity")
     image = os.environ.get("HERMES_LIVE_SINGULARITY_IMAGE")
