@@ -16,11 +16,12 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# `hermes NAME ...` runs module:function(argv) for these; each parses its own flags.
-SUBCOMMANDS: dict[str, str] = {
-    "export": "hermes_cli.export_cmd:main",
-    "replay": "hermes_cli.replay_cmd:main",
-    "batch": "batch_runner:main",
+# `hermes NAME ...` runs module:function(argv) for these; each parses its own flags. `hermes --help`
+# lists every entry with its one-line summary, so a subcommand added here is documented there too.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "export": ("hermes_cli.export_cmd:main", "write recorded sessions as training data (ShareGPT, OpenAI, ATIF, rollout, ...)"),
+    "replay": ("hermes_cli.replay_cmd:main", "re-run a recorded session's tool calls and report where results diverge"),
+    "batch": ("batch_runner:main", "run a dataset of prompts in parallel and record every trajectory"),
 }
 
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         import importlib
 
-        module, _, function = SUBCOMMANDS[argv[0]].partition(":")
+        module, _, function = SUBCOMMANDS[argv[0]][0].partition(":")
         entry = getattr(importlib.import_module(module), function)
         return _reporting_errors(f"hermes {argv[0]}", lambda: entry(argv[1:]))
 

@@ -23,10 +23,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_EXIT, f"hermes: error: {message} (see hermes --help)\n")
 
 
+def subcommands_help() -> str:
+    """One line per `hermes NAME` subcommand, from the registry in cli.py."""
+    from cli import SUBCOMMANDS
+
+    width = max(map(len, SUBCOMMANDS))
+    lines = [f"  hermes {name:<{width}}  {summary}" for name, (_, summary) in SUBCOMMANDS.items()]
+    return "commands (hermes NAME --help for each one's options):\n" + "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
-        prog="hermes", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
+        prog="hermes", description=f"{DESCRIPTION}\n{subcommands_help()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
     )
     run = p.add_mutually_exclusive_group()
     run.add_argument("-p", "--prompt", help="run one prompt and print only the final answer ('-' reads stdin)")
