@@ -47,7 +47,7 @@ def test_signal_stops_run_and_its_commands(scripted_llm, log_dir, tmp_path, sig,
     started = time.monotonic()
     proc.send_signal(sig)
     assert proc.wait(timeout=10) == code
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # not the commands' 60 s
     assert wait_for(lambda: not any(alive(pid) for pid in pids), timeout=3), "a command outlived hermes"
     [log] = log_dir.glob("session_*.jsonl")
     events = read_jsonl(log)

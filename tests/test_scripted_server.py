@@ -295,7 +295,7 @@ def test_delay_times_out_and_close_is_prompt() -> None:
     finally:
         start = time.monotonic()
         llm.close()
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 3  # not the reply's 5 s delay
 
 
 def test_chunk_delay_allows_interrupting_a_stream() -> None:
@@ -307,7 +307,7 @@ def test_chunk_delay_allows_interrupting_a_stream() -> None:
                 stream.close()
                 break
         elapsed = time.monotonic() - start
-    assert 0.3 < elapsed < 1.5
+    assert 0.3 < elapsed < 6  # three chunks' delays, not the whole 16 s stream
 
 
 def test_exhausted_script_and_default() -> None:

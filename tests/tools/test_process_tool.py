@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from proc_util import wait_for
+
 
 def start(run_tool, command: str) -> int:
     started = run_tool("terminal", {"command": command, "background": True})
@@ -12,13 +14,15 @@ def start(run_tool, command: str) -> int:
     return started["pid"]
 
 
-def test_poll_returns_new_output_and_wait_reports_the_exit(run_tool):
-    pid = start(run_tool, "echo first; sleep 0.6; echo second; exit 3")
-    time.sleep(0.3)
+def test_poll_returns_new_output_and_wait_reports_the_exit(run_tool, tmp_path):
+    go = tmp_path / "go"  # the command goes on only when the test says so, however busy the machine
+    pid = start(run_tool, f"echo first; while [ ! -e {go} ]; do sleep 0.01; done; echo second; exit 3")
     listed = run_tool("process", {"action": "list"})["processes"]
     assert [(p["pid"], p["status"]) for p in listed] == [(pid, "running")]
-    first = run_tool("process", {"action": "poll", "pid": pid})
-    assert (first["status"], first["output"]) == ("running", "first\n")
+    polls = []
+    assert wait_for(lambda: polls.append(run_tool("process", {"action": "poll", "pid": pid})) or polls[-1]["output"])
+    assert (polls[-1]["status"], "".join(p["output"] for p in polls)) == ("running", "first\n")
+    go.touch()
     done = run_tool("process", {"action": "wait", "pid": pid, "timeout": 10})
     assert (done["status"], done["exit_code"], done["output"]) == ("exited", 3, "second\n")  # only what is new
     assert run_tool("process", {"action": "read", "pid": pid})["output"] == "first\nsecond\n"
@@ -35,11 +39,10 @@ def test_read_pages_long_output(run_tool):
 
 def test_kill_stops_the_whole_group(run_tool):
     pid = start(run_tool, "sleep 300 & sleep 300")
-    time.sleep(0.2)
+    assert wait_for(lambda: len(live_members(pid)) >= 2)  # both sleeps started
     killed = run_tool("process", {"action": "kill", "pid": pid})
     assert killed["status"] == "exited"
-    time.sleep(0.2)
-    assert live_members(pid) == []
+    assert wait_for(lambda: live_members(pid) == [])
 
 
 def live_members(pgid: int) -> list[int]:
@@ -59,7 +62,7 @@ def test_wait_times_out_and_unknown_pids_are_clear_errors(run_tool):
     pid = start(run_tool, "sleep 5")
     started = time.monotonic()
     waited = run_tool("process", {"action": "wait", "pid": pid, "timeout": 0.5})
-    assert waited["status"] == "running" and time.monotonic() - started < 3
+    assert waited["status"] == "running" and time.monotonic() - started < 4.5  # gave up before the end
     missing = run_tool("process", {"action": "poll", "pid": 999999})
     assert missing["error"] == f"no background process 999999 in this session (running here: {pid})"
     assert "pid" in run_tool("process", {"action": "poll"})["error"]
