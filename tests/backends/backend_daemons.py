@@ -31,6 +31,16 @@ def _wait(check, timeout: float, what: str, log: Path | None = None) -> None:
     raise RuntimeError(f"{what} did not become ready in {timeout:g} s\n{detail}")
 
 
+def eventually(check, timeout: float = 10) -> bool:
+    """True once check() is; polled, so a busy machine only makes it slower (timeout: an upper bound)."""
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

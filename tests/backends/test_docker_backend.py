@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from backend_daemons import eventually
 
 from tools.environments import manager
 from tools.environments.manager import BackendUnavailable
@@ -69,9 +70,7 @@ def test_timeout_kills_the_process_inside_the_container(docker_env) -> None:
     env = manager.get_environment("t")
     result = env.execute("echo begin; sleep 60", timeout=1)
     assert result.timed_out and result.exit_code == 124 and "begin" in result.output
-    time.sleep(0.3)
-    procs = docker_env.docker("exec", env.name, "ps", "-o", "args").stdout
-    assert "sleep 60" not in procs
+    assert eventually(lambda: "sleep 60" not in docker_env.docker("exec", env.name, "ps", "-o", "args").stdout)
     assert env.execute("echo again", timeout=10).output == "again\n"
 
 
@@ -81,8 +80,7 @@ def test_interrupt_kills_the_process_inside_the_container(docker_env) -> None:
     threading.Timer(0.5, stop.set).start()
     result = env.execute("sleep 61", timeout=30, interrupt=stop)
     assert result.interrupted and result.exit_code == 130
-    time.sleep(0.3)
-    assert "sleep 61" not in docker_env.docker("exec", env.name, "ps", "-o", "args").stdout
+    assert eventually(lambda: "sleep 61" not in docker_env.docker("exec", env.name, "ps", "-o", "args").stdout)
 
 
 def test_huge_output_is_truncated(docker_env) -> None:
@@ -150,8 +148,8 @@ def test_background_command_runs_and_is_killed_at_cleanup(docker_env, run_tool) 
     run_tool("terminal", {"command": "cd /tmp && export WHO=bg"})
     started = run_tool("terminal", {"command": "echo $WHO in $PWD; sleep 300", "background": True})
     assert started["status"] == "started" and started["output_file"].endswith(".log")
-    time.sleep(0.5)
-    assert run_tool("terminal", {"command": f"cat {started['output_file']}"})["output"] == "bg in /tmp\n"
+    assert eventually(
+        lambda: run_tool("terminal", {"command": f"cat {started['output_file']}"})["output"] == "bg in /tmp\n")
     env = manager.peek_environment("t")
     assert "sleep 300" in docker_env.docker("exec", env.name, "ps", "-o", "args").stdout
     manager.cleanup_environment("t")

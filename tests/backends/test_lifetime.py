@@ -27,14 +27,18 @@ def test_idle_environment_is_cleaned_up(monkeypatch) -> None:
     assert not os.path.exists(state_dir)
 
 
-def test_busy_environment_is_left_alone(monkeypatch) -> None:
+def test_busy_environment_is_left_alone(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("TERMINAL_LIFETIME_SECONDS", "0.3")
     env = manager.get_environment("busy")
     result = {}
-    worker = threading.Thread(target=lambda: result.setdefault("r", env.execute("sleep 1.5; echo done", timeout=10)))
+    started, go = tmp_path / "started", tmp_path / "go"  # the command runs until the test says go
+    command = f"touch {started}; while [ ! -e {go} ]; do sleep 0.01; done; echo done"
+    worker = threading.Thread(target=lambda: result.setdefault("r", env.execute(command, timeout=20)))
     worker.start()
-    time.sleep(1.0)
+    assert _wait_for(started.exists)
+    time.sleep(1.0)  # three lifetimes
     assert manager.peek_environment("busy") is env  # idle by the clock, but a command is running
+    go.touch()
     worker.join()
     assert result["r"].output == "done\n"
     assert _wait_for(lambda: manager.peek_environment("busy") is None)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from backend_daemons import eventually
 
 from tools.environments import manager
 from tools.environments.manager import BackendUnavailable
@@ -110,8 +111,7 @@ def test_cleanup_kills_leftovers(fake_apptainer) -> None:
     import subprocess
     assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0
     manager.cleanup_environment("t")
-    time.sleep(0.2)
-    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode != 0
+    assert eventually(lambda: subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode != 0)
 
 
 @pytest.mark.live

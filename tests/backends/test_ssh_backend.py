@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from backend_daemons import eventually
 
 from tools.environments import manager
 from tools.environments.manager import BackendUnavailable
@@ -55,8 +56,7 @@ def test_timeout_kills_the_remote_process(ssh_env, tmp_path: Path) -> None:
     result = env.execute(f"echo begin; exec -a {marker} sleep 60", timeout=1)
     assert result.timed_out and result.exit_code == 124
     assert "begin" in result.output and "timed out after 1 s" in result.output
-    time.sleep(0.5)
-    assert not _remote_alive(marker)
+    assert eventually(lambda: not _remote_alive(marker))
     assert env.execute("echo still usable", timeout=10).output == "still usable\n"
 
 
@@ -67,8 +67,7 @@ def test_interrupt_kills_the_remote_process(ssh_env) -> None:
     threading.Timer(0.5, stop.set).start()
     result = env.execute(f"exec -a {marker} sleep 60", timeout=30, interrupt=stop)
     assert result.interrupted and result.exit_code == 130
-    time.sleep(0.3)
-    assert not _remote_alive(marker)
+    assert eventually(lambda: not _remote_alive(marker))
 
 
 def test_dropped_master_is_reestablished(ssh_env) -> None:
@@ -151,8 +150,8 @@ def test_background_command_runs_and_is_killed_at_cleanup(ssh_env, run_tool) -> 
     started = run_tool("terminal", {"command": f"echo $WHO in $PWD; exec -a {marker} sleep 300",
                                     "background": True})
     assert started["status"] == "started"
-    time.sleep(0.5)
-    assert run_tool("terminal", {"command": f"cat {started['output_file']}"})["output"] == "bg in /tmp\n"
-    assert _remote_alive(marker)
+    assert eventually(
+        lambda: run_tool("terminal", {"command": f"cat {started['output_file']}"})["output"] == "bg in /tmp\n")
+    assert eventually(lambda: _remote_alive(marker))
     manager.cleanup_environment("t")
     assert not _remote_alive(marker)

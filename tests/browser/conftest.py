@@ -46,12 +46,14 @@ PAGES = {
               "<label><input type=checkbox name=gift> Gift wrap</label>"
               "<button type=submit>Place order</button></form>"
               "<script>document.title = 'Order (ready)';</script></body></html>"),
-    "/vanish": ("<html><body><button id=v>Vanishing</button>"
-                "<script>setTimeout(() => document.getElementById('v').remove(), 300)</script></body></html>"),
+    # These pages change by themselves, then tell the server (the test waits for that, not a delay).
+    "/vanish": ("<html><body><button id=v>Vanishing</button><script>setTimeout(() => "
+                "{ document.getElementById('v').remove(); fetch('/vanished'); }, 300)</script></body></html>"),
     "/disabled": ("<html><body><button disabled>Nope</button><input type=checkbox id=c><label for=c>Tick</label>"
                   "<a href='/form' target=_blank>Form in a new tab</a></body></html>"),
     "/leave": ("<html><body><button>Stay</button>"
-               "<script>setTimeout(() => { location.href = '/'; }, 300)</script></body></html>"),
+               "<script>setTimeout(() => { location.href = '/left'; }, 300)</script></body></html>"),
+    "/left": "<html><body><h1>Left</h1><script>fetch('/arrived')</script></body></html>",
 }
 
 

@@ -79,17 +79,26 @@ def test_stale_unknown_and_malformed_refs_are_clear_errors(shop, call):
 def test_refs_go_stale_when_the_page_changes_by_itself(shop, call):
     snap = call("browser_navigate", url=shop.url("/vanish"))["snapshot"]
     button = ref_of(snap, 'button "Vanishing"')
-    time.sleep(0.8)  # the page's own script removes the button after 300 ms
+    wait_for_request(shop, "/vanished")  # the page's own script removed the button
     gone = call("browser_click", ref=button)
     assert gone["error"] == (f'ref {button} (button "Vanishing") is stale: the element is gone from the page '
                              f"since the snapshot (now at {shop.url('/vanish')}). Take a new browser_snapshot")
 
     snap = call("browser_navigate", url=shop.url("/leave"))["snapshot"]
     button = ref_of(snap, 'button "Stay"')
-    time.sleep(0.8)  # the page sends itself to / after 300 ms
+    wait_for_request(shop, "/arrived")  # the page sent itself to /left, which has loaded
     moved = call("browser_click", ref=button)
     assert moved["error"].startswith(f'ref {button} (button "Stay") is stale: the page navigated since the snapshot '
-                                     f"(now at {shop.url('/')})")
+                                     f"(now at {shop.url('/left')})")
+
+
+def wait_for_request(site, path: str, timeout: float = 20) -> float:
+    """When the site was asked for `path` (polled; the timeout is only an upper bound)."""
+    deadline = time.monotonic() + timeout
+    while ("GET", path) not in site.requests:
+        assert time.monotonic() < deadline, f"the page never asked for {path}"
+        time.sleep(0.02)
+    return time.monotonic()
 
 
 def test_images_scroll_and_keys(shop, call):
@@ -181,8 +190,9 @@ def test_ctrl_c_stops_waiting_for_a_slow_page(shop):
     from tools.registry import ToolContext
 
     ctx = ToolContext(task_id="b", interrupt=threading.Event())
-    threading.Timer(0.3, ctx.interrupt.set).start()
-    started = time.monotonic()
+    asked = []  # Ctrl-C once the page is being loaded, however long the browser took to start
+    threading.Thread(target=lambda: asked.append(wait_for_request(shop, "/slow")) or ctx.interrupt.set(),
+                     daemon=True).start()
     result = json.loads(model_tools.handle_function_call("browser_navigate", {"url": shop.url("/slow")}, ctx=ctx))
     assert result == {"error": "interrupted by the user"}
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - asked[0] < 2.5  # before the page's 3 s were up

@@ -345,9 +345,14 @@ def test_spinner_animates_and_leaves_no_residue() -> None:
     renderer, out = make(tty=True)
     assert renderer.spinner_enabled
     renderer.start_turn()
-    time.sleep(0.35)
-    frames = [p for p in out.parts if p.startswith("\r\x1b[2K") and len(p) > 4]
-    assert len(frames) >= 2 and any(face in out.text for face in FACES)
+
+    def frames() -> list[str]:
+        return [p for p in out.parts if p.startswith("\r\x1b[2K") and len(p) > 4]
+
+    deadline = time.monotonic() + 10  # polled: a busy machine may draw the frames late, never wrong
+    while len(frames()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(frames()) >= 2 and any(face in out.text for face in FACES)
     stream(renderer, "Hello there.\n\n")
     tool(renderer, "1", "terminal", {"command": "sleep 0.2"}, {"output": "", "exit_code": 0}, 0.2)
     time.sleep(0.25)  # spinner back while waiting for the model
