@@ -56,6 +56,9 @@ class Reply:
     disconnect: str | None = None  # "before" | "during"
     malformed: bool = False
     chunk_delay: float = 0.0
+    # streamed only: halfway through the chunks, an `{"error": stream_error}` event ends the stream
+    # (as OpenRouter reports an upstream failure once the 200 is sent)
+    stream_error: dict | None = None
 
     def __post_init__(self) -> None:
         if self.disconnect not in (None, "before", "during"):

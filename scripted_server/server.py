@@ -221,6 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
             events.insert(max(1, len(events) // 2), 'data: {"id": "broken", "choices": [\n\n')
         if reply.disconnect == "during":
             events = events[: min(2, len(events))]
+        elif reply.stream_error is not None:
+            events = [*events[: max(1, len(events) // 2)], f"data: {json.dumps({'error': reply.stream_error})}\n\n"]
         else:
             events.append("data: [DONE]\n\n")
         for i, event in enumerate(events):

@@ -126,7 +126,7 @@ def test_no_credentials_is_one_clear_error_without_network(monkeypatch, tmp_path
     started = time.monotonic()
     with pytest.raises(BackendUnavailable) as err:
         manager.get_environment("t")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # no connection attempts and retries (importing modal alone takes 1-5 s)
     assert str(err.value).startswith("modal backend: no Modal credentials")
 
 
