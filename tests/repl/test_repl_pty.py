@@ -148,6 +148,24 @@ def test_ctrl_c_stops_a_running_command_and_the_prompt_works_after(repl_factory,
     repl.quit()
 
 
+def test_ctrl_c_before_any_command_runs_ends_the_turn_cleanly(repl_factory):
+    # The model has not answered yet (on a busy machine a Ctrl-C often lands here rather than in
+    # the command): the turn ends, the prompt comes back, and the next message is answered.
+    llm, repl = repl_factory([Reply(content="too late", delay=30), Reply(content="second answer")])
+    repl.type("wait for it")
+    deadline = time.monotonic() + 20
+    while not llm.chat_requests and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert llm.chat_requests, "the model was never asked"
+    repl.child.sendcontrol("c")
+    repl.child.expect("interrupted")
+    repl.child.expect(PROMPT)
+    repl.say("again")
+    assert "second answer" in repl.screen and "too late" not in repl.screen
+    assert user_texts(llm.chat_requests[-1])[-1] == "again"
+    assert repl.quit() == 0
+
+
 def test_undo_and_retry(repl_factory):
     llm, repl = repl_factory([Reply(content="a1"), Reply(content="a2"), Reply(content="a3"), Reply(content="a4")])
     repl.say("first")
