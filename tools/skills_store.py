@@ -44,7 +44,8 @@ class Skill:
         for sub in LINKED_DIRS:
             folder = self.path / sub
             if folder.is_dir():
-                files[sub] = sorted(str(p.relative_to(self.path)) for p in folder.rglob("*") if p.is_file())
+                files[sub] = sorted(str(p.relative_to(self.path)) for p in folder.rglob("*")
+                                    if p.is_file() and "__pycache__" not in p.parts)  # bytecode is no skill file
         return files
 
 

@@ -61,6 +61,18 @@ def test_view_shows_the_skill_and_its_linked_files():
     assert scripts == {"scripts": ["scripts/to_prompts.py"]}
 
 
+def test_cached_bytecode_is_not_listed_as_a_skill_file(user_skills):
+    # set-up runs compileall, which leaves __pycache__ beside a skill's scripts
+    folder = write_skill(user_skills, "mine/compiled", "name: compiled\ndescription: has a script")
+    (folder / "scripts").mkdir()
+    (folder / "scripts" / "run.py").write_text("print('hi')\n", encoding="utf-8")
+    import compileall
+
+    assert compileall.compile_dir(folder / "scripts", quiet=1)
+    assert list((folder / "scripts" / "__pycache__").iterdir())
+    assert call("skill_view", name="compiled")["linked_files"] == {"scripts": ["scripts/run.py"]}
+
+
 def test_paths_outside_the_skill_are_refused(user_skills):
     folder = write_skill(user_skills, "mine/sneaky", "name: sneaky\ndescription: tries to escape")
     (folder / "references").mkdir()
