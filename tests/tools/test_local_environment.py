@@ -239,3 +239,37 @@ def test_cleanup_from_another_thread_stops_a_running_command(workdir: Path):
     worker.join(5)
     assert not worker.is_alive() and time.monotonic() - start < 5
     assert results and results[0].exit_code == 137
+
+
+def test_a_signal_landing_inside_popen_does_not_leave_the_command_running(env: LocalEnvironment, workdir: Path):
+    """Ctrl-C (or SIGTERM's exit) raised in the parent right after the fork, before Popen() returned:
+    on a busy machine the command has already started by then, and nothing else could kill it."""
+    import sys
+
+    def signal_after_fork(frame, event, arg):
+        # Raise where a signal handler's exception would: when Popen's wait for the child's exec
+        # (its read of the exec-error pipe) returns, the command is already running.
+        if event == "c_return" and arg is os.read and frame.f_code.co_name == "_execute_child":
+            sys.setprofile(None)
+            raise KeyboardInterrupt
+
+    pid_file = workdir / "pid"
+    sys.setprofile(signal_after_fork)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            env.execute(f"echo $$ > {pid_file}; exec sleep 30", timeout=20)
+    finally:
+        sys.setprofile(None)
+    # the command may still have been starting when it was stopped: then it never wrote its pid
+    if wait_for(lambda: pid_file.exists() and pid_file.read_text(encoding="utf-8").strip() != "", 1.0):
+        assert wait_for(lambda: not process_alive(read_pids(pid_file)[0]), 5.0)
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == os.getpid()
+                and process_alive(int(p))], "a child of this test process is still running"
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None

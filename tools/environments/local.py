@@ -191,8 +191,12 @@ class LocalEnvironment:
         collector = OutputCollector(self.max_output_chars)
         if note:
             collector.feed(note.encode())
+        # A Ctrl-C or SIGTERM handler can raise inside Popen() after the fork (on a busy machine
+        # even after the command has started), and a Popen that never returned cannot be killed:
+        # the object is made first, so whatever raises, the command's group is stopped.
+        proc = subprocess.Popen.__new__(subprocess.Popen)
         try:
-            proc = subprocess.Popen(
+            proc.__init__(  # type: ignore[misc]
                 bash_argv(command, state_file, self._bash, command_file, prelude_file),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -208,6 +212,10 @@ class LocalEnvironment:
             finally:
                 self._active.discard(proc)
                 proc.stdout.close()
+        except BaseException:
+            if getattr(proc, "pid", None) is not None and proc.returncode is None:
+                stop_group(proc, grace=0.1)
+            raise
         finally:
             for path in (command_file, prelude_file):
                 if path:
