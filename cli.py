@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
-__version__ = "0.1.0"
+from hermes_cli import __version__  # noqa: E402  (the package's __init__ is one line: still instant)
 
 # `hermes NAME ...` runs module:function(argv) for these; each parses its own flags.
 SUBCOMMANDS: dict[str, str] = {

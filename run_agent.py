@@ -9,6 +9,7 @@ message and LLM call to the session log (see recording/recorder.py).
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -20,15 +21,17 @@ from typing import Any
 
 import model_tools
 from agent import compression, history, llm
-from agent.endpoint import resolve_endpoint
+from agent.endpoint import Endpoint, resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import Event, Notice, ReasoningDelta, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart
 from agent.loop_guard import LoopGuard, result_failed
 from agent.prompts import build_system_prompt
 from agent.retry import RetryPolicy, describe_error, is_retryable, retry_after_seconds, status_code
 from agent.session_resume import ResumedSession, load_history
+from agent.settings import Settings, load_settings
+from agent.settings import retry_policy as settings_retry_policy
 from agent.tool_calls import format_tool_responses, has_text_tool_calls, parse_text_tool_calls
-from recording.paths import log_dir, new_session_id
+from recording.paths import new_session_id
 from recording.recorder import SessionRecorder
 from recording.redact import Redactor
 from tools.registry import ToolContext
@@ -43,14 +46,16 @@ class AIAgent:
         base_url: str | None = None,
         api_key: str | None = None,
         *,
+        settings: Settings | None = None,
+        endpoint: Endpoint | None = None,
         enabled_toolsets: list[str] | None = None,
         disabled_toolsets: list[str] | None = None,
-        max_iterations: int = 60,
+        max_iterations: int | None = None,
         max_turns: int | None = None,
         system_prompt: str | None = None,
         personality: str | None = None,
         ephemeral_system_prompt: str | None = None,
-        stream: bool = True,
+        stream: bool | None = None,
         on_event: Callable[[Event], None] | None = None,
         session_id: str | None = None,
         log_directory: Path | None = None,
@@ -58,10 +63,11 @@ class AIAgent:
         mode: str = "api",
         task_id: str | None = None,
         approve: Callable[[str, str], bool] | None = None,
-        yolo: bool = False,
+        yolo: bool | None = None,
+        approval_mode: str | None = None,
         retry_policy: RetryPolicy | None = None,
         request_params: dict[str, Any] | None = None,
-        token_capture: bool = False,
+        token_capture: bool | None = None,
         save_trajectories: bool = False,
         resume: Path | None = None,
         context_window: int | None = None,
@@ -69,30 +75,50 @@ class AIAgent:
         client: Any = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
     ) -> None:
+        # settings: the front end's (agent/settings); None loads them as `hermes` would (files, .env,
+        # environment). Keyword arguments given here override them. endpoint: resolved once by the
+        # front end; None resolves it from the settings.
         # resume: continue that session log's conversation, appending to its files (agent/session_resume.py).
         # client: an SDK client to share (the batch runner gives every sample one connection pool).
+        settings = _with_overrides(settings, {
+            "model.default": model, "model.base_url": base_url, "model.api_key": api_key,
+            "agent.max_turns": max_turns or max_iterations, "agent.system_prompt": system_prompt,
+            "agent.stream": stream, "agent.token_capture": token_capture,
+            "agent.context_window": context_window, "agent.compress_threshold": compress_threshold,
+            "approvals.mode": "yolo" if yolo else approval_mode,
+        })
+        if endpoint is None or any(v is not None for v in (model, base_url, api_key)):
+            endpoint = resolve_endpoint(settings)
+        self.settings = settings
         self._resumed: ResumedSession | None = load_history(Path(resume)) if resume is not None else None
         if self._resumed is not None:
             session_id, log_directory = self._resumed.session_id, self._resumed.directory
-        self.endpoint = resolve_endpoint(base_url, api_key, model)
+        self.endpoint = endpoint
         self.model = self.endpoint.model
+        if enabled_toolsets is None and disabled_toolsets is None:
+            enabled_toolsets, disabled_toolsets = settings.enabled_toolsets, settings.disabled_toolsets or None
         self.tools = model_tools.get_tool_definitions(enabled_toolsets, disabled_toolsets)
         self.tool_names = {t["function"]["name"] for t in self.tools}
         self.enabled_toolsets = enabled_toolsets or ["all"]
-        self.max_iterations = max_turns or max_iterations
-        self.system_prompt = build_system_prompt(system_prompt, personality, with_tools=bool(self.tools))
+        self.max_iterations = settings.agent.max_turns
+        if personality is None and settings.agent.personality:
+            from agent.personalities import resolve_personality
+
+            personality = resolve_personality(settings.agent.personality, settings.agent.personalities)
+        self.system_prompt = build_system_prompt(settings.agent.system_prompt, personality,
+                                                 with_tools=bool(self.tools), cwd=settings.terminal.cwd)
         self.ephemeral_system_prompt = ephemeral_system_prompt
-        self.stream = stream
+        self.stream = settings.agent.stream
         self.on_event = on_event or (lambda event: None)
         self.session_id = session_id or new_session_id()
         self.task_id = task_id or self.session_id
-        self.retry_policy = retry_policy or RetryPolicy.from_env()
+        self.retry_policy = retry_policy or settings_retry_policy(settings)
+        self.stall_timeout = settings.model.stall_timeout
         self.request_params = dict(request_params or {})
-        self.token_capture = token_capture
+        self.token_capture = settings.agent.token_capture
         self.save_trajectories = save_trajectories
         self.messages: list[dict[str, Any]] = list(self._resumed.messages) if self._resumed else []
-        self.context = compression.ContextBudget(context_window or compression.DEFAULT_CONTEXT_WINDOW,
-                                                 compress_threshold or compression.DEFAULT_THRESHOLD)
+        self.context = compression.ContextBudget(settings.agent.context_window, settings.agent.compress_threshold)
         self.usage: dict[str, float] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         self.api_calls = 0
         self._record = record
@@ -103,7 +129,12 @@ class AIAgent:
         self._client_lock = threading.Lock()
         self._interrupt = threading.Event()
         self._active_stream: Any = None
-        self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve, yolo=yolo)
+        from tools.environments import manager
+
+        manager.configure(settings.terminal)  # file tools and background processes find the backend here
+        self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve,
+                                     yolo=settings.approvals.mode == "yolo", approval_mode=settings.approvals.mode,
+                                     terminal=settings.terminal)
 
     # -- public API ------------------------------------------------------------------------------
     def chat(self, message: str) -> str:
@@ -143,7 +174,8 @@ class AIAgent:
         """Create the SDK client now (the REPL does this in the background while the user types)."""
         with self._client_lock:  # one import of the SDK at a time: a second thread would see it half-made
             if self._client is None:
-                self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key)
+                self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key,
+                                               stall_timeout=self.stall_timeout)
         return self._client
 
     @property
@@ -313,7 +345,7 @@ class AIAgent:
         if self._recorder is None and self._record:
             from agent.session_resume import open_recorder
 
-            self._recorder = open_recorder(self, self._resumed, self._log_directory or log_dir())
+            self._recorder = open_recorder(self, self._resumed, self._log_directory or self.settings.log_dir)
 
     def _discover_model(self) -> str:
         try:
@@ -486,6 +518,27 @@ class AIAgent:
         line = Redactor([self.endpoint.api_key])(json.dumps(record, ensure_ascii=False))
         with open(name, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
+
+
+def _with_overrides(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
+    """The settings to run with: given or loaded, with the keyword arguments of AIAgent(...) on top."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if settings is None:
+        return load_settings({}, export_dotenv=False) if not given else _apply(load_settings({}, export_dotenv=False), given)
+    return _apply(copy.deepcopy(settings), given) if given else settings
+
+
+def _apply(settings: Settings, given: dict[str, Any]) -> Settings:
+    from agent.errors import ConfigError
+    from agent.settings.schema import BY_KEY
+    from agent.settings.validate import Invalid, allowed, coerce
+
+    for key, value in given.items():
+        try:
+            settings.set(key, coerce(BY_KEY[key], value), "AIAgent(...)")
+        except Invalid:
+            raise ConfigError(f"AIAgent({key.rpartition('.')[2]}={value!r}): expected {allowed(BY_KEY[key])}") from None
+    return settings
 
 
 def main(query: str, model: str | None = None, base_url: str | None = None, api_key: str | None = None,

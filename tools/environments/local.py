@@ -30,7 +30,7 @@ from tools.environments.base import ExecResult
 from tools.environments.output import (
     INTERRUPT_EXIT_CODE,
     OutputCollector,
-    max_output_chars_from_env,
+    configured_max_output_chars,
     note_outcome,
     wait_readable,
 )
@@ -141,7 +141,7 @@ class LocalEnvironment:
             base.update(env)
         self.state = ShellState(cwd=self.initial_cwd, env=base)
         self.default_timeout = default_timeout
-        self.max_output_chars = max_output_chars or max_output_chars_from_env()
+        self.max_output_chars = max_output_chars or configured_max_output_chars()
         self.state_dir = tempfile.mkdtemp(prefix="hermes-env-")
         self._bash = shutil.which("bash", path=base.get("PATH")) or "/bin/bash"
         self._counter = itertools.count(1)

@@ -33,7 +33,7 @@ from tools.environments.output import (
     INTERRUPT_EXIT_CODE,
     TIMEOUT_EXIT_CODE,
     OutputCollector,
-    max_output_chars_from_env,
+    configured_max_output_chars,
     note_outcome,
     wait_readable,
 )
@@ -247,7 +247,7 @@ class RemoteShellEnvironment:
                  sudo_password: str | None = None) -> None:
         self.state = ShellState(cwd=cwd)
         self.default_timeout = default_timeout
-        self.max_output_chars = max_output_chars or max_output_chars_from_env()
+        self.max_output_chars = max_output_chars or configured_max_output_chars()
         self._sudo_password = sudo_password
         self._sudo_written = False
         self._counter = itertools.count(1)
