@@ -82,7 +82,8 @@ class AIAgent:
         # client: an SDK client to share (the batch runner gives every sample one connection pool).
         settings = _with_overrides(settings, {
             "model.default": model, "model.base_url": base_url, "model.api_key": api_key,
-            "agent.max_turns": max_turns or max_iterations, "agent.system_prompt": system_prompt,
+            "agent.max_turns": max_turns if max_turns is not None else max_iterations,
+            "agent.system_prompt": system_prompt,
             "agent.stream": stream, "agent.token_capture": token_capture,
             "agent.context_window": context_window, "agent.compress_threshold": compress_threshold,
             "approvals.mode": "yolo" if yolo else approval_mode,

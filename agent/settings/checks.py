@@ -22,9 +22,9 @@ def custom_toolsets(settings: Settings) -> list[str]:
     import toolsets
 
     known_tools = sorted({tool for spec in toolsets.TOOLSETS.values() for tool in spec["tools"]})
-    where = settings.source("custom_toolsets")
     problems: list[str] = []
     for name, definition in settings.custom_toolsets.items():
+        where = settings.sources.get(f"custom_toolsets.{name}") or settings.source("custom_toolsets")
         if not isinstance(definition, dict):
             problems.append(f"{where}: custom_toolsets.{name} is {short(definition)}; expected a mapping "
                             "with tools, includes and description")
@@ -67,8 +67,8 @@ def personalities(settings: Settings) -> list[str]:
     from agent.personalities import personality_names, resolve_personality
 
     custom = settings.agent.personalities
-    where = settings.source("agent.personalities")
-    problems = [f"{where}: agent.personalities.{name} is {short(text)}; expected the text to add to the prompt"
+    problems = [f"{settings.sources.get(f'agent.personalities.{name}') or settings.source('agent.personalities')}: "
+                f"agent.personalities.{name} is {short(text)}; expected the text to add to the prompt"
                 for name, text in custom.items() if not isinstance(text, str)]
     if problems:
         return problems
@@ -83,9 +83,9 @@ def personalities(settings: Settings) -> list[str]:
 
 
 def distributions(settings: Settings) -> list[str]:
-    where = settings.source("batch.distributions")
     problems = []
     for name, spec in settings.batch.distributions.items():
+        where = settings.sources.get(f"batch.distributions.{name}") or settings.source("batch.distributions")
         if not isinstance(spec, dict) or not all(_percent(v) for v in spec.values()):
             problems.append(f"{where}: batch.distributions.{name} is {short(spec)}; "
                             "expected {toolset: percent 0-100, ...}")

@@ -104,6 +104,8 @@ def load_settings(
             problems.append(problem(entry, spec))
             continue
         settings.set(entry.key, value, entry.source)
+        for name, source in entry.parts:  # where each custom toolset, personality... was defined
+            settings.sources[f"{entry.key}.{name}"] = source
     if not problems:
         for check in checks.ALL:
             problems += check(settings)

@@ -28,6 +28,7 @@ class Entry:
     key: str  # dotted setting
     raw: Any
     source: str  # "default", "/path/config.yaml:3", "env NAME", "/path/.env:2 (NAME)", "flag --x", "/model"
+    parts: tuple[tuple[str, str], ...] = ()  # a free-form mapping's names and their lines ("mine", "f:3")
 
 
 def short(value: Any, limit: int = 60) -> str:
@@ -158,7 +159,7 @@ def file_entries(path: Path, warnings: list[str]) -> list[Entry]:
     for key, value in data.items():
         key = str(key)
         if key in BY_KEY:  # a top-level setting (toolsets, custom_toolsets, ...)
-            entries.append(Entry(key, value, where(key)))
+            entries.append(Entry(key, value, where(key), _parts(key, value, where)))
         elif key not in known_keys():
             warnings.append(_unknown(where(key), key, known_keys()))
         elif value is None:
@@ -171,10 +172,16 @@ def file_entries(path: Path, warnings: list[str]) -> list[Entry]:
                 dotted = f"{key}.{sub}"
                 dotted_key = ALIASES.get(dotted, dotted)
                 if dotted_key in BY_KEY:
-                    entries.append(Entry(dotted_key, sub_value, where(dotted)))
+                    entries.append(Entry(dotted_key, sub_value, where(dotted), _parts(dotted_key, sub_value, where)))
                 else:
                     warnings.append(_unknown(where(dotted), dotted, allowed))
     return entries
+
+
+def _parts(key: str, value: Any, where: Any) -> tuple[tuple[str, str], ...]:
+    if key not in FREE_FORM or not isinstance(value, dict):
+        return ()
+    return tuple((str(name), where(f"{key}.{name}")) for name in value)
 
 
 # -- .env and the environment -------------------------------------------------------------------
