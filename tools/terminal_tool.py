@@ -76,7 +76,7 @@ def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error(str(exc), output="", exit_code=-1)
     except OSError as exc:
         return tool_error(f"could not start bash: {exc}", output="", exit_code=-1)
-    timeout = _timeout(args.get("timeout"), getattr(env, "default_timeout", 60))
+    timeout = _timeout(args.get("timeout"), env.default_timeout)
     try:
         _ask_sudo_password(env, command, ctx)
         result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
@@ -106,7 +106,7 @@ def _ask_sudo_password(env: Any, command: str, ctx: ToolContext) -> None:
         return
     ctx.extra["sudo_asked"] = True
     password = ask()
-    if password and hasattr(env, "set_sudo_password"):
+    if password:
         remember_password(password)
         env.set_sudo_password(password)
 

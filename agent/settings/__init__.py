@@ -5,7 +5,7 @@
     validate.py types, ranges and choices of single values
     checks.py   toolset, tool, personality and distribution names
     model.py    `Settings`, with `get`, `set` (REPL commands) and the source of every value
-    loader.py   `load_settings`: the only code that reads os.environ for configuration
+    loader.py   `load_settings`: the only code that reads the environment for configuration
 """
 
 from __future__ import annotations

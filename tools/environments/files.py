@@ -254,6 +254,6 @@ def files_for(task_id: str | None, settings: Any = None) -> LocalFiles | RemoteF
     if backend == "local":
         return LocalFiles(task_id, settings)
     env = env or get_environment(task_id or "default", settings=settings)
-    if not hasattr(env, "run_raw"):  # a backend without a raw channel: nothing better than this host
+    if not env.has_raw_channel:  # a backend without a raw channel: nothing better than this host
         return LocalFiles(task_id, settings)
     return RemoteFiles(env)

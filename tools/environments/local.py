@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 
 from agent.secrets import scrubbed_environ
-from tools.environments.base import ExecResult
+from tools.environments.base import Environment, ExecResult
 from tools.environments.output import (
     INTERRUPT_EXIT_CODE,
     OutputCollector,
@@ -112,6 +112,9 @@ class BackgroundProcess:
     def running(self) -> bool:
         return exit_status(self.popen) is None
 
+    def exit_code(self) -> int | None:
+        return exit_status(self.popen)
+
     def kill(self) -> None:
         if self.popen.returncode is None:
             stop_group(self.popen)
@@ -124,7 +127,7 @@ def _unlink_quiet(path: str) -> None:
         pass
 
 
-class LocalEnvironment:
+class LocalEnvironment(Environment):
     backend = "local"
 
     def __init__(
@@ -155,6 +158,9 @@ class LocalEnvironment:
     @property
     def cwd(self) -> str:
         return self.state.cwd
+
+    def busy(self) -> bool:
+        return bool(self._active)
 
     def _start_cwd(self) -> tuple[str, str]:
         """The directory the next command starts in, and a note if the saved one has vanished."""

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tools.environments.base import Environment
+from tools.environments.base import Environment, Unsupported
 from tools.environments.settings import sudo_password
 
 if TYPE_CHECKING:
@@ -191,9 +191,6 @@ def get_environment(task_id: str = "default", profile: str | None = None,
         return env
 
 
-def _busy(env: Environment) -> bool:
-    """True while a command runs in it (the reaper must not pull the floor from under it)."""
-    return bool(getattr(env, "_active", None)) or bool(getattr(env, "running", 0))
 
 
 def reap_idle(now: float | None = None) -> list[str]:
@@ -204,7 +201,7 @@ def reap_idle(now: float | None = None) -> list[str]:
     now = time.monotonic() if now is None else now
     with _lock:
         idle = [task_id for task_id, env in _envs.items()
-                if now - _last_used.get(task_id, now) > lifetime and not _busy(env)]
+                if now - _last_used.get(task_id, now) > lifetime and not env.busy()]
     for task_id in idle:
         try:
             cleanup_environment(task_id)
@@ -244,17 +241,17 @@ def resolve_path(task_id: str | None, path: str, settings: TerminalSettings | No
         return os.path.normpath(path)
     env = _envs.get(task_id or "default")
     # Only a local shell's cwd is a path on this machine; a container's or remote host's is not.
-    base = getattr(env, "cwd", None) if env is not None and env.backend == "local" else None
+    base = env.cwd if env is not None and env.backend == "local" else None
     return os.path.normpath(os.path.join(base or default_cwd(settings), path))
 
 
 def start_background(task_id: str, command: str, settings: TerminalSettings | None = None):
     """Start a detached command in the task's environment; it is killed when the task is cleaned up."""
     env = get_environment(task_id, settings=settings)
-    starter = getattr(env, "start_background", None)
-    if starter is None:
-        raise BackendUnavailable(f"background commands are not supported by the '{env.backend}' backend")
-    proc = starter(command)
+    try:
+        proc = env.start_background(command)
+    except Unsupported as exc:
+        raise BackendUnavailable(str(exc)) from None
     with _lock:
         _background.setdefault(task_id, []).append(proc)
     return proc
