@@ -238,12 +238,31 @@ class AIAgent:
         self._interrupt.clear()
         try:
             self._ensure_ready()
-            return compression.compress(self, reason)
+            return self._apply_compression(compression.compress(self._conversation(), reason, self._summarise))
         except (Interrupted, KeyboardInterrupt):
             self.on_event(Notice("compression interrupted; the history is unchanged"))
         except LLMError as exc:
             self.on_event(Notice(f"cannot compress: {exc}"))
         return None
+
+    def _conversation(self) -> compression.Conversation:
+        return compression.Conversation(self.messages, self.system_prompt, self.tools, self.context)
+
+    def _summarise(self, messages: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+        return compression.summarise(self._client, self.model, self.context.window, messages, self._interrupt)
+
+    def _apply_compression(self, outcome: compression.Outcome | None) -> compression.Compression | None:
+        """Take what compression decided: the new history, its record, the usage, the notice."""
+        if outcome is None:
+            return None
+        if outcome.stuck:
+            self.context.stuck_at = len(self.messages)
+        if outcome.messages is not None:
+            self.messages[:] = outcome.messages  # same list: callers holding it see the new history
+            self.add_usage(outcome.usage)
+            self.record_history_change("context_compressed", **outcome.event)
+        self.on_event(Notice(outcome.notice))
+        return outcome.compression
 
     def record_history_change(self, type_: str, **fields: Any) -> None:
         """Log an edit already made to `self.messages`, so a resumed session shows the same history."""
@@ -312,7 +331,7 @@ class AIAgent:
     def _loop(self) -> tuple[str, str | None, int]:
         guard = LoopGuard()
         for turn in range(1, self.max_iterations + 1):
-            compression.maybe_compress(self)
+            self._apply_compression(compression.maybe_compress(self._conversation(), self._summarise))
             completion = self._call_llm()
             message = completion.message()
             calls = completion.tool_calls
@@ -344,9 +363,17 @@ class AIAgent:
 
     def _ensure_recorder(self) -> None:
         if self._recorder is None and self._record:
-            from agent.session_resume import open_recorder
+            from agent.session_resume import SessionInfo, open_recorder
 
-            self._recorder = open_recorder(self, self._resumed, self._log_directory or self.settings.log_dir)
+            metadata = {
+                "mode": self._mode, "base_url": self.endpoint.base_url, "toolsets": self.enabled_toolsets,
+                "system_prompt": self.system_prompt, "ephemeral_system_prompt": self.ephemeral_system_prompt is not None,
+                "max_turns": self.max_iterations, "request_params": self.request_params,
+                "token_capture": self.token_capture, "task_id": self.task_id,
+            }
+            info = SessionInfo(self.session_id, self._log_directory or self.settings.log_dir, self.model, self.tools,
+                               metadata, [self.endpoint.api_key], list(self.messages), self._mode != "batch")
+            self._recorder = open_recorder(info, self._resumed)
 
     def _discover_model(self) -> str:
         try:
