@@ -65,7 +65,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"hermes {__version__}")
         return 0
     if args.list_tools or args.list_toolsets:
+        from hermes_cli.agent_factory import load_settings
         from hermes_cli.listing import list_tools, list_toolsets
+        from tools.environments import manager
+
+        manager.configure(load_settings(args).terminal)  # custom toolsets, the backend tools would use
 
         return list_tools() if args.list_tools else list_toolsets()
 

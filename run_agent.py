@@ -9,7 +9,6 @@ message and LLM call to the session log (see recording/recorder.py).
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
@@ -28,7 +27,7 @@ from agent.loop_guard import LoopGuard, result_failed
 from agent.prompts import build_system_prompt
 from agent.retry import RetryPolicy, describe_error, is_retryable, retry_after_seconds, status_code
 from agent.session_resume import ResumedSession, load_history
-from agent.settings import Settings, load_settings
+from agent.settings import Settings, with_overrides
 from agent.settings import retry_policy as settings_retry_policy
 from agent.tool_calls import format_tool_responses, has_text_tool_calls, parse_text_tool_calls
 from recording.paths import new_session_id
@@ -80,7 +79,7 @@ class AIAgent:
         # front end; None resolves it from the settings.
         # resume: continue that session log's conversation, appending to its files (agent/session_resume.py).
         # client: an SDK client to share (the batch runner gives every sample one connection pool).
-        settings = _with_overrides(settings, {
+        settings = with_overrides(settings, {
             "model.default": model, "model.base_url": base_url, "model.api_key": api_key,
             "agent.max_turns": max_turns if max_turns is not None else max_iterations,
             "agent.system_prompt": system_prompt,
@@ -546,27 +545,6 @@ class AIAgent:
         line = Redactor([self.endpoint.api_key])(json.dumps(record, ensure_ascii=False))
         with open(name, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
-
-
-def _with_overrides(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
-    """The settings to run with: given or loaded, with the keyword arguments of AIAgent(...) on top."""
-    given = {key: value for key, value in overrides.items() if value is not None}
-    if settings is None:
-        return load_settings({}, export_dotenv=False) if not given else _apply(load_settings({}, export_dotenv=False), given)
-    return _apply(copy.deepcopy(settings), given) if given else settings
-
-
-def _apply(settings: Settings, given: dict[str, Any]) -> Settings:
-    from agent.errors import ConfigError
-    from agent.settings.schema import BY_KEY
-    from agent.settings.validate import Invalid, allowed, coerce
-
-    for key, value in given.items():
-        try:
-            settings.set(key, coerce(BY_KEY[key], value), "AIAgent(...)")
-        except Invalid:
-            raise ConfigError(f"AIAgent({key.rpartition('.')[2]}={value!r}): expected {allowed(BY_KEY[key])}") from None
-    return settings
 
 
 def main(query: str, model: str | None = None, base_url: str | None = None, api_key: str | None = None,

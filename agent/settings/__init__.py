@@ -6,6 +6,7 @@
     checks.py   toolset, tool, personality and distribution names
     model.py    `Settings`, with `get`, `set` (REPL commands) and the source of every value
     loader.py   `load_settings`: the only code that reads the environment for configuration
+    overrides.py `with_overrides`: a program's own values on top (AIAgent keyword arguments)
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import TYPE_CHECKING
 
 from agent.settings.loader import default_settings, hermes_home, load_settings, log_dir
 from agent.settings.model import Settings
+from agent.settings.overrides import with_overrides
 from agent.settings.schema import TerminalSettings
 
 if TYPE_CHECKING:
     from agent.retry import RetryPolicy
 
 __all__ = ["Settings", "TerminalSettings", "default_settings", "hermes_home", "load_settings", "log_dir",
-           "retry_policy"]
+           "retry_policy", "with_overrides"]
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:

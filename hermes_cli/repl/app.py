@@ -121,6 +121,10 @@ class Repl:
         self.renderer.verbose = on
 
     def set_approval_mode(self, mode: str) -> None:
+        if mode == "yolo" and self.settings.approvals.mode != "yolo":
+            self._mode_before_yolo = self.settings.approvals.mode  # /yolo again goes back to it
+        elif mode != "yolo":
+            mode = getattr(self, "_mode_before_yolo", mode)
         self.settings.set("approvals.mode", mode, "/yolo")
         ctx = self.agent.tool_context
         ctx.approval_mode, ctx.yolo = mode, mode == "yolo"
