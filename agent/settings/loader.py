@@ -15,7 +15,7 @@ from typing import Any
 from agent.errors import ConfigError
 from agent.settings import checks
 from agent.settings.model import Settings
-from agent.settings.schema import BY_KEY
+from agent.settings.schema import BY_KEY, FIELDS
 from agent.settings.sources import Entry, env_entries, file_entries, flag_entries, read_dotenv
 from agent.settings.validate import Invalid, coerce, problem
 
@@ -74,7 +74,8 @@ def load_settings(
     """The settings for this process. ConfigError (one line per problem) when any value is invalid.
 
     `export_dotenv`: variables from .env files that are not settings (API keys for tools, such as
-    FIRECRAWL_API_KEY) join this process's environment, where tools and commands look for them.
+    FIRECRAWL_API_KEY) and secrets join this process's environment, where tools look for them and
+    redaction finds them.
     """
     env = dict(os.environ if environ is None else environ)
     cwd = cwd or Path.cwd()
@@ -116,13 +117,14 @@ def load_settings(
     settings.openrouter_base_url = effective.get("OPENROUTER_BASE_URL") or None
     settings.terminal.home = home
     settings.terminal.environ = effective
-    from agent.secrets import secret_values
+    from agent.secrets import is_secret_name, secret_values
 
     settings.secrets = secret_values(effective)
     if export_dotenv and environ is None:
         for name, value in dotenv.items():
-            if not any(name in spec.env or name in spec.fallback_env for spec in BY_KEY.values()):
-                os.environ.setdefault(name, value)  # a tool's API key, not a setting
+            # A tool's API key (FIRECRAWL_API_KEY...) or any secret, so redaction knows it; never settings.
+            if is_secret_name(name) or not any(name in spec.env or name in spec.fallback_env for spec in FIELDS):
+                os.environ.setdefault(name, value)
     return settings
 
 

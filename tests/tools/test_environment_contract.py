@@ -67,3 +67,18 @@ def test_nothing_writes_configuration_into_the_environment():
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"os\.environ\[[^\]]+\]\s*=|os\.environ\.update", text), relative
         assert not re.search(r"setdefault\(\"(TERMINAL|HERMES)_", text), relative
+
+
+def test_the_local_backend_gets_the_sandbox_settings(tmp_path: Path):
+    from agent.settings import load_settings
+    from tools.environments import manager
+
+    (tmp_path / "config.yaml").write_text(
+        "terminal: {sandbox: read-only, sandbox_network: false, env_passthrough: [GOPATH]}\n", encoding="utf-8")
+    terminal = load_settings(None, cwd=tmp_path, environ={"HERMES_HOME": str(tmp_path)}).terminal
+    env = manager.get_environment("sandboxed", settings=terminal)
+    try:
+        assert (env.settings.sandbox, env.settings.sandbox_network, env.settings.env_passthrough) == (
+            "read-only", False, ["GOPATH"])
+    finally:
+        manager.cleanup_environment("sandboxed")

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agent.secrets import scrubbed_environ
 from tools.environments.base import Environment, ExecResult
@@ -42,6 +43,9 @@ from tools.environments.shell_state import (
     split_oversized,
 )
 from tools.environments.sudo import password_file_text, sudo_function, uses_sudo
+
+if TYPE_CHECKING:
+    from agent.settings import TerminalSettings
 
 KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
 DRAIN_GRACE = 0.2  # how long to keep reading after bash exits while a background child holds the pipe
@@ -137,7 +141,10 @@ class LocalEnvironment(Environment):
         default_timeout: float = 60,
         max_output_chars: int | None = None,
         sudo_password: str | None = None,
+        settings: TerminalSettings | None = None,
     ) -> None:
+        # sandbox, sandbox_network, env_passthrough: validated and carried here, enforced in a later release
+        self.settings = settings
         self.initial_cwd = os.path.abspath(cwd or os.getcwd())
         base = scrubbed_environ()
         if env:

@@ -50,7 +50,8 @@ def _make_local(config: EnvConfig) -> Environment:
     from tools.environments.local import LocalEnvironment
 
     return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout, sudo_password=sudo_password(),
-                            max_output_chars=config.settings.max_output_chars if config.settings else None)
+                            max_output_chars=config.settings.max_output_chars if config.settings else None,
+                            settings=config.settings)
 
 
 def _make_docker(config: EnvConfig) -> Environment:
