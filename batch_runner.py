@@ -73,14 +73,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import toolset_distributions
-    from agent.config import load_config
     from agent.endpoint import resolve_endpoint
     from agent.errors import ConfigError
     from batch.dataset import load_dataset
     from hermes_cli.agent_factory import load_settings
 
-    config = load_config()
-    extra = config.get("batch.distributions") or {}
+    # Config, .env and environment as the CLI sees them, checked before any model call.
+    settings = load_settings({"model": args.model, "base_url": args.base_url, "api_key": args.api_key})
+    for warning in settings.warnings:
+        sys.stderr.write(f"hermes batch: warning: {warning}\n")
+    extra = settings.batch.distributions
     try:
         if args.list_distributions:
             print(toolset_distributions.describe(extra))
@@ -97,24 +99,19 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--num-workers, --max-turns and --sample-timeout must be positive")
     if args.tokenizer and not args.rollout:
         raise ConfigError("--tokenizer writes rollouts.jsonl and needs --rollout")
-    # Config, .env and custom toolsets as the CLI sees them; per-row toolsets are checked up front.
-    load_settings(argparse.Namespace(toolsets=None, disabled_toolsets=None, personality="none",
-                                     max_turns=args.max_turns), config=config)
     samples = load_dataset(dataset, args.max_samples)
-    _check_rows(samples)
-    endpoint = resolve_endpoint(args.base_url, args.api_key, args.model, config_model=config.get("model") or {})
-    return _execute(args, samples, distribution, endpoint, bool(config.get("agent.token_capture")))
+    _check_rows(samples, settings.terminal.backend)
+    return _execute(args, samples, distribution, settings, resolve_endpoint(settings))
 
 
-def _check_rows(samples: list) -> None:
+def _check_rows(samples: list, backend: str) -> None:
     """Per-row toolsets and (on this host) working directories, before any model call."""
     import os
 
     import toolsets
     from agent.errors import ConfigError
-    from tools.environments.manager import current_config
 
-    host_cwd = current_config().backend in ("local", "docker")
+    host_cwd = backend in ("local", "docker")
     for sample in samples:
         for name in sample.toolsets or []:
             if not toolsets.validate_toolset(name):
@@ -123,7 +120,7 @@ def _check_rows(samples: list) -> None:
             raise ConfigError(f"dataset row {sample.index + 1}: cwd {sample.cwd} is not a directory")
 
 
-def _execute(args: argparse.Namespace, samples: list, distribution: dict, endpoint, capture: bool) -> int:
+def _execute(args: argparse.Namespace, samples: list, distribution: dict, settings, endpoint) -> int:
     from batch.display import ProgressDisplay, print_summary
     from batch.runner import BatchConfig, BatchRunner
 
@@ -133,7 +130,8 @@ def _execute(args: argparse.Namespace, samples: list, distribution: dict, endpoi
         num_workers=args.num_workers, max_turns=args.max_turns, sample_timeout=args.sample_timeout,
         ephemeral_system_prompt=args.ephemeral_system_prompt, distribution=distribution,
         distribution_name=args.distribution, seed=args.seed, resume=args.resume, retry_failed=args.retry_failed,
-        token_capture=args.rollout or capture, yolo=args.yolo,
+        token_capture=args.rollout or settings.agent.token_capture, yolo=args.yolo, settings=settings,
+        endpoint=endpoint,
     )
     display = ProgressDisplay(f"{args.run_name}", enabled=not args.quiet)
     runner = BatchRunner(config, samples, on_progress=display.update)

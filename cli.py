@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
-__version__ = "0.1.0"
+from hermes_cli import __version__  # noqa: E402  (the package's __init__ is one line: still instant)
 
 # `hermes NAME ...` runs module:function(argv) for these; each parses its own flags. `hermes --help`
 # lists every entry with its one-line summary, so a subcommand added here is documented there too.
@@ -66,7 +66,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"hermes {__version__}")
         return 0
     if args.list_tools or args.list_toolsets:
+        from hermes_cli.agent_factory import load_settings
         from hermes_cli.listing import list_tools, list_toolsets
+        from tools.environments import manager
+
+        manager.configure(load_settings(args).terminal)  # custom toolsets, the backend tools would use
 
         return list_tools() if args.list_tools else list_toolsets()
 

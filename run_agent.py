@@ -20,15 +20,17 @@ from typing import Any
 
 import model_tools
 from agent import compression, history, llm
-from agent.endpoint import resolve_endpoint
+from agent.endpoint import Endpoint, resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import Event, Notice, ReasoningDelta, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart
 from agent.loop_guard import LoopGuard, result_failed
 from agent.prompts import build_system_prompt
 from agent.retry import RetryPolicy, describe_error, is_retryable, retry_after_seconds, status_code
 from agent.session_resume import ResumedSession, load_history
+from agent.settings import Settings, with_overrides
+from agent.settings import retry_policy as settings_retry_policy
 from agent.tool_calls import format_tool_responses, has_text_tool_calls, parse_text_tool_calls
-from recording.paths import log_dir, new_session_id
+from recording.paths import new_session_id
 from recording.recorder import SessionRecorder
 from recording.redact import Redactor
 from tools.registry import ToolContext
@@ -43,14 +45,16 @@ class AIAgent:
         base_url: str | None = None,
         api_key: str | None = None,
         *,
+        settings: Settings | None = None,
+        endpoint: Endpoint | None = None,
         enabled_toolsets: list[str] | None = None,
         disabled_toolsets: list[str] | None = None,
-        max_iterations: int = 60,
+        max_iterations: int | None = None,
         max_turns: int | None = None,
         system_prompt: str | None = None,
         personality: str | None = None,
         ephemeral_system_prompt: str | None = None,
-        stream: bool = True,
+        stream: bool | None = None,
         on_event: Callable[[Event], None] | None = None,
         session_id: str | None = None,
         log_directory: Path | None = None,
@@ -58,10 +62,11 @@ class AIAgent:
         mode: str = "api",
         task_id: str | None = None,
         approve: Callable[[str, str], bool] | None = None,
-        yolo: bool = False,
+        yolo: bool | None = None,
+        approval_mode: str | None = None,
         retry_policy: RetryPolicy | None = None,
         request_params: dict[str, Any] | None = None,
-        token_capture: bool = False,
+        token_capture: bool | None = None,
         save_trajectories: bool = False,
         resume: Path | None = None,
         context_window: int | None = None,
@@ -69,30 +74,51 @@ class AIAgent:
         client: Any = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
     ) -> None:
+        # settings: the front end's (agent/settings); None loads them as `hermes` would (files, .env,
+        # environment). Keyword arguments given here override them. endpoint: resolved once by the
+        # front end; None resolves it from the settings.
         # resume: continue that session log's conversation, appending to its files (agent/session_resume.py).
         # client: an SDK client to share (the batch runner gives every sample one connection pool).
+        settings = with_overrides(settings, {
+            "model.default": model, "model.base_url": base_url, "model.api_key": api_key,
+            "agent.max_turns": max_turns if max_turns is not None else max_iterations,
+            "agent.system_prompt": system_prompt,
+            "agent.stream": stream, "agent.token_capture": token_capture,
+            "agent.context_window": context_window, "agent.compress_threshold": compress_threshold,
+            "approvals.mode": "yolo" if yolo else approval_mode,
+        })
+        if endpoint is None or any(v is not None for v in (model, base_url, api_key)):
+            endpoint = resolve_endpoint(settings)
+        self.settings = settings
         self._resumed: ResumedSession | None = load_history(Path(resume)) if resume is not None else None
         if self._resumed is not None:
             session_id, log_directory = self._resumed.session_id, self._resumed.directory
-        self.endpoint = resolve_endpoint(base_url, api_key, model)
+        self.endpoint = endpoint
         self.model = self.endpoint.model
+        if enabled_toolsets is None and disabled_toolsets is None:
+            enabled_toolsets, disabled_toolsets = settings.enabled_toolsets, settings.disabled_toolsets or None
         self.tools = model_tools.get_tool_definitions(enabled_toolsets, disabled_toolsets)
         self.tool_names = {t["function"]["name"] for t in self.tools}
         self.enabled_toolsets = enabled_toolsets or ["all"]
-        self.max_iterations = max_turns or max_iterations
-        self.system_prompt = build_system_prompt(system_prompt, personality, with_tools=bool(self.tools))
+        self.max_iterations = settings.agent.max_turns
+        if personality is None and settings.agent.personality:
+            from agent.personalities import resolve_personality
+
+            personality = resolve_personality(settings.agent.personality, settings.agent.personalities)
+        self.system_prompt = build_system_prompt(settings.agent.system_prompt, personality,
+                                                 with_tools=bool(self.tools), cwd=settings.terminal.cwd)
         self.ephemeral_system_prompt = ephemeral_system_prompt
-        self.stream = stream
+        self.stream = settings.agent.stream
         self.on_event = on_event or (lambda event: None)
         self.session_id = session_id or new_session_id()
         self.task_id = task_id or self.session_id
-        self.retry_policy = retry_policy or RetryPolicy.from_env()
+        self.retry_policy = retry_policy or settings_retry_policy(settings)
+        self.stall_timeout = settings.model.stall_timeout
         self.request_params = dict(request_params or {})
-        self.token_capture = token_capture
+        self.token_capture = settings.agent.token_capture
         self.save_trajectories = save_trajectories
         self.messages: list[dict[str, Any]] = list(self._resumed.messages) if self._resumed else []
-        self.context = compression.ContextBudget(context_window or compression.DEFAULT_CONTEXT_WINDOW,
-                                                 compress_threshold or compression.DEFAULT_THRESHOLD)
+        self.context = compression.ContextBudget(settings.agent.context_window, settings.agent.compress_threshold)
         self.usage: dict[str, float] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         self.api_calls = 0
         self._record = record
@@ -103,7 +129,12 @@ class AIAgent:
         self._client_lock = threading.Lock()
         self._interrupt = threading.Event()
         self._active_stream: Any = None
-        self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve, yolo=yolo)
+        from tools.environments import manager
+
+        manager.configure(settings.terminal)  # file tools and background processes find the backend here
+        self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve,
+                                     yolo=settings.approvals.mode == "yolo", approval_mode=settings.approvals.mode,
+                                     terminal=settings.terminal)
 
     # -- public API ------------------------------------------------------------------------------
     def chat(self, message: str) -> str:
@@ -143,7 +174,8 @@ class AIAgent:
         """Create the SDK client now (the REPL does this in the background while the user types)."""
         with self._client_lock:  # one import of the SDK at a time: a second thread would see it half-made
             if self._client is None:
-                self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key)
+                self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key,
+                                               stall_timeout=self.stall_timeout)
         return self._client
 
     @property
@@ -205,12 +237,31 @@ class AIAgent:
         self._interrupt.clear()
         try:
             self._ensure_ready()
-            return compression.compress(self, reason)
+            return self._apply_compression(compression.compress(self._conversation(), reason, self._summarise))
         except (Interrupted, KeyboardInterrupt):
             self.on_event(Notice("compression interrupted; the history is unchanged"))
         except LLMError as exc:
             self.on_event(Notice(f"cannot compress: {exc}"))
         return None
+
+    def _conversation(self) -> compression.Conversation:
+        return compression.Conversation(self.messages, self.system_prompt, self.tools, self.context)
+
+    def _summarise(self, messages: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+        return compression.summarise(self._client, self.model, self.context.window, messages, self._interrupt)
+
+    def _apply_compression(self, outcome: compression.Outcome | None) -> compression.Compression | None:
+        """Take what compression decided: the new history, its record, the usage, the notice."""
+        if outcome is None:
+            return None
+        if outcome.stuck:
+            self.context.stuck_at = len(self.messages)
+        if outcome.messages is not None:
+            self.messages[:] = outcome.messages  # same list: callers holding it see the new history
+            self.add_usage(outcome.usage)
+            self.record_history_change("context_compressed", **outcome.event)
+        self.on_event(Notice(outcome.notice))
+        return outcome.compression
 
     def record_history_change(self, type_: str, **fields: Any) -> None:
         """Log an edit already made to `self.messages`, so a resumed session shows the same history."""
@@ -279,7 +330,7 @@ class AIAgent:
     def _loop(self) -> tuple[str, str | None, int]:
         guard = LoopGuard()
         for turn in range(1, self.max_iterations + 1):
-            compression.maybe_compress(self)
+            self._apply_compression(compression.maybe_compress(self._conversation(), self._summarise))
             completion = self._call_llm()
             message = completion.message()
             calls = completion.tool_calls
@@ -311,9 +362,17 @@ class AIAgent:
 
     def _ensure_recorder(self) -> None:
         if self._recorder is None and self._record:
-            from agent.session_resume import open_recorder
+            from agent.session_resume import SessionInfo, open_recorder
 
-            self._recorder = open_recorder(self, self._resumed, self._log_directory or log_dir())
+            metadata = {
+                "mode": self._mode, "base_url": self.endpoint.base_url, "toolsets": self.enabled_toolsets,
+                "system_prompt": self.system_prompt, "ephemeral_system_prompt": self.ephemeral_system_prompt is not None,
+                "max_turns": self.max_iterations, "request_params": self.request_params,
+                "token_capture": self.token_capture, "task_id": self.task_id,
+            }
+            info = SessionInfo(self.session_id, self._log_directory or self.settings.log_dir, self.model, self.tools,
+                               metadata, [self.endpoint.api_key], list(self.messages), self._mode != "batch")
+            self._recorder = open_recorder(info, self._resumed)
 
     def _discover_model(self) -> str:
         try:

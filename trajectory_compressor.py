@@ -75,17 +75,19 @@ class LLMSummarizer:
     """One chat call per region through the same client and retry rules the agent uses."""
 
     def __init__(self, base_url: str | None, api_key: str | None, model: str | None, *, max_tokens: int,
-                 temperature: float = 0.2, config_model: dict | None = None) -> None:
+                 temperature: float = 0.2, settings: Any = None) -> None:
         from agent import llm
         from agent.endpoint import resolve_endpoint
-        from agent.retry import RetryPolicy
+        from agent.settings import load_settings, retry_policy
 
-        self.endpoint = resolve_endpoint(base_url, api_key, model, config_model=config_model)
+        # hermes' own settings (config, .env, environment) with these flags on top.
+        settings = settings or load_settings({"model": model, "base_url": base_url, "api_key": api_key})
+        self.endpoint = resolve_endpoint(settings)
         self.client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key, timeout=120.0)
         self.model = self.endpoint.model
         self.max_tokens = max_tokens
         self.temperature = temperature
-        self.policy = RetryPolicy.from_env()
+        self.policy = retry_policy(settings)
 
     def _model(self) -> str:
         if self.model is None:
@@ -201,7 +203,6 @@ def run(argv: list[str] | None = None) -> int:
     s = _settings(args)
     if not s.get("tokenizer"):
         raise ConfigError("pass --tokenizer (a tokenizer directory or Hugging Face name) to count tokens")
-    from agent.config import load_config, load_dotenv_files
     from exports.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(s["tokenizer"])
@@ -211,9 +212,8 @@ def run(argv: list[str] | None = None) -> int:
         **{k: s[k] for k in ("protect_first_system", "protect_first_human", "protect_first_gpt",
                              "protect_first_tool") if k in s},
     )
-    load_dotenv_files()
     summarizer = LLMSummarizer(s.get("base_url"), s.get("api_key"), s.get("model"),
-                               max_tokens=config.summary_target_tokens, config_model=load_config().get("model"))
+                               max_tokens=config.summary_target_tokens)
     records = _sample(list(read_records(input_files(args.input))), s.get("sample_percent"), int(s["seed"]))
     output = args.output or args.input.with_name(args.input.name.split(".")[0] + "_compressed.jsonl")
 

@@ -6,24 +6,25 @@ user message "[Summary of earlier conversation: …]" written by the agent's own
 
 If that call fails nothing is dropped silently: everything is kept when it still fits the window;
 otherwise the oldest middle messages are dropped until the rest fits, an "[Earlier conversation
-omitted: …]" marker takes their place, and a Notice says how many went and why.
+omitted: …]" marker takes their place, and the notice says how many went and why.
+
+Everything here works on data: a `Conversation` (messages, system prompt, tools, budget) and a
+`summarise` function in, an `Outcome` out (the new messages, the notice, the event to record). The
+agent applies it; nothing here touches the agent.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from agent import llm
-from agent.events import Notice
 from agent.retry import describe_error
 from recording.reader import OMITTED_PREFIX, SUMMARY_PREFIX
 from recording.sharegpt import text_of
-
-if TYPE_CHECKING:
-    from run_agent import AIAgent
 
 DEFAULT_CONTEXT_WINDOW = 128_000
 DEFAULT_THRESHOLD = 0.8
@@ -75,23 +76,49 @@ class Compression:
     error: str | None = None
 
 
+# -- what compression works on and hands back ----------------------------------------------------
+@dataclass
+class Conversation:
+    messages: list[dict[str, Any]]
+    system_prompt: str | None
+    tools: list[dict[str, Any]] | None
+    budget: ContextBudget
+
+
+Summarise = Callable[[list[dict[str, Any]]], tuple[str, dict[str, Any]]]  # messages -> (summary, call info)
+
+
+@dataclass
+class Outcome:
+    """What one compression attempt decided. `messages` is None when the history stays as it is."""
+
+    notice: str
+    messages: list[dict[str, Any]] | None = None
+    compression: Compression | None = None
+    event: dict[str, Any] = field(default_factory=dict)  # fields of the "context_compressed" record
+    usage: dict[str, Any] | None = None  # the summary call's usage, to add to the session's
+    stuck: bool = False  # nothing could be compressed at this length
+
+
 # -- sizes -------------------------------------------------------------------------------------
 def message_tokens(message: dict[str, Any]) -> int:
     return len(json.dumps(message, ensure_ascii=False)) // CHARS_PER_TOKEN + 1
 
 
-def request_tokens(agent: AIAgent, messages: list[dict[str, Any]] | None = None) -> int:
+def request_tokens(conversation: Conversation, messages: list[dict[str, Any]] | None = None) -> int:
     """chars/4 estimate of a whole request: system prompt, tool schemas, messages."""
-    fixed = len(agent.system_prompt or "") + (len(json.dumps(agent.tools)) if agent.tools else 0)
-    return fixed // CHARS_PER_TOKEN + sum(message_tokens(m) for m in (agent.messages if messages is None else messages))
+    tools = conversation.tools
+    fixed = len(conversation.system_prompt or "") + (len(json.dumps(tools)) if tools else 0)
+    messages = conversation.messages if messages is None else messages
+    return fixed // CHARS_PER_TOKEN + sum(message_tokens(m) for m in messages)
 
 
-def current_tokens(agent: AIAgent) -> int:
+def current_tokens(conversation: Conversation) -> int:
     """The last call's prompt_tokens plus an estimate for messages added since; else an estimate."""
-    last = agent.context.last_prompt
-    if last is not None and last[1] <= len(agent.messages):
-        return last[0] + sum(message_tokens(m) for m in agent.messages[last[1]:])
-    return request_tokens(agent)
+    last, messages = conversation.budget.last_prompt, conversation.messages
+    if last is not None and last[1] <= len(messages):
+        return last[0] + sum(message_tokens(m) for m in messages[last[1]:])
+    return request_tokens(conversation)
 
 
 # -- what to replace ---------------------------------------------------------------------------
@@ -142,15 +169,16 @@ def transcript(messages: list[dict[str, Any]], max_chars: int) -> str:
     return text
 
 
-def summarise(agent: AIAgent, messages: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    """One model call with the agent's client and model; raises on any failure or an empty answer."""
-    max_chars = agent.context.window * CHARS_PER_TOKEN // 2  # leaves half the window for the reply
-    params = {"model": agent.model, "messages": [
+def summarise(client: Any, model: str | None, window: int, messages: list[dict[str, Any]],
+              interrupt: Any = None) -> tuple[str, dict[str, Any]]:
+    """One model call with this client and model; raises on any failure or an empty answer."""
+    max_chars = window * CHARS_PER_TOKEN // 2  # leaves half the window for the reply
+    params = {"model": model, "messages": [
         {"role": "system", "content": SUMMARY_INSTRUCTIONS},
         {"role": "user", "content": "Summarise this part of the conversation:\n\n" + transcript(messages, max_chars)},
     ]}
     started = time.monotonic()
-    completion = llm.complete(agent.client, params, stream=False, interrupt=agent.interrupt_event)
+    completion = llm.complete(client, params, stream=False, interrupt=interrupt)
     summary = (completion.content or "").strip()
     if not summary:
         raise ValueError("the model returned an empty summary")
@@ -167,74 +195,66 @@ def omitted_message(count: int, error: str) -> dict[str, Any]:
 
 
 # -- doing it ----------------------------------------------------------------------------------
-def compress(agent: AIAgent, reason: str) -> Compression | None:
-    """Replace the middle of the history with a summary; on failure keep what fits. Notices say what happened."""
-    messages = agent.messages
-    before = current_tokens(agent)
-    span = middle_span(messages, agent.context.keep_last)
+def compress(conversation: Conversation, reason: str, summarise: Summarise) -> Outcome:
+    """Replace the middle of the history with a summary; if that fails, keep what fits."""
+    messages, budget = conversation.messages, conversation.budget
+    before = current_tokens(conversation)
+    span = middle_span(messages, budget.keep_last)
     if span is None:
-        agent.context.stuck_at = len(messages)
-        agent.on_event(Notice(f"nothing to compress: {len(messages)} messages, ≈{before:,} tokens "
-                              f"of a {agent.context.window:,}-token window"))
-        return None
+        return Outcome(f"nothing to compress: {len(messages)} messages, ≈{before:,} tokens "
+                       f"of a {budget.window:,}-token window", stuck=True)
     start, end = span
     try:
-        summary, call = summarise(agent, messages[start:end])
+        summary, call = summarise(messages[start:end])
     except Exception as exc:  # KeyboardInterrupt passes: the caller treats it as an interrupt
-        return _fallback(agent, reason, start, end, before, describe_error(exc))
-    agent.add_usage(call["usage"])
-    result = _apply(agent, start, end - start, summary_message(summary), summary, before, None)
-    agent.record_history_change("context_compressed", start=start, replaced_count=end - start, summary=summary,
-                                message=result.message, reason=reason, tokens_before=before,
-                                tokens_after=result.tokens_after, **call)
-    agent.on_event(Notice(f"compressed {end - start} earlier messages into a summary ({reason}): "
-                          f"context ≈{before:,} → {result.tokens_after:,} tokens of {agent.context.window:,}"))
-    return result
+        return _fallback(conversation, reason, start, before, describe_error(exc))
+    result, new = _replace(conversation, start, end - start, summary_message(summary), summary, before, None)
+    notice = (f"compressed {end - start} earlier messages into a summary ({reason}): "
+              f"context ≈{before:,} → {result.tokens_after:,} tokens of {budget.window:,}")
+    event = {"start": start, "replaced_count": end - start, "summary": summary, "message": result.message,
+             "reason": reason, "tokens_before": before, "tokens_after": result.tokens_after, **call}
+    return Outcome(notice, new, result, event, usage=call.get("usage"))
 
 
-def _apply(agent: AIAgent, start: int, count: int, message: dict[str, Any], summary: str | None,
-           before: int, error: str | None) -> Compression:
-    agent.messages[start:start + count] = [message]
-    agent.context.forget()
-    return Compression(start, count, message, summary, before, request_tokens(agent), error)
+def _replace(conversation: Conversation, start: int, count: int, message: dict[str, Any], summary: str | None,
+             before: int, error: str | None) -> tuple[Compression, list[dict[str, Any]]]:
+    new = [*conversation.messages[:start], message, *conversation.messages[start + count:]]
+    return Compression(start, count, message, summary, before, request_tokens(conversation, new), error), new
 
 
-def _fallback(agent: AIAgent, reason: str, start: int, end: int, before: int, error: str) -> Compression | None:
+def _fallback(conversation: Conversation, reason: str, start: int, before: int, error: str) -> Outcome:
     """The summary failed: keep everything if it fits the window, else drop the oldest middle messages."""
-    messages = agent.messages
-    if before <= agent.context.window:
-        agent.on_event(Notice(f"could not summarise older messages ({error}); kept all {len(messages)} "
-                              f"messages (≈{before:,} tokens of {agent.context.window:,})"))
-        return None
+    messages, budget = conversation.messages, conversation.budget
+    if before <= budget.window:
+        return Outcome(f"could not summarise older messages ({error}); kept all {len(messages)} "
+                       f"messages (≈{before:,} tokens of {budget.window:,})")
     # Drop from the oldest until the request fits under the compression limit, never past the tail.
     sizes = [message_tokens(m) for m in messages]
-    total = request_tokens(agent) + message_tokens(omitted_message(len(messages), error))
+    total = request_tokens(conversation) + message_tokens(omitted_message(len(messages), error))
     cut = start
     limit = _safe_cut(messages, len(messages) - 1)  # the newest step (a call and its results) always stays
-    while cut < limit and total > agent.context.limit:
+    while cut < limit and total > budget.limit:
         total -= sizes[cut]
         cut += 1
     while cut < limit and _is_result(messages[cut], messages[cut - 1]):
         cut += 1  # results whose call was dropped go too
     count = cut - start
     if count <= 0:
-        agent.on_event(Notice(f"could not summarise older messages ({error}) and nothing older can be dropped"))
-        return None
+        return Outcome(f"could not summarise older messages ({error}) and nothing older can be dropped")
     marker = omitted_message(count, error)
-    result = _apply(agent, start, count, marker, None, before, error)
-    agent.record_history_change("context_compressed", start=start, replaced_count=count, summary=None,
-                                message=marker, reason=reason, error=error, tokens_before=before,
-                                tokens_after=result.tokens_after)
-    agent.on_event(Notice(f"could not summarise older messages ({error}); dropped the {count} oldest messages "
-                          f"to fit the {agent.context.window:,}-token window (≈{before:,} → {result.tokens_after:,})"))
-    return result
+    result, new = _replace(conversation, start, count, marker, None, before, error)
+    event = {"start": start, "replaced_count": count, "summary": None, "message": marker, "reason": reason,
+             "error": error, "tokens_before": before, "tokens_after": result.tokens_after}
+    notice = (f"could not summarise older messages ({error}); dropped the {count} oldest messages "
+              f"to fit the {budget.window:,}-token window (≈{before:,} → {result.tokens_after:,})")
+    return Outcome(notice, new, result, event)
 
 
-def maybe_compress(agent: AIAgent) -> Compression | None:
-    """Before a model call: compress when the prompt would pass threshold × window."""
-    budget = agent.context
-    if budget.stuck_at is not None and len(agent.messages) < budget.stuck_at + budget.keep_last:
+def maybe_compress(conversation: Conversation, summarise: Summarise) -> Outcome | None:
+    """Before a model call: compress when the prompt would pass threshold × window; None when not due."""
+    budget = conversation.budget
+    if budget.stuck_at is not None and len(conversation.messages) < budget.stuck_at + budget.keep_last:
         return None  # nothing could be compressed a moment ago; wait for more history
-    if current_tokens(agent) <= budget.limit:
+    if current_tokens(conversation) <= budget.limit:
         return None
-    return compress(agent, f"context above {budget.threshold:.0%} of the window")
+    return compress(conversation, f"context above {budget.threshold:.0%} of the window", summarise)

@@ -62,7 +62,8 @@ def import_openai() -> Any:
     return openai
 
 
-def make_client(base_url: str, api_key: str, timeout: float = 600.0) -> Any:
+def make_client(base_url: str, api_key: str, timeout: float = 600.0, stall_timeout: float | None = None) -> Any:
+    """`stall_timeout` (model.stall_timeout): most seconds with no bytes, to the first byte and between chunks."""
     openai = import_openai()  # lazy: see module docstring
 
     # Our own retry loop honours Retry-After and reports progress, so the SDK's is off.
@@ -70,7 +71,7 @@ def make_client(base_url: str, api_key: str, timeout: float = 600.0) -> Any:
         base_url=base_url,
         api_key=api_key,
         max_retries=0,
-        timeout=openai.Timeout(timeout, connect=10.0),
+        timeout=openai.Timeout(timeout, connect=10.0, read=stall_timeout if stall_timeout is not None else timeout),
     )
 
 

@@ -12,10 +12,12 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-def build_system_prompt(base: str | None = None, personality: str | None = None, with_tools: bool = True) -> str:
+def build_system_prompt(base: str | None = None, personality: str | None = None, with_tools: bool = True,
+                        cwd: str | None = None) -> str:
+    """`cwd`: where commands run (terminal.cwd); None: this process's working directory."""
     parts = [base if base is not None else DEFAULT_SYSTEM_PROMPT]
     if personality:
         parts.append(personality)
     if with_tools:
-        parts.append(f"Working directory: {os.environ.get('TERMINAL_CWD') or os.getcwd()}. Today is {date.today()}.")
+        parts.append(f"Working directory: {cwd or os.getcwd()}. Today is {date.today()}.")
     return "\n\n".join(p for p in parts if p)

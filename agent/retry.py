@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -12,23 +11,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """Built from settings (agent.settings.retry_policy: model.max_retries, retry_base_delay, request_deadline)."""
+
     max_attempts: int = 6
     base_delay: float = 1.0
     max_delay: float = 20.0
     jitter: float = 0.25  # fraction of the delay added or removed at random
     deadline: float = 75.0  # no new attempt starts after this many seconds
-
-    @classmethod
-    def from_env(cls) -> RetryPolicy:
-        """Tests and impatient scripts tune retries through HERMES_MAX_RETRIES / HERMES_RETRY_BASE_DELAY."""
-        policy = cls()
-        attempts = os.environ.get("HERMES_MAX_RETRIES")
-        base = os.environ.get("HERMES_RETRY_BASE_DELAY")
-        return cls(
-            max_attempts=int(attempts) + 1 if attempts else policy.max_attempts,
-            base_delay=float(base) if base else policy.base_delay,
-            max_delay=policy.max_delay if not base else max(float(base) * 8, 0.01),
-        )
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""

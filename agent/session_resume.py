@@ -12,16 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent.errors import ConfigError
 from recording.reader import is_prompt, load_session
 from recording.recorder import SessionRecorder
 from recording.redact import Redactor
 from recording.sharegpt import text_of
-
-if TYPE_CHECKING:
-    from run_agent import AIAgent
 
 RECAP_CLIP = 100
 
@@ -50,30 +47,34 @@ def load_history(path: Path) -> ResumedSession:
                           session.model, session.start.get("tools") or [])
 
 
-def open_recorder(agent: AIAgent, resumed: ResumedSession | None, directory: Path) -> SessionRecorder:
-    """The agent's session log: the resumed session's own files, else a new session."""
-    metadata = {
-        "mode": agent._mode,
-        "base_url": agent.endpoint.base_url,
-        "toolsets": agent.enabled_toolsets,
-        "system_prompt": agent.system_prompt,
-        "ephemeral_system_prompt": agent.ephemeral_system_prompt is not None,
-        "max_turns": agent.max_iterations,
-        "request_params": agent.request_params,
-        "token_capture": agent.token_capture,
-        "task_id": agent.task_id,
-    }
-    redactor = Redactor([agent.endpoint.api_key])
+@dataclass
+class SessionInfo:
+    """What a session log is opened with: the session's identity, model, tools and run metadata."""
+
+    session_id: str
+    directory: Path
+    model: str | None
+    tools: list[dict[str, Any]]
+    metadata: dict[str, Any]  # mode, base_url, toolsets, system_prompt, max_turns, ... (recorded as is)
+    secrets: list[str]  # values redacted from the logs (the API key)
+    history: list[dict[str, Any]] = field(default_factory=list)  # messages handed in by the caller
+    live_file: bool = True  # rewrite the ShareGPT file after every message (not in batch)
+
+
+def open_recorder(info: SessionInfo, resumed: ResumedSession | None) -> SessionRecorder:
+    """The session log: the resumed session's own files, else a new session in `info.directory`."""
+    metadata = dict(info.metadata)
+    redactor = Redactor(info.secrets)
     if resumed is None:
-        recorder = SessionRecorder(agent.session_id, directory, model=agent.model, tools=agent.tools,
-                                   redactor=redactor, metadata=metadata, live_file=agent._mode != "batch")
-        for message in agent.messages:  # history handed in by the caller
+        recorder = SessionRecorder(info.session_id, info.directory, model=info.model, tools=info.tools,
+                                   redactor=redactor, metadata=metadata, live_file=info.live_file)
+        for message in info.history:
             recorder.record_message(message, from_history=True)
         return recorder
-    if agent.tools != resumed.tools:  # exports need the tools the model saw from here on
-        metadata["tools"] = agent.tools
+    if info.tools != resumed.tools:  # exports need the tools the model saw from here on
+        metadata["tools"] = info.tools
     return SessionRecorder.reopen(
-        resumed.session_id, resumed.directory, model=agent.model or resumed.model or "unknown", tools=agent.tools,
+        resumed.session_id, resumed.directory, model=info.model or resumed.model or "unknown", tools=info.tools,
         previous_messages=resumed.messages, session_start=resumed.session_start, last_seq=resumed.last_seq,
         metadata=metadata, redactor=redactor,
     )

@@ -43,6 +43,23 @@ class BatchConfig:
     retry_failed: bool = False
     token_capture: bool = False
     yolo: bool = False
+    # The process's settings (config, .env, environment), loaded by `hermes batch`; None: loaded here.
+    # The fields above that a flag sets are applied on top (max_turns, token_capture, yolo, endpoint).
+    settings: Any = field(default=None, repr=False)
+    endpoint: Any = None  # agent.endpoint.Endpoint, resolved once by `hermes batch`
+
+    def agent_settings(self) -> Any:
+        """The settings every sample's agent is built with: loaded once, flags applied once."""
+        from agent.settings import load_settings
+
+        settings = self.settings or load_settings(
+            {"model": self.model, "base_url": self.base_url, "api_key": self.api_key}, export_dotenv=False)
+        settings.set("agent.max_turns", self.max_turns, "flag --max-turns")
+        if self.token_capture:
+            settings.set("agent.token_capture", True, "flag --rollout")
+        if self.yolo:
+            settings.set("approvals.mode", "yolo", "flag --yolo")
+        return settings
 
 
 @dataclass
@@ -97,8 +114,11 @@ class BatchRunner:
         from agent.endpoint import resolve_endpoint
 
         self.store.open(resume=self.config.resume or self.config.retry_failed)
-        endpoint = resolve_endpoint(self.config.base_url, self.config.api_key, self.config.model)
-        self._client = llm.make_client(endpoint.base_url, endpoint.api_key)
+        self._settings = self.config.agent_settings()
+        # Once for the run, never per sample.
+        self._endpoint = endpoint = self.config.endpoint or resolve_endpoint(self._settings)
+        self._client = llm.make_client(endpoint.base_url, endpoint.api_key,
+                                       stall_timeout=self._settings.model.stall_timeout)
         self._known_tools = sorted(model_tools.load_tools())
         todo = self.pending()
         self.progress = Progress(total=len(todo))
@@ -140,9 +160,9 @@ class BatchRunner:
     def _run_sample(self, sample: Sample) -> Outcome:
         import model_tools
         from agent.errors import HermesError
+        from hermes_cli.agent_factory import make_agent
         from recording.redact import Redactor
         from recording.sharegpt import to_sharegpt
-        from run_agent import AIAgent
 
         if self._stop.is_set():
             return Outcome(sample, False, self._failure(sample, [], "interrupted", "the run was stopped"))
@@ -157,11 +177,10 @@ class BatchRunner:
         timed_out = threading.Event()
         agent = None
         try:
-            agent = AIAgent(
-                self.config.model, self.config.base_url, self.config.api_key, enabled_toolsets=chosen,
-                max_turns=self.config.max_turns, ephemeral_system_prompt=self.config.ephemeral_system_prompt,
-                on_event=tally.on_event, log_directory=self.store.sessions, mode="batch", task_id=task_id,
-                token_capture=self.config.token_capture, yolo=self.config.yolo, client=self._client,
+            agent = make_agent(
+                self._settings, endpoint=self._endpoint, mode="batch", enabled_toolsets=chosen,
+                ephemeral_system_prompt=self.config.ephemeral_system_prompt, on_event=tally.on_event,
+                log_directory=self.store.sessions, task_id=task_id, client=self._client,
             )
             with self._live_lock:
                 self._live.add(agent)

@@ -1,1 +1,3 @@
-"""Command-line front ends: flags, one-shot runs, listings (the REPL joins in a later module)."""
+"""Command-line front ends: flags, one-shot runs, listings, the REPL, /config."""
+
+__version__ = "0.1.0"

@@ -1,69 +1,34 @@
-"""Turn flags + config + environment into an AIAgent. Shared by one-shot, REPL and batch."""
+"""The one construction path: settings (flags + config + environment) -> endpoint -> AIAgent.
+
+Used by one-shot runs, the REPL and batch; the Python API (`AIAgent(...)`) reaches the same
+settings through `agent.settings.load_settings` itself.
+"""
 
 from __future__ import annotations
 
 import argparse
-import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import toolsets
-from agent.config import Config, apply_terminal_env, load_config, load_dotenv_files
 from agent.errors import ConfigError
 from agent.events import Event
-from agent.personalities import personality_names, resolve_personality
+from agent.settings import Settings
+from agent.settings import load_settings as _load
+
+if TYPE_CHECKING:
+    from agent.endpoint import Endpoint
 
 
-@dataclass
-class Settings:
-    """Everything needed to build an agent, resolved once and checked before any model call."""
-
-    config: Config
-    enabled_toolsets: list[str] | None
-    disabled_toolsets: list[str] | None
-    personality: str | None
-    max_turns: int
+def load_settings(args: argparse.Namespace | dict[str, Any] | None) -> Settings:
+    """Settings for this process; ConfigError (exit 2) lists every invalid value, one per line."""
+    return _load(args)
 
 
-def load_settings(args: argparse.Namespace, config: Config | None = None) -> Settings:
-    """`config` given (e.g. defaults after a broken file) is used instead of reading the files."""
-    load_dotenv_files()
-    config = load_config() if config is None else config
-    apply_terminal_env(config)
-    for name, definition in (config.get("custom_toolsets") or {}).items():
-        if not isinstance(definition, dict):
-            raise ConfigError(f"custom_toolsets.{name} must be a mapping with tools/includes")
-        try:
-            toolsets.create_custom_toolset(
-                name, definition.get("description", ""), definition.get("tools"), definition.get("includes")
-            )
-        except toolsets.UnknownToolsetError as exc:
-            raise ConfigError(f"custom_toolsets.{name}: {exc}") from None
-    try:
-        enabled = toolsets.parse_toolset_list(args.toolsets or config.get("toolsets"))
-        disabled = toolsets.parse_toolset_list(args.disabled_toolsets or config.get("disabled_toolsets") or None)
-    except toolsets.UnknownToolsetError as exc:
-        raise ConfigError(str(exc)) from None
-    custom = config.get("agent.personalities") or {}
-    name = args.personality if args.personality is not None else config.get("agent.personality")
-    try:
-        personality = resolve_personality(name, custom)
-    except KeyError:
-        close = difflib.get_close_matches(str(name), personality_names(custom), n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ConfigError(f"unknown personality '{name}'{hint}; choose from {', '.join(personality_names(custom))}") from None
-    max_turns = args.max_turns or int(config.get("agent.max_turns") or 60)
-    return Settings(config, enabled, disabled, personality, max_turns)
-
-
-def resolve_resume(args: argparse.Namespace, directory: Path | None = None) -> Path | None:
+def resolve_resume(args: argparse.Namespace, directory: Path) -> Path | None:
     """The session log `--resume ID_OR_PREFIX` / `--continue` name, or None; ConfigError if there is none."""
-    from recording.paths import log_dir
     from recording.reader import find_session, latest_session
 
-    directory = directory or log_dir()
     if getattr(args, "resume", None):
         try:
             return find_session(directory, args.resume)
@@ -77,53 +42,29 @@ def resolve_resume(args: argparse.Namespace, directory: Path | None = None) -> P
     return None
 
 
-def _number(config: Config, key: str, kind: type, most: float | None = None) -> Any:
-    value = config.get(key)
-    where = config.sources.get(key, "config")
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: '{key}' must be a number, not {value!r}") from None
-    if number <= 0 or (most is not None and number > most):
-        limit = f"above 0 and at most {most}" if most is not None else "above 0"
-        raise ConfigError(f"{where}: '{key}' must be {limit}, not {value!r}")
-    return number
-
-
 def make_agent(
-    args: argparse.Namespace,
     settings: Settings,
     *,
     mode: str,
+    endpoint: Endpoint | None = None,
     on_event: Callable[[Event], None] | None = None,
     approve: Callable[[str, str], bool] | None = None,
     resume: Path | None = None,
-    **overrides: Any,
+    ephemeral_system_prompt: str | None = None,
+    **extra: Any,
 ):
-    """An AIAgent from flags and settings; `resume` continues that session log (see resolve_resume)."""
+    """An AIAgent from settings; `endpoint` resolved once by the caller (else here); `resume` continues
+    that session log (see resolve_resume). `extra`: per-agent arguments such as task_id or client."""
     from agent.endpoint import resolve_endpoint
     from run_agent import AIAgent
 
-    config = settings.config
-    endpoint = resolve_endpoint(args.base_url, args.api_key, args.model, config_model=config.get("model"))
     return AIAgent(
-        model=endpoint.model,
-        base_url=endpoint.base_url,
-        api_key=endpoint.api_key,
-        enabled_toolsets=settings.enabled_toolsets,
-        disabled_toolsets=settings.disabled_toolsets,
-        max_turns=settings.max_turns,
-        system_prompt=args.system_prompt or config.get("agent.system_prompt"),
-        personality=settings.personality,
-        ephemeral_system_prompt=args.ephemeral_system_prompt,
-        stream=not args.no_stream and bool(config.get("agent.stream", True)),
-        token_capture=args.rollout or bool(config.get("agent.token_capture")),
+        settings=settings,
+        endpoint=endpoint or resolve_endpoint(settings),
+        ephemeral_system_prompt=ephemeral_system_prompt,
         on_event=on_event,
         approve=approve,
-        yolo=args.yolo,
         mode=mode,
         resume=resume,
-        context_window=_number(config, "agent.context_window", int),
-        compress_threshold=_number(config, "agent.compress_threshold", float, most=1.0),
-        **overrides,
+        **extra,
     )

@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     session = p.add_mutually_exclusive_group()
     session.add_argument("--resume", "-r", metavar="ID", help="resume a session by id or unique prefix")
     session.add_argument("--continue", "-c", dest="continue_", action="store_true", help="resume the latest session")
-    p.add_argument("--yolo", action="store_true", help="run dangerous commands without asking")
+    p.add_argument("--yolo", action="store_true", help="run dangerous commands without asking (= --approval-mode yolo)")
+    p.add_argument("--approval-mode", choices=["read-only", "ask", "auto-edit", "yolo"],
+                   help="approvals.mode for this run (default: config, else ask)")
     p.add_argument("--no-stream", action="store_true", help="ask for whole responses instead of streaming")
     p.add_argument("--rollout", action="store_true", help="capture token ids and logprobs for RL export")
     p.add_argument("--list-tools", action="store_true", help="list tools, with the reason any is unavailable")

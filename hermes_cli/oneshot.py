@@ -126,10 +126,12 @@ OUTPUTS = {"text": TextOutput, "json": JsonOutput, "stream-json": StreamJsonOutp
 def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = False) -> int:
     output = ProgressOutput() if interactive_look else OUTPUTS[args.output_format]()
     settings = load_settings(args)
-    for warning in settings.config.warnings:
+    for warning in settings.warnings:
         sys.stderr.write(f"hermes: warning: {warning}\n")
-    resume = resolve_resume(args)  # --resume/--continue: continue that conversation, append to its logs
-    agent = make_agent(args, settings, mode="oneshot", on_event=output.event, resume=resume)
+    # --resume/--continue: continue that conversation, append to its logs
+    resume = resolve_resume(args, settings.log_dir)
+    agent = make_agent(settings, mode="oneshot", on_event=output.event, resume=resume,
+                       ephemeral_system_prompt=args.ephemeral_system_prompt)
     started = time.perf_counter()
     info = {"session_id": agent.session_id, "model": agent.model, "endpoint": agent.endpoint.host,
             "tools": sorted(agent.tool_names)}

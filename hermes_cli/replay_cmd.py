@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -87,16 +86,19 @@ def main(argv: list[str]) -> int:
     if total == 0:
         out.write(f"session {session.session_id} has no tool calls to replay\n")
         return 0
+    from agent.settings import load_settings
+
+    settings = load_settings({"yolo": args.yolo})  # bad settings: one line each, exit 2
     if args.cwd is not None:
         if not args.cwd.is_dir():
             sys.stderr.write(f"hermes replay: error: --cwd {args.cwd} is not a directory\n")
             return USAGE_EXIT
-        os.environ["TERMINAL_CWD"] = str(args.cwd.resolve())
+        settings.set("terminal.cwd", str(args.cwd.resolve()), "flag --cwd")
     if not args.json:
         out.write(f"replaying {total} tool call{'s' if total != 1 else ''} of session {session.session_id}\n")
     first = None
     matched = ran = 0
-    for step in replay(session, yolo=args.yolo):
+    for step in replay(session, yolo=settings.yolo, terminal=settings.terminal):
         ran += 1
         matched += step.matched
         if args.json:

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import datetime
 from pathlib import Path
 
-CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
-
 
 def hermes_home() -> Path:
-    return Path(os.environ.get("HERMES_HOME") or Path.home() / ".hermes").expanduser()
+    """$HERMES_HOME (default ~/.hermes), as the settings read it."""
+    from agent.settings.loader import hermes_home as settings_home
+
+    return settings_home()
 
 
 def log_dir() -> Path:
     """HERMES_LOG_DIR, else logs/ beside the launcher in a checkout, else $HERMES_HOME/logs."""
-    if env := os.environ.get("HERMES_LOG_DIR"):
-        return Path(env).expanduser()
-    if (CHECKOUT_ROOT / "hermes").is_file() and (CHECKOUT_ROOT / "logs").is_dir():
-        return CHECKOUT_ROOT / "logs"
-    return hermes_home() / "logs"
+    from agent.settings.loader import log_dir as settings_log_dir
+
+    return settings_log_dir()
 
 
 def new_session_id(now: datetime | None = None) -> str:

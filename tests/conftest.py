@@ -31,6 +31,15 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     return home
 
 
+@pytest.fixture(autouse=True)
+def unconfigured_terminal() -> Iterator[None]:
+    """An AIAgent configures the process's terminal settings; the next test starts from none."""
+    yield
+    from tools.environments import manager
+
+    manager.configure(None)
+
+
 @pytest.fixture
 def log_dir(hermetic_env: Path) -> Path:
     return hermetic_env / "logs"

@@ -109,13 +109,14 @@ def test_secrets_never_reach_the_logs(scripted_llm, log_dir, monkeypatch):
 
 
 def test_log_dir_resolution(monkeypatch, tmp_path):
+    from agent.settings import loader
     from recording import paths
 
     monkeypatch.setenv("HERMES_LOG_DIR", str(tmp_path / "explicit"))
     assert paths.log_dir() == tmp_path / "explicit"
     monkeypatch.delenv("HERMES_LOG_DIR")
-    assert paths.log_dir() == paths.CHECKOUT_ROOT / "logs"  # a checkout logs beside the launcher
-    monkeypatch.setattr(paths, "CHECKOUT_ROOT", tmp_path / "site-packages")
+    assert paths.log_dir() == loader.CHECKOUT_ROOT / "logs"  # a checkout logs beside the launcher
+    monkeypatch.setattr(loader, "CHECKOUT_ROOT", tmp_path / "site-packages")
     monkeypatch.setenv("HERMES_HOME", str(tmp_path / "home"))
     assert paths.log_dir() == tmp_path / "home" / "logs"
 

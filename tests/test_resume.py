@@ -161,12 +161,12 @@ def test_continue_picks_the_session_written_to_last(scripted_llm, log_dir):
     newer.chat("newer")
     newer.close()
     args = parse_args(["--continue"])
-    assert resolve_resume(args).name == f"session_{newer.session_id}.jsonl"
+    assert resolve_resume(args, log_dir).name == f"session_{newer.session_id}.jsonl"
     older_log = log_dir / f"session_{older.session_id}.jsonl"
     later = time.time() + 5
     os.utime(older_log, (later, later))  # as if the older session had just been resumed
-    assert resolve_resume(args) == older_log
-    assert resolve_resume(parse_args([])) is None
+    assert resolve_resume(args, log_dir) == older_log
+    assert resolve_resume(parse_args([]), log_dir) is None
 
 
 def write_log(directory: Path, session_id: str, prompts: list[str], *, edits: list[dict] | None = None) -> None:

@@ -371,6 +371,3 @@ def check_command(command: str) -> Verdict:
         return verdict
     return dangerous or verdict
 
-
-def yolo_from_env() -> bool:
-    return os.environ.get("HERMES_YOLO", "").strip().lower() in ("1", "true", "yes", "on")

@@ -159,7 +159,7 @@ def patch(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error("old_string is empty; to create or overwrite a whole file use write_file")
     if old == new:
         return tool_error("old_string and new_string are identical; nothing to change")
-    files, error = task_files(ctx.task_id)
+    files, error = task_files(ctx.task_id, ctx.terminal)
     if files is None:
         return tool_error(error)
     path = files.resolve(raw_path)

@@ -17,10 +17,11 @@ Files = LocalFiles | RemoteFiles
 _LOCAL = LocalFiles()
 
 
-def task_files(task_id: str | None) -> tuple[Files | None, str | None]:
-    """(files, None) for where the task's terminal runs, or (None, error) if its backend cannot start."""
+def task_files(task_id: str | None, settings: Any = None) -> tuple[Files | None, str | None]:
+    """(files, None) for where the task's terminal runs, or (None, error) if its backend cannot start.
+    `settings`: the tool context's terminal settings (None: the configured ones)."""
     try:
-        return files_for(task_id), None
+        return files_for(task_id, settings), None
     except BackendUnavailable as exc:
         return None, str(exc)
 
@@ -88,7 +89,7 @@ def read_file(args: dict[str, Any], ctx: ToolContext) -> str:
     raw_path = args.get("path")
     if not isinstance(raw_path, str) or not raw_path.strip():
         return tool_error("path must be a non-empty string")
-    files, error = task_files(ctx.task_id)
+    files, error = task_files(ctx.task_id, ctx.terminal)
     if files is None:
         return tool_error(error)
     path = files.resolve(raw_path)

@@ -244,7 +244,7 @@ def search_files(args: dict[str, Any], ctx: ToolContext) -> str:
         limit = min(max(int(args.get("limit") or DEFAULT_LIMIT), 1), MAX_LIMIT)
     except (TypeError, ValueError):
         return tool_error("limit must be an integer")
-    files, error = task_files(ctx.task_id)
+    files, error = task_files(ctx.task_id, ctx.terminal)
     if files is None:
         return tool_error(error)
     base = files.resolve(".")

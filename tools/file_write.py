@@ -18,7 +18,7 @@ def write_file(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error("path must be a non-empty string")
     if not isinstance(content, str):
         return tool_error("content must be a string")
-    files, error = task_files(ctx.task_id)
+    files, error = task_files(ctx.task_id, ctx.terminal)
     if files is None:
         return tool_error(error)
     path = files.resolve(raw_path)

@@ -42,13 +42,7 @@ def _status(proc: Any) -> dict[str, Any]:
     running = proc.running()
     fields: dict[str, Any] = {"pid": proc.pid, "command": proc.command, "status": "running" if running else "exited"}
     if not running:
-        popen = getattr(proc, "popen", None)
-        if popen is not None:
-            from tools.environments.local import exit_status
-
-            fields["exit_code"] = exit_status(popen)
-        elif hasattr(proc, "exit_code"):
-            fields["exit_code"] = proc.exit_code()
+        fields["exit_code"] = proc.exit_code()
     return fields
 
 

@@ -15,12 +15,16 @@ class ToolContext:
 
     `approve(command, reason)` asks the user about a dangerous command; `None` means nobody can be
     asked (one-shot, batch), so dangerous commands are denied unless `yolo` is set.
+    `approval_mode` is the configured `approvals.mode` (read-only | ask | auto-edit | yolo); `terminal`
+    the terminal settings the task's environment is created with (None: the configured ones).
     """
 
     task_id: str = "default"
     interrupt: threading.Event | None = None
     approve: Callable[[str, str], bool] | None = None
     yolo: bool = False
+    approval_mode: str = "ask"
+    terminal: Any = None  # agent.settings.TerminalSettings
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from tools.approval import check_command, yolo_from_env
+from tools.approval import check_command
 from tools.environments.manager import BackendUnavailable, get_environment, start_background
 from tools.environments.sudo import current_password, remember_password, uses_sudo
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
@@ -34,7 +33,7 @@ def _approval_error(command: str, ctx: ToolContext) -> str | None:
     verdict = check_command(command)
     if verdict.blocked:
         return f"command blocked: {verdict.reason}. It is on the hard block list and never runs, even with --yolo."
-    if not verdict.dangerous or ctx.yolo or yolo_from_env():
+    if not verdict.dangerous or ctx.yolo or ctx.approval_mode == "yolo":
         return None
     if ctx.approve is None:
         return (
@@ -69,15 +68,15 @@ def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error(error, output="", exit_code=-1)
     try:
         if args.get("background"):
-            proc = start_background(ctx.task_id, command)
+            proc = start_background(ctx.task_id, command, settings=ctx.terminal)
             return tool_result(pid=proc.pid, output_file=proc.output_file, status="started", error=None)
         profile = args.get("profile") if isinstance(args.get("profile"), str) else None
-        env = get_environment(ctx.task_id, profile=profile or None)
+        env = get_environment(ctx.task_id, profile=profile or None, settings=ctx.terminal)
     except BackendUnavailable as exc:
         return tool_error(str(exc), output="", exit_code=-1)
     except OSError as exc:
         return tool_error(f"could not start bash: {exc}", output="", exit_code=-1)
-    timeout = _timeout(args.get("timeout"), getattr(env, "default_timeout", 60))
+    timeout = _timeout(args.get("timeout"), env.default_timeout)
     try:
         _ask_sudo_password(env, command, ctx)
         result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
@@ -107,16 +106,21 @@ def _ask_sudo_password(env: Any, command: str, ctx: ToolContext) -> None:
         return
     ctx.extra["sudo_asked"] = True
     password = ask()
-    if password and hasattr(env, "set_sudo_password"):
+    if password:
         remember_password(password)
         env.set_sudo_password(password)
 
 
 def _check() -> str | None:
-    backend = (os.environ.get("TERMINAL_ENV") or "local").strip().lower()
-    if backend == "local" and not any(
-        os.access(os.path.join(d, "bash"), os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep) if d
-    ):
+    import shutil
+
+    from tools.environments.manager import BackendUnavailable, current_settings
+
+    try:
+        backend = current_settings().backend
+    except BackendUnavailable as exc:
+        return str(exc)
+    if backend == "local" and shutil.which("bash") is None:
         return "needs bash on PATH"
     return None
 

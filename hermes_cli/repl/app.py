@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import toolsets
-from agent.config import Config
-from agent.errors import ConfigError
-from agent.personalities import personality_names, resolve_personality
+from agent.endpoint import resolve_endpoint
+from agent.personalities import NONE_NAMES, personality_names, resolve_personality
 from agent.prompts import build_system_prompt
 from hermes_cli import agent_factory
 from hermes_cli.repl.approval import ApprovalPrompt, SudoPrompt
 from hermes_cli.repl.commands import EXIT, Commands
 from hermes_cli.repl.render import Renderer
-from recording.paths import hermes_home, log_dir
 
 DOUBLE_CTRL_C = 2.0  # seconds within which a second Ctrl-C on an empty line exits
 
@@ -30,40 +28,38 @@ DOUBLE_CTRL_C = 2.0  # seconds within which a second Ctrl-C on an empty line exi
 class Repl:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.renderer = Renderer()
-        self.settings = self._load_settings(args)
-        display = self.settings.config.get("display") or {}
-        self.renderer.show_reasoning = bool(display.get("show_reasoning", True))
-        self.renderer.verbose = bool(display.get("verbose", False))
-        self.renderer.spinner_enabled = self.renderer.spinner_enabled and bool(display.get("spinner", True))
-        self.personality: str | None = args.personality or self.settings.config.get("agent.personality")
-        if self.personality and self.personality.lower() == "none":
-            self.personality = None
-        self.custom_prompt: str | None = args.system_prompt or self.settings.config.get("agent.system_prompt")
+        # Invalid settings raise ConfigError before anything is drawn: the REPL refuses to start
+        # (one line per problem, exit 2), exactly as `hermes -p` does.
+        self.settings = settings = agent_factory.load_settings(args)
+        self.endpoint = resolve_endpoint(settings)
+        self.renderer = Renderer(spinner=settings.display.spinner)
+        for warning in settings.warnings:
+            self.renderer.warn(warning)
+        self.renderer.show_reasoning = settings.display.show_reasoning
+        self.renderer.verbose = settings.display.verbose
         self.approval = ApprovalPrompt(
-            allowlist=self.settings.config.get("approvals.allowlist") or [],
+            allowlist=list(settings.approvals.allowlist),
             save_always=self._save_allowlist,
             pause=self.renderer.paused,
             warn=self.renderer.warn,
         )
-        self.log_dir = log_dir()
+        self.log_dir = settings.log_dir
         self.commands = Commands(self)
         self._models: list[str] = []
-        self.agent = self._make_agent(resume=agent_factory.resolve_resume(args))
+        self.agent = self._make_agent(resume=agent_factory.resolve_resume(args, self.log_dir))
 
     # -- set-up ------------------------------------------------------------------------------
-    def _load_settings(self, args: argparse.Namespace) -> agent_factory.Settings:
-        try:
-            return agent_factory.load_settings(args)
-        except ConfigError as exc:
-            # A broken config file must not lock the user out: say what is wrong, use defaults.
-            self.renderer.error(f"{exc}")
-            self.renderer.warn("starting with default settings; fix the file and restart to use it")
-            return agent_factory.load_settings(args, config=Config())
+    @property
+    def personality(self) -> str | None:
+        name = self.settings.agent.personality
+        return None if name is None or name.lower() in NONE_NAMES else name
 
     def _make_agent(self, resume: Path | None = None) -> Any:
-        agent = agent_factory.make_agent(self.args, self.settings, mode="repl", on_event=self.renderer.on_event,
-                                         approve=self.approval, resume=resume)
+        agent = agent_factory.make_agent(self.settings, endpoint=self.endpoint, mode="repl",
+                                         on_event=self.renderer.on_event, approve=self.approval, resume=resume,
+                                         ephemeral_system_prompt=self.args.ephemeral_system_prompt)
+        if self.settings.model.default:  # /model may have changed it since start-up
+            agent.set_model(self.settings.model.default)
         agent.tool_context.extra["ask_sudo_password"] = SudoPrompt(pause=self.renderer.paused)
         if resume is not None:
             from agent.session_resume import recap
@@ -75,7 +71,8 @@ class Repl:
     def _save_allowlist(self, allowlist: list[str]) -> None:
         from agent.config import save_config_value
 
-        save_config_value("approvals.allowlist", allowlist)
+        save_config_value("approvals.allowlist", allowlist, self.settings.home / "config.yaml")
+        self.settings.set("approvals.allowlist", list(allowlist), "/approve always")
 
     def _warm_up(self) -> None:
         """Import the SDK and fetch the model list while the user types the first message."""
@@ -92,7 +89,7 @@ class Repl:
         return self._models
 
     def personality_choices(self) -> list[str]:
-        return [*personality_names(self.settings.config.get("agent.personalities") or {}), "none"]
+        return [*personality_names(self.settings.agent.personalities), "none"]
 
     def toolset_choices(self) -> list[str]:
         return [*toolsets.get_toolset_names(), "all"]
@@ -103,16 +100,40 @@ class Repl:
         return [session_id_of(p) for p in session_logs(self.log_dir)[:50]]
 
     def set_model(self, name: str) -> None:
+        self.settings.set("model.default", name, "/model")
         self.agent.set_model(name)
 
     def set_toolsets(self, names: list[str]) -> None:
-        self.agent.set_toolsets(names, self.settings.disabled_toolsets)
+        self.settings.set("toolsets", list(names), "/toolsets")
+        self.agent.set_toolsets(names, self.settings.disabled_toolsets or None)
         self.rebuild_system_prompt()
 
+    def set_personality(self, name: str | None) -> None:
+        self.settings.set("agent.personality", name, "/personality")
+        self.rebuild_system_prompt()
+
+    def set_system_prompt(self, text: str | None) -> None:
+        self.settings.set("agent.system_prompt", text, "/prompt")
+        self.rebuild_system_prompt()
+
+    def set_verbose(self, on: bool) -> None:
+        self.settings.set("display.verbose", on, "/verbose")
+        self.renderer.verbose = on
+
+    def set_approval_mode(self, mode: str) -> None:
+        if mode == "yolo" and self.settings.approvals.mode != "yolo":
+            self._mode_before_yolo = self.settings.approvals.mode  # /yolo again goes back to it
+        elif mode != "yolo":
+            mode = getattr(self, "_mode_before_yolo", mode)
+        self.settings.set("approvals.mode", mode, "/yolo")
+        ctx = self.agent.tool_context
+        ctx.approval_mode, ctx.yolo = mode, mode == "yolo"
+
     def rebuild_system_prompt(self) -> None:
-        custom = self.settings.config.get("agent.personalities") or {}
+        agent = self.settings.agent
         self.agent.system_prompt = build_system_prompt(
-            self.custom_prompt, resolve_personality(self.personality, custom), with_tools=bool(self.agent.tools)
+            agent.system_prompt, resolve_personality(self.personality, agent.personalities),
+            with_tools=bool(self.agent.tools), cwd=self.settings.terminal.cwd,
         )
 
     def resume(self, path: Path) -> None:
@@ -120,7 +141,7 @@ class Repl:
         self.agent = self._make_agent(resume=path)
 
     def export(self, arg: str) -> None:
-        from cli import main as hermes_main
+        from hermes_cli.export_cmd import main as export_main
 
         fmt, _, output = arg.partition(" ")
         fmt = fmt or "sharegpt"
@@ -130,10 +151,15 @@ class Repl:
         if paths is None:
             self.renderer.warn("nothing recorded yet in this session")
             return
+        from agent.errors import HermesError
+
         try:
-            code = hermes_main(["export", str(paths[0]), "--format", fmt, "--output", output])
+            code = export_main([str(paths[0]), "--format", fmt, "--output", output])
         except SystemExit as exc:  # a bad format: argparse has said why; the session goes on
             code = exc.code
+        except HermesError as exc:  # ConfigError included: one line, the session goes on
+            self.renderer.error(f"export: {exc}")
+            return
         if code == 0:
             self.renderer.info(f"exported this session as {fmt} to {Path(output).resolve()}")
         else:
@@ -141,7 +167,7 @@ class Repl:
 
     # -- the loop ----------------------------------------------------------------------------
     def banner(self) -> None:
-        from cli import __version__
+        from hermes_cli import __version__
 
         agent = self.agent
         self.renderer.banner({
@@ -183,7 +209,7 @@ class Repl:
 
         self.banner()
         threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
-        session = make_prompt_session(self, hermes_home() / "history")
+        session = make_prompt_session(self, self.settings.home / "history")
         last_ctrl_c = 0.0
         try:
             while True:

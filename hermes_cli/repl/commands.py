@@ -112,8 +112,9 @@ class Commands:
         """Show the effective settings and where each came from"""
         from hermes_cli.config_view import format_config
 
-        rows = [[key, str(value), source] for key, value, source in format_config(self.repl.settings.config,
-                                                                                  self.repl.agent.endpoint)]
+        agent = self.repl.agent
+        rows = [[key, str(value), source]
+                for key, value, source in format_config(self.repl.settings, agent.endpoint, agent.model)]
         self.repl.renderer.table("Configuration", ["setting", "value", "from"], rows)
 
     def cmd_usage(self, arg: str) -> None:
@@ -142,13 +143,12 @@ class Commands:
         if not arg:
             self.repl.renderer.info(self.repl.agent.system_prompt)
             return
-        self.repl.custom_prompt = None if arg.lower() in ("reset", "default", "none") else arg
-        self.repl.rebuild_system_prompt()
+        self.repl.set_system_prompt(None if arg.lower() in ("reset", "default", "none") else arg)
         self.repl.renderer.info("system prompt updated (from the next message)")
 
     def cmd_personality(self, arg: str) -> None:
         """Show or set the personality: /personality [name|none]"""
-        custom = self.repl.settings.config.get("agent.personalities") or {}
+        custom = self.repl.settings.agent.personalities
         if not arg:
             current = self.repl.personality or "none"
             self.repl.renderer.info(f"personality: {current}\navailable: {', '.join(personality_names(custom))}, none")
@@ -160,8 +160,7 @@ class Commands:
             hint = f" Did you mean {' or '.join(close)}?" if close else ""
             self.repl.renderer.warn(f"unknown personality '{arg}'.{hint}")
             return
-        self.repl.personality = None if resolve_personality(arg, custom) is None else arg
-        self.repl.rebuild_system_prompt()
+        self.repl.set_personality(None if resolve_personality(arg, custom) is None else arg)
         self.repl.renderer.info(f"personality: {self.repl.personality or 'none'} (from the next message)")
 
     # -- conversation ------------------------------------------------------------------------
@@ -262,13 +261,13 @@ class Commands:
     def cmd_verbose(self, arg: str) -> None:
         """Toggle full tool arguments and output"""
         renderer = self.repl.renderer
-        renderer.verbose = not renderer.verbose
+        self.repl.set_verbose(not renderer.verbose)
         renderer.info(f"verbose {'on' if renderer.verbose else 'off'}")
 
     def cmd_yolo(self, arg: str) -> None:
         """Toggle running dangerous commands without asking"""
         ctx = self.repl.agent.tool_context
-        ctx.yolo = not ctx.yolo
+        self.repl.set_approval_mode("ask" if ctx.yolo else "yolo")
         self.repl.renderer.warn("yolo on: dangerous commands run without asking (the hard block list still applies)"
                                 if ctx.yolo else "yolo off: dangerous commands ask first")
 

@@ -1,4 +1,7 @@
-"""Backend settings come from config (`terminal.*`) as well as TERMINAL_* variables; variables win."""
+"""Backend settings come from config (`terminal.*`) as well as TERMINAL_* variables; variables win.
+
+They reach the backends as a TerminalSettings object, never through os.environ.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +10,45 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import apply_terminal_env, load_config
+from agent.errors import ConfigError
+from agent.settings import load_settings
 from tools.environments import manager
 from tools.environments.manager import BackendUnavailable
 
 
 def test_config_keys_reach_the_backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text(
+    (tmp_path / "config.yaml").write_text(
         "terminal:\n  backend: docker\n  docker_memory: 1g\n  docker_forward_env: [A, B]\n"
         "  ssh_host_key_policy: accept-new\n  modal_profile: gpu\n  docker_cpus: 3\n", encoding="utf-8")
+    monkeypatch.setenv("HERMES_HOME", str(tmp_path))
     monkeypatch.setenv("TERMINAL_DOCKER_CPUS", "1")  # the environment wins over config
-    for name in ("TERMINAL_ENV", "TERMINAL_DOCKER_MEMORY", "TERMINAL_DOCKER_FORWARD_ENV",
-                 "TERMINAL_SSH_HOST_KEY_POLICY", "TERMINAL_MODAL_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    apply_terminal_env(load_config(paths=[path]))
-    try:
-        assert os.environ["TERMINAL_ENV"] == "docker"
-        assert os.environ["TERMINAL_DOCKER_MEMORY"] == "1g"
-        assert os.environ["TERMINAL_DOCKER_CPUS"] == "1"
-        assert os.environ["TERMINAL_SSH_HOST_KEY_POLICY"] == "accept-new"
-        assert os.environ["TERMINAL_MODAL_PROFILE"] == "gpu"
-        from tools.environments.settings import env_list
-        assert env_list("TERMINAL_DOCKER_FORWARD_ENV") == ["A", "B"]
-    finally:
-        for name in ("TERMINAL_ENV", "TERMINAL_DOCKER_MEMORY", "TERMINAL_DOCKER_FORWARD_ENV",
-                     "TERMINAL_SSH_HOST_KEY_POLICY", "TERMINAL_MODAL_PROFILE"):
-            os.environ.pop(name, None)
+    before = dict(os.environ)
+    terminal = load_settings(None, cwd=tmp_path).terminal
+    assert dict(os.environ) == before  # nothing bridged into the environment
+    assert (terminal.backend, terminal.docker_memory, terminal.docker_cpus) == ("docker", "1g", 1.0)
+    assert terminal.docker_forward_env == ["A", "B"]
+    assert terminal.ssh_host_key_policy == "accept-new" and terminal.modal_profile == "gpu"
+    from tools.environments.docker import DockerEnvironment
+
+    env = DockerEnvironment.__new__(DockerEnvironment)  # the argv comes from the settings object it is given
+    env.settings, env.docker, env.name, env.image = terminal, "docker", "n", "img"
+    argv = env._run_argv("/workspace", None)
+    assert argv[argv.index("--memory") + 1] == "1g" and argv[argv.index("--cpus") + 1] == "1"
 
 
 def test_bad_setting_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERMINAL_ENV", "ssh")
     monkeypatch.setenv("TERMINAL_SSH_HOST", "127.0.0.1")
     monkeypatch.setenv("TERMINAL_SSH_PORT", "twenty-two")
-    with pytest.raises(BackendUnavailable, match=r"^TERMINAL_SSH_PORT='twenty-two' is not a whole number$"):
+    expected = (r"^env TERMINAL_SSH_PORT: 'twenty-two' is not valid for terminal\.ssh_port; "
+                r"expected a whole number >= 1 and <= 65535$")
+    with pytest.raises(BackendUnavailable, match=expected):
         manager.get_environment("t")
+    with pytest.raises(ConfigError, match=expected):  # hermes itself stops before any model call
+        load_settings(None)
     monkeypatch.setenv("TERMINAL_SSH_PORT", "22")
     monkeypatch.setenv("TERMINAL_SSH_HOST_KEY_POLICY", "yolo")
-    with pytest.raises(BackendUnavailable, match="use one of strict, accept-new, off"):
+    with pytest.raises(BackendUnavailable, match="expected one of strict, accept-new, off"):
         manager.get_environment("t")
 
 

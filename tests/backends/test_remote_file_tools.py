@@ -124,7 +124,7 @@ def test_modal_file_tools(run_tool, fake_modal, tmp_path) -> None:
 def test_unknown_backend_is_an_error_not_the_host(run_tool, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("TERMINAL_ENV", "nonesuch")
     result = run_tool("write_file", {"path": str(tmp_path / "x.txt"), "content": "x"})
-    assert "unknown terminal backend 'nonesuch'" in result["error"]
+    assert result["error"].startswith("env TERMINAL_ENV: 'nonesuch' is not valid for terminal.backend; expected one of")
     assert not (tmp_path / "x.txt").exists()
 
 

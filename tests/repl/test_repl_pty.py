@@ -245,13 +245,18 @@ def test_double_ctrl_c_exits_cleanly(repl_factory):
     assert repl.child.exitstatus == 0, repl.screen[-2000:]
 
 
-def test_bad_config_still_starts(repl_factory, hermetic_env):
+def test_bad_config_refuses_to_start(scripted_llm, hermetic_env):
+    """The REPL's policy (README): invalid settings are one line each and exit 2, as with -p."""
     (hermetic_env / "config.yaml").write_text("model: [unclosed\n", encoding="utf-8")
-    llm, repl = repl_factory([Reply(content="still works")])
-    assert "config.yaml:" in repl.screen and "invalid YAML" in repl.screen and "default settings" in repl.screen
-    repl.say("hi")
-    assert "still works" in repl.screen
-    repl.quit()
+    llm = scripted_llm([Reply(content="never asked")])
+    child = pexpect.spawn(sys.executable, [str(HERMES), "--base-url", llm.base_url], encoding="utf-8",
+                          env=dict(os.environ, TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1"), timeout=20)
+    child.expect(pexpect.EOF)
+    child.close()
+    lines = [line for line in ANSI.sub("", child.before).splitlines() if line.strip()]
+    assert child.exitstatus == 2
+    assert len(lines) == 1 and f"{hermetic_env / 'config.yaml'}:2: invalid YAML" in lines[0], lines
+    assert llm.chat_requests == []
 
 
 def test_usage_reports_cost_and_sessions_lists_this_one(repl_factory):
@@ -337,7 +342,8 @@ def test_every_slash_command_does_what_it_says(repl_factory, tmp_path, hermetic_
     assert user_texts_of(request) == ["first question", "second question"]
     assert "the model sees 4 tool(s) now" in repl.output_of("/tools")
     config = repl.output_of("/config")
-    assert "flag --model" in config and "sk-test-0123456789" not in config and "sk-…6789" in config
+    assert re.search(r"model\.default +other-model +/model", config)  # live, with the command as source
+    assert "sk-test-0123456789" not in config and re.search(r"model\.api_key +sk-…6789 +flag --api-key", config)
     assert "second question" in repl.output_of("/history")
     repl.say("/export sharegpt out.jsonl")
     exported = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]

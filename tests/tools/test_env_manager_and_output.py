@@ -46,11 +46,13 @@ def test_missing_terminal_cwd_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_backends_are_a_registry(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("TERMINAL_ENV", "mybackend")
+    from agent.settings import TerminalSettings
+
+    settings = TerminalSettings(backend="mybackend")  # settings validate names; the manager runs what is registered
     with pytest.raises(manager.BackendUnavailable, match="unknown terminal backend 'mybackend'"):
-        manager.get_environment("m")
+        manager.get_environment("m", settings=settings)
     monkeypatch.setitem(manager.BACKENDS, "mybackend", manager.BACKENDS["local"])
-    assert manager.get_environment("m").backend == "local"
+    assert manager.get_environment("m", settings=settings).backend == "local"
 
 
 def test_resolve_path_follows_the_task_cwd(workdir: Path):

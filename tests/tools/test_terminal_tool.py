@@ -80,8 +80,10 @@ def test_unavailable_backend_is_a_clear_error(run_tool, monkeypatch: pytest.Monk
     result = run_tool("terminal", {"command": "echo hi"}, task_id="dock")
     assert result["error"].startswith("docker backend: ") and "\n" not in result["error"]
     assert result["exit_code"] == -1
-    monkeypatch.setenv("TERMINAL_ENV", "nosuch")
-    assert "unknown terminal backend 'nosuch'" in run_tool("terminal", {"command": "echo hi"}, task_id="x")["error"]
+    monkeypatch.setenv("TERMINAL_ENV", "nosuch")  # the settings name the variable, the value and the choices
+    assert run_tool("terminal", {"command": "echo hi"}, task_id="x")["error"] == (
+        "env TERMINAL_ENV: 'nosuch' is not valid for terminal.backend; "
+        "expected one of local, docker, ssh, singularity, apptainer, modal")
 
 
 def test_terminal_timeout_env_sets_the_default(run_tool, monkeypatch: pytest.MonkeyPatch):
@@ -154,8 +156,12 @@ def test_approver_that_raises_denies(run_tool, workdir: Path):
 def test_yolo_runs_dangerous_commands_without_asking(run_tool, workdir: Path, monkeypatch, how):
     (workdir / "victim").mkdir()
     if how == "env":
-        monkeypatch.setenv("HERMES_YOLO", "1")
-    result = run_tool("terminal", {"command": "rm -r victim"}, yolo=how == "ctx")
+        monkeypatch.setenv("HERMES_YOLO", "1")  # read by the settings, handed to the tool in its context
+    from agent.settings import default_settings
+
+    mode = default_settings().approvals.mode
+    assert mode == ("yolo" if how == "env" else "ask")
+    result = run_tool("terminal", {"command": "rm -r victim"}, yolo=how == "ctx", approval_mode=mode)
     assert result["exit_code"] == 0
     assert not (workdir / "victim").exists()
 

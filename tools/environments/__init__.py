@@ -1,6 +1,6 @@
-"""Terminal backends. `manager.get_environment(task_id)` is the entry point; `base` holds the protocol.
+"""Terminal backends. `manager.get_environment(task_id)` is the entry point; `base` holds the contract.
 
-    base.py         ExecResult and the Environment protocol every backend implements
+    base.py         ExecResult and the Environment base class: every capability callers use
     local.py        LocalEnvironment: spawn-per-call bash on this machine
     shell_state.py  the wrapper script that carries cwd and exports from one call to the next
     output.py       bounded head+tail capture of command output
@@ -12,5 +12,6 @@
     singularity.py  SingularityEnvironment: one apptainer/singularity instance per task
     modal_env.py    ModalEnvironment + SandboxPool (warm pools, named-sandbox recovery);
                     modal_profiles.py reads the profiles
-    settings.py     TERMINAL_* parsing with one-line errors; sudo.py: SUDO_PASSWORD via sudo -S
+    settings.py     the TerminalSettings a backend works with (given, else the manager's);
+                    sudo.py: SUDO_PASSWORD via sudo -S
 """

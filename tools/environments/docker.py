@@ -22,9 +22,13 @@ import re
 import secrets
 import shutil
 import subprocess
+from typing import TYPE_CHECKING
 
 from tools.environments.remote import BOOT, ProcessChannel, RemoteShellEnvironment, run_to_completion
-from tools.environments.settings import env_bool, env_float, env_list, env_str
+from tools.environments.settings import terminal_settings
+
+if TYPE_CHECKING:
+    from agent.settings import TerminalSettings
 
 DEFAULT_IMAGE = "debian:bookworm-slim"
 # Root inside the container still needs these for apt/pip/chown; everything else is dropped.
@@ -51,13 +55,16 @@ class DockerEnvironment(RemoteShellEnvironment):
     state_dir = "/tmp/.hermes"
 
     def __init__(self, *, task_id: str = "default", host_cwd: str | None = None, default_timeout: float = 60,
-                 sudo_password: str | None = None, image: str | None = None) -> None:
+                 sudo_password: str | None = None, image: str | None = None,
+                 settings: TerminalSettings | None = None) -> None:
+        self.settings = settings = terminal_settings(settings)
         self.docker = shutil.which("docker")
         if self.docker is None:
             raise _unavailable("docker backend: the `docker` command is not installed (TERMINAL_ENV=docker)")
-        self.image = image or env_str("TERMINAL_DOCKER_IMAGE", DEFAULT_IMAGE)
-        workdir = env_str("TERMINAL_DOCKER_WORKDIR", "/workspace")
-        super().__init__(cwd=workdir, default_timeout=default_timeout, sudo_password=sudo_password)
+        self.image = image or settings.docker_image or DEFAULT_IMAGE
+        workdir = settings.docker_workdir or "/workspace"
+        super().__init__(cwd=workdir, default_timeout=default_timeout, sudo_password=sudo_password,
+                         max_output_chars=settings.max_output_chars)
         safe_task = re.sub(r"[^a-zA-Z0-9_.-]", "-", task_id)[:40] or "task"
         self.name = f"hermes-{os.getpid()}-{safe_task}-{secrets.token_hex(3)}"
         self.run_argv = self._run_argv(workdir, host_cwd)
@@ -65,32 +72,33 @@ class DockerEnvironment(RemoteShellEnvironment):
         self._start()
 
     def _run_argv(self, workdir: str, host_cwd: str | None) -> list[str]:
+        settings = self.settings
         argv = [
             self.docker, "run", "-d", "--name", self.name,
             "--label", f"hermes.pid={os.getpid()}",
             "--cap-drop", "ALL", *(f"--cap-add={cap}" for cap in CAPS_KEPT),
             "--init",  # reaps the zombies that commands' background children leave
             "--security-opt", "no-new-privileges",
-            "--pids-limit", env_str("TERMINAL_DOCKER_PIDS_LIMIT", "512"),
-            "--memory", env_str("TERMINAL_DOCKER_MEMORY", "2g"),
-            "--cpus", env_str("TERMINAL_DOCKER_CPUS", "2"),
+            "--pids-limit", str(settings.docker_pids_limit or 512),
+            "--memory", settings.docker_memory or "2g",
+            "--cpus", f"{settings.docker_cpus or 2:g}",
             "-w", workdir,
         ]
-        network = env_str("TERMINAL_DOCKER_NETWORK")
+        network = settings.docker_network
         if network:
             argv += ["--network", network]
-        if env_bool("TERMINAL_DOCKER_MOUNT_CWD") and host_cwd:
+        if settings.docker_mount_cwd and host_cwd:
             if not os.path.isdir(host_cwd):
                 raise _unavailable(f"docker backend: {host_cwd} does not exist, cannot mount it (TERMINAL_CWD)")
             argv += ["-v", f"{os.path.abspath(host_cwd)}:{workdir}"]
-        for name in env_list("TERMINAL_DOCKER_FORWARD_ENV"):
-            if name in os.environ:
+        for name in settings.docker_forward_env:
+            if name in settings.environ:
                 argv += ["-e", name]  # docker reads the value from its own environment: not in argv
         # A long sleep keeps the container alive; `docker rm -f` ends it (SIGKILL) at cleanup.
         return [*argv, self.image, "sleep", "2147483647"]
 
     def _start(self) -> None:
-        timeout = env_float("TERMINAL_DOCKER_START_TIMEOUT", 300.0)
+        timeout = self.settings.docker_start_timeout or 300.0
         try:
             proc = subprocess.run(self.run_argv, capture_output=True, text=True, timeout=timeout,
                                   stdin=subprocess.DEVNULL)

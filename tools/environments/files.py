@@ -18,7 +18,7 @@ import shlex
 import stat
 import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from weakref import WeakKeyDictionary
 
 from tools.environments.manager import (
@@ -80,11 +80,12 @@ class LocalFiles:
     remote = False
     where = "local"
 
-    def __init__(self, task_id: str | None = None) -> None:
+    def __init__(self, task_id: str | None = None, settings: Any = None) -> None:
         self.task_id = task_id
+        self.settings = settings  # agent.settings.TerminalSettings, or None for the configured ones
 
     def resolve(self, path: str) -> str:
-        return resolve_path(self.task_id, path)
+        return resolve_path(self.task_id, path, self.settings)
 
     def stat(self, path: str) -> FileStat:
         """Raises OSError only when a regular file cannot be opened for the binary sniff."""
@@ -246,13 +247,13 @@ def _message(stderr: str, code: int) -> str:
     return lines[-1].rsplit(": ", 1)[-1] if ": " in lines[-1] else lines[-1]
 
 
-def files_for(task_id: str | None) -> LocalFiles | RemoteFiles:
+def files_for(task_id: str | None, settings: Any = None) -> LocalFiles | RemoteFiles:
     """The file system the task's terminal sees. May raise BackendUnavailable (as the terminal would)."""
     env = peek_environment(task_id or "default")
-    backend = env.backend if env is not None else current_config().backend
+    backend = env.backend if env is not None else current_config(settings).backend
     if backend == "local":
-        return LocalFiles(task_id)
-    env = env or get_environment(task_id or "default")
-    if not hasattr(env, "run_raw"):  # a backend without a raw channel: nothing better than this host
-        return LocalFiles(task_id)
+        return LocalFiles(task_id, settings)
+    env = env or get_environment(task_id or "default", settings=settings)
+    if not env.has_raw_channel:  # a backend without a raw channel: nothing better than this host
+        return LocalFiles(task_id, settings)
     return RemoteFiles(env)

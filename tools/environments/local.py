@@ -24,13 +24,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agent.secrets import scrubbed_environ
-from tools.environments.base import ExecResult
+from tools.environments.base import Environment, ExecResult
 from tools.environments.output import (
     INTERRUPT_EXIT_CODE,
     OutputCollector,
-    max_output_chars_from_env,
+    configured_max_output_chars,
     note_outcome,
     wait_readable,
 )
@@ -42,6 +43,9 @@ from tools.environments.shell_state import (
     split_oversized,
 )
 from tools.environments.sudo import password_file_text, sudo_function, uses_sudo
+
+if TYPE_CHECKING:
+    from agent.settings import TerminalSettings
 
 KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
 DRAIN_GRACE = 0.2  # how long to keep reading after bash exits while a background child holds the pipe
@@ -112,6 +116,9 @@ class BackgroundProcess:
     def running(self) -> bool:
         return exit_status(self.popen) is None
 
+    def exit_code(self) -> int | None:
+        return exit_status(self.popen)
+
     def kill(self) -> None:
         if self.popen.returncode is None:
             stop_group(self.popen)
@@ -124,7 +131,7 @@ def _unlink_quiet(path: str) -> None:
         pass
 
 
-class LocalEnvironment:
+class LocalEnvironment(Environment):
     backend = "local"
 
     def __init__(
@@ -134,14 +141,17 @@ class LocalEnvironment:
         default_timeout: float = 60,
         max_output_chars: int | None = None,
         sudo_password: str | None = None,
+        settings: TerminalSettings | None = None,
     ) -> None:
+        # sandbox, sandbox_network, env_passthrough: validated and carried here, enforced in a later release
+        self.settings = settings
         self.initial_cwd = os.path.abspath(cwd or os.getcwd())
         base = scrubbed_environ()
         if env:
             base.update(env)
         self.state = ShellState(cwd=self.initial_cwd, env=base)
         self.default_timeout = default_timeout
-        self.max_output_chars = max_output_chars or max_output_chars_from_env()
+        self.max_output_chars = max_output_chars or configured_max_output_chars()
         self.state_dir = tempfile.mkdtemp(prefix="hermes-env-")
         self._bash = shutil.which("bash", path=base.get("PATH")) or "/bin/bash"
         self._counter = itertools.count(1)
@@ -155,6 +165,9 @@ class LocalEnvironment:
     @property
     def cwd(self) -> str:
         return self.state.cwd
+
+    def busy(self) -> bool:
+        return bool(self._active)
 
     def _start_cwd(self) -> tuple[str, str]:
         """The directory the next command starts in, and a note if the saved one has vanished."""

@@ -5,9 +5,11 @@
     start_background(task_id, command)           # detached command, tracked and killed at cleanup
     cleanup_environment(task_id); cleanup_all()
 
-Backend from `TERMINAL_ENV` (default `local`), start directory from `TERMINAL_CWD` (default: this
-process's cwd), default command timeout from `TERMINAL_TIMEOUT` (default 60 s). With
-`TERMINAL_LIFETIME_SECONDS` set, a reaper thread cleans up environments idle for that long.
+Settings come from a `TerminalSettings` (agent/settings): the one `configure()` was given by the
+agent's construction path, or one passed to `get_environment`; without either, the settings the
+environment alone gives (no config files), so tools used on their own behave as documented.
+`backend` (default `local`), `cwd` (default: this process's cwd), `timeout` (default 60 s); with
+`lifetime_seconds` set, a reaper thread cleans up environments idle for that long.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tools.environments.base import Environment
+from tools.environments.base import Environment, Unsupported
 from tools.environments.settings import sudo_password
+
+if TYPE_CHECKING:
+    from agent.settings import TerminalSettings
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -37,39 +43,42 @@ class EnvConfig:
     task_id: str = "default"
     profile: str | None = None  # Modal profile chosen by the terminal tool's `profile` argument
     image: str | None = None  # a task's own container image (docker, singularity), else the configured one
+    settings: TerminalSettings | None = field(default=None, repr=False)
 
 
 def _make_local(config: EnvConfig) -> Environment:
     from tools.environments.local import LocalEnvironment
 
-    return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout, sudo_password=sudo_password())
+    return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout, sudo_password=sudo_password(),
+                            max_output_chars=config.settings.max_output_chars if config.settings else None,
+                            settings=config.settings)
 
 
 def _make_docker(config: EnvConfig) -> Environment:
     from tools.environments.docker import DockerEnvironment
 
     return DockerEnvironment(task_id=config.task_id, host_cwd=config.cwd, default_timeout=config.timeout,
-                             sudo_password=sudo_password(), image=config.image)
+                             sudo_password=sudo_password(), image=config.image, settings=config.settings)
 
 
 def _make_ssh(config: EnvConfig) -> Environment:
     from tools.environments.ssh import SSHEnvironment
 
-    return SSHEnvironment(default_timeout=config.timeout, sudo_password=sudo_password())
+    return SSHEnvironment(default_timeout=config.timeout, sudo_password=sudo_password(), settings=config.settings)
 
 
 def _make_singularity(config: EnvConfig) -> Environment:
     from tools.environments.singularity import SingularityEnvironment
 
     return SingularityEnvironment(task_id=config.task_id, default_timeout=config.timeout,
-                                  sudo_password=sudo_password(), image=config.image)
+                                  sudo_password=sudo_password(), image=config.image, settings=config.settings)
 
 
 def _make_modal(config: EnvConfig) -> Environment:
     from tools.environments.modal_env import ModalEnvironment
 
     return ModalEnvironment(task_id=config.task_id, profile=config.profile, default_timeout=config.timeout,
-                            sudo_password=sudo_password())
+                            sudo_password=sudo_password(), settings=config.settings)
 
 
 # name -> factory. Adding a backend is one line here; modules load only when their backend is used.
@@ -94,32 +103,45 @@ _reaper: threading.Thread | None = None
 _reaper_wake = threading.Event()
 
 
-def default_timeout() -> float:
-    raw = os.environ.get("TERMINAL_TIMEOUT", "").strip()
+_configured: TerminalSettings | None = None
+
+
+def configure(settings: TerminalSettings | None) -> None:
+    """The terminal settings of this process (set by the agent's construction path; None: from env)."""
+    global _configured
+    _configured = settings
+
+
+def current_settings() -> TerminalSettings:
+    if _configured is not None:
+        return _configured
+    from agent.errors import ConfigError
+    from agent.settings import default_settings
+
     try:
-        value = float(raw) if raw else DEFAULT_TIMEOUT
-    except ValueError:
-        return DEFAULT_TIMEOUT
-    return value if value > 0 else DEFAULT_TIMEOUT
+        return default_settings().terminal
+    except ConfigError as exc:  # a bad TERMINAL_* value: one line for the model and the user
+        raise BackendUnavailable(str(exc).splitlines()[0]) from None
 
 
-def default_cwd() -> str:
-    cwd = os.environ.get("TERMINAL_CWD", "").strip()
+def default_timeout(settings: TerminalSettings | None = None) -> float:
+    return (settings or current_settings()).timeout
+
+
+def default_cwd(settings: TerminalSettings | None = None) -> str:
+    cwd = ((settings or current_settings()).cwd or "").strip()
     return os.path.abspath(os.path.expanduser(cwd)) if cwd else os.getcwd()
 
 
-def current_config() -> EnvConfig:
-    backend = (os.environ.get("TERMINAL_ENV") or "local").strip().lower()
-    return EnvConfig(backend=backend, cwd=default_cwd(), timeout=default_timeout())
+def current_config(settings: TerminalSettings | None = None) -> EnvConfig:
+    settings = settings or current_settings()
+    return EnvConfig(backend=settings.backend, cwd=default_cwd(settings), timeout=settings.timeout,
+                     settings=settings)
 
 
 def lifetime_seconds() -> float | None:
-    raw = os.environ.get("TERMINAL_LIFETIME_SECONDS", "").strip()
-    try:
-        value = float(raw) if raw else 0.0
-    except ValueError:
-        return None
-    return value if value > 0 else None
+    value = current_settings().lifetime_seconds
+    return value if value else None
 
 
 def configure_task(task_id: str, *, cwd: str | None = None, image: str | None = None) -> None:
@@ -130,8 +152,9 @@ def configure_task(task_id: str, *, cwd: str | None = None, image: str | None = 
         _overrides[task_id] = {k: v for k, v in settings.items() if v}
 
 
-def get_environment(task_id: str = "default", profile: str | None = None) -> Environment:
-    """The task's environment, creating it with the current configuration on first use."""
+def get_environment(task_id: str = "default", profile: str | None = None,
+                    settings: TerminalSettings | None = None) -> Environment:
+    """The task's environment, created on first use with `settings` (else the configured ones)."""
     _last_used[task_id] = time.monotonic()
     env = _envs.get(task_id)
     if env is not None:
@@ -140,18 +163,18 @@ def get_environment(task_id: str = "default", profile: str | None = None) -> Env
         env = _envs.get(task_id)
         if env is not None:
             return env
-        config = current_config()
+        config = current_config(settings)
         own = _overrides.get(task_id, {})
         config = EnvConfig(config.backend, own.get("cwd", config.cwd), config.timeout, task_id=task_id,
-                           profile=profile, image=own.get("image"))
+                           profile=profile, image=own.get("image"), settings=config.settings)
         factory = BACKENDS.get(config.backend)
         if factory is None:
             if config.backend in PLANNED_BACKENDS:
                 raise BackendUnavailable(f"terminal backend '{config.backend}' is not available in this build")
             known = ", ".join(sorted({*BACKENDS, *PLANNED_BACKENDS}))
-            raise BackendUnavailable(f"unknown terminal backend '{config.backend}' (TERMINAL_ENV); known: {known}")
+            raise BackendUnavailable(f"unknown terminal backend '{config.backend}'; known: {known}")
         if config.backend == "local" and not os.path.isdir(config.cwd):
-            source = "this task's cwd" if "cwd" in own else "TERMINAL_CWD"
+            source = "this task's cwd" if "cwd" in own else "terminal.cwd / TERMINAL_CWD"
             raise BackendUnavailable(f"terminal working directory {config.cwd} does not exist ({source})")
         task_lock = _creating.setdefault(task_id, threading.Lock())
     # Starting a container, a connection or a sandbox takes a while (a Modal task may wait for a free
@@ -169,9 +192,6 @@ def get_environment(task_id: str = "default", profile: str | None = None) -> Env
         return env
 
 
-def _busy(env: Environment) -> bool:
-    """True while a command runs in it (the reaper must not pull the floor from under it)."""
-    return bool(getattr(env, "_active", None)) or bool(getattr(env, "running", 0))
 
 
 def reap_idle(now: float | None = None) -> list[str]:
@@ -182,7 +202,7 @@ def reap_idle(now: float | None = None) -> list[str]:
     now = time.monotonic() if now is None else now
     with _lock:
         idle = [task_id for task_id, env in _envs.items()
-                if now - _last_used.get(task_id, now) > lifetime and not _busy(env)]
+                if now - _last_used.get(task_id, now) > lifetime and not env.busy()]
     for task_id in idle:
         try:
             cleanup_environment(task_id)
@@ -215,24 +235,24 @@ def peek_environment(task_id: str) -> Environment | None:
     return _envs.get(task_id)
 
 
-def resolve_path(task_id: str | None, path: str) -> str:
+def resolve_path(task_id: str | None, path: str, settings: TerminalSettings | None = None) -> str:
     """Absolute path for a file tool: relative paths follow the task's terminal cwd if it has one."""
     path = os.path.expanduser(path)
     if os.path.isabs(path):
         return os.path.normpath(path)
     env = _envs.get(task_id or "default")
     # Only a local shell's cwd is a path on this machine; a container's or remote host's is not.
-    base = getattr(env, "cwd", None) if env is not None and env.backend == "local" else None
-    return os.path.normpath(os.path.join(base or default_cwd(), path))
+    base = env.cwd if env is not None and env.backend == "local" else None
+    return os.path.normpath(os.path.join(base or default_cwd(settings), path))
 
 
-def start_background(task_id: str, command: str):
+def start_background(task_id: str, command: str, settings: TerminalSettings | None = None):
     """Start a detached command in the task's environment; it is killed when the task is cleaned up."""
-    env = get_environment(task_id)
-    starter = getattr(env, "start_background", None)
-    if starter is None:
-        raise BackendUnavailable(f"background commands are not supported by the '{env.backend}' backend")
-    proc = starter(command)
+    env = get_environment(task_id, settings=settings)
+    try:
+        proc = env.start_background(command)
+    except Unsupported as exc:
+        raise BackendUnavailable(str(exc)) from None
     with _lock:
         _background.setdefault(task_id, []).append(proc)
     return proc

@@ -21,11 +21,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.environments.modal_profiles import ModalProfile, resolve_profile
 from tools.environments.remote import BOOT, RemoteShellEnvironment
-from tools.environments.settings import env_float
+from tools.environments.settings import terminal_settings
+
+if TYPE_CHECKING:
+    from agent.settings import TerminalSettings
 
 
 def _unavailable(message: str) -> Exception:
@@ -92,7 +95,7 @@ def _get_sdk() -> Any:
 
 def _call_with_timeout(fn: Callable[[], Any], what: str) -> Any:
     """Modal retries an unreachable server for about a minute; give the user one error sooner."""
-    limit = env_float("TERMINAL_MODAL_CONNECT_TIMEOUT", 60.0)
+    limit = terminal_settings().modal_connect_timeout or 60.0
     box: dict[str, Any] = {}
 
     def run() -> None:
@@ -118,8 +121,7 @@ def _call_with_timeout(fn: Callable[[], Any], what: str) -> Any:
 # -- which task holds which named sandbox (for recovery after a restart) ---------------------------
 
 def _records_path() -> str:
-    home = os.environ.get("HERMES_HOME") or os.path.expanduser("~/.hermes")
-    return os.path.join(home, "modal_sandboxes.json")
+    return os.path.join(terminal_settings().home, "modal_sandboxes.json")
 
 
 def _update_records(change: Callable[[dict], None]) -> None:
@@ -359,10 +361,11 @@ class ModalEnvironment(RemoteShellEnvironment):
     backend = "modal"
 
     def __init__(self, *, task_id: str = "default", profile: str | None = None, default_timeout: float = 60,
-                 sudo_password: str | None = None) -> None:
-        self.profile = resolve_profile(profile)
+                 sudo_password: str | None = None, settings: TerminalSettings | None = None) -> None:
+        settings = terminal_settings(settings)
+        self.profile = resolve_profile(profile, settings)
         super().__init__(cwd=self.profile.workdir or "", default_timeout=default_timeout,
-                         sudo_password=sudo_password)
+                         sudo_password=sudo_password, max_output_chars=settings.max_output_chars)
         self.task_id = task_id
         self.pool = get_pool(self.profile)
         self.sandbox_name, self.sandbox = self.pool.acquire(task_id)

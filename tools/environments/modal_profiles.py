@@ -14,6 +14,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
+
+from tools.environments.settings import terminal_settings
+
+if TYPE_CHECKING:
+    from agent.settings import TerminalSettings
 
 DEFAULT_PROFILE = "default"
 _PREFIX = "TERMINAL_MODAL_PROFILE_"
@@ -66,12 +72,11 @@ def _coerce(profile: str, key: str, value: object, source: str) -> object:
     return str(value)
 
 
-def profiles_file() -> str:
-    configured = os.environ.get("TERMINAL_MODAL_PROFILES_FILE", "").strip()
-    if configured:
-        return os.path.expanduser(configured)
-    home = os.environ.get("HERMES_HOME") or os.path.expanduser("~/.hermes")
-    return os.path.join(home, "modal_profiles.yaml")
+def profiles_file(settings: TerminalSettings | None = None) -> str:
+    settings = terminal_settings(settings)
+    if settings.modal_profiles_file:
+        return os.path.expanduser(settings.modal_profiles_file)
+    return os.path.join(settings.home, "modal_profiles.yaml")
 
 
 def _from_file(path: str) -> dict[str, dict]:
@@ -91,17 +96,20 @@ def _from_file(path: str) -> dict[str, dict]:
     return {str(name).lower(): values for name, values in data.items()}
 
 
-def load_profiles() -> dict[str, ModalProfile]:
-    path = profiles_file()
+def load_profiles(settings: TerminalSettings | None = None) -> dict[str, ModalProfile]:
+    """Profiles from the profiles file, terminal.modal_image/modal_app and TERMINAL_MODAL_PROFILE_* variables."""
+    settings = terminal_settings(settings)
+    path = profiles_file(settings)
     raw: dict[str, dict[str, tuple[object, str]]] = {DEFAULT_PROFILE: {}}
-    for env_name, key in (("TERMINAL_MODAL_IMAGE", "image"), ("TERMINAL_MODAL_APP", "app_name")):
-        if os.environ.get(env_name, "").strip():
-            raw[DEFAULT_PROFILE][key] = (os.environ[env_name].strip(), env_name)
+    for value, key, name in ((settings.modal_image, "image", "TERMINAL_MODAL_IMAGE"),
+                             (settings.modal_app, "app_name", "TERMINAL_MODAL_APP")):
+        if value and value.strip():
+            raw[DEFAULT_PROFILE][key] = (value.strip(), name)
     for name, values in _from_file(path).items():
         for key, value in values.items():
             raw.setdefault(name, {})[str(key)] = (value, path)
     known = sorted(FIELD_NAMES, key=len, reverse=True)  # MAX_POOL before POOL-like prefixes
-    for env_name, value in os.environ.items():
+    for env_name, value in settings.environ.items():  # per-profile variables: open-ended names
         if not env_name.startswith(_PREFIX):
             continue
         rest = env_name[len(_PREFIX):].lower()
@@ -121,10 +129,11 @@ def load_profiles() -> dict[str, ModalProfile]:
     return profiles
 
 
-def resolve_profile(name: str | None) -> ModalProfile:
-    profiles = load_profiles()
-    chosen = (name or os.environ.get("TERMINAL_MODAL_PROFILE", "").strip() or DEFAULT_PROFILE).lower()
+def resolve_profile(name: str | None, settings: TerminalSettings | None = None) -> ModalProfile:
+    settings = terminal_settings(settings)
+    profiles = load_profiles(settings)
+    chosen = (name or (settings.modal_profile or "").strip() or DEFAULT_PROFILE).lower()
     if chosen not in profiles:
         raise _unavailable(f"unknown modal profile '{chosen}'; known: {', '.join(sorted(profiles))} "
-                           f"(define it in {profiles_file()} or with {_PREFIX}{chosen.upper()}_IMAGE)")
+                           f"(define it in {profiles_file(settings)} or with {_PREFIX}{chosen.upper()}_IMAGE)")
     return profiles[chosen]

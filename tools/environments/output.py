@@ -7,7 +7,6 @@ prints, and the text handed back is valid UTF-8 without NUL bytes.
 from __future__ import annotations
 
 import codecs
-import os
 import select
 import time
 from collections import deque
@@ -16,13 +15,11 @@ DEFAULT_MAX_OUTPUT_CHARS = 30_000
 HEAD_SHARE = 0.4  # errors and summaries tend to be at the end, so the tail gets more room
 
 
-def max_output_chars_from_env(default: int = DEFAULT_MAX_OUTPUT_CHARS) -> int:
-    raw = os.environ.get("TERMINAL_MAX_OUTPUT_CHARS", "").strip()
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        return default
-    return max(value, 200)
+def configured_max_output_chars() -> int:
+    """terminal.max_output_chars of the configured terminal settings (TERMINAL_MAX_OUTPUT_CHARS)."""
+    from tools.environments.manager import current_settings
+
+    return max(current_settings().max_output_chars, 200)
 
 
 TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` uses

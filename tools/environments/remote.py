@@ -28,12 +28,12 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from tools.environments.base import ExecResult
+from tools.environments.base import Environment, ExecResult
 from tools.environments.output import (
     INTERRUPT_EXIT_CODE,
     TIMEOUT_EXIT_CODE,
     OutputCollector,
-    max_output_chars_from_env,
+    configured_max_output_chars,
     note_outcome,
     wait_readable,
 )
@@ -237,17 +237,18 @@ class RemoteBackgroundProcess:
                              f"kill -KILL -- -{self.pid} 2>/dev/null; exit 0\n", timeout=10)
 
 
-class RemoteShellEnvironment:
+class RemoteShellEnvironment(Environment):
     """Base class: subclasses provide `_channel(script)`, `state_dir`, and `cleanup()`."""
 
     backend = "remote"
     state_dir = "/tmp/.hermes"
+    has_raw_channel = True
 
     def __init__(self, *, cwd: str = "", default_timeout: float = 60, max_output_chars: int | None = None,
                  sudo_password: str | None = None) -> None:
         self.state = ShellState(cwd=cwd)
         self.default_timeout = default_timeout
-        self.max_output_chars = max_output_chars or max_output_chars_from_env()
+        self.max_output_chars = max_output_chars or configured_max_output_chars()
         self._sudo_password = sudo_password
         self._sudo_written = False
         self._counter = itertools.count(1)
@@ -258,6 +259,9 @@ class RemoteShellEnvironment:
     @property
     def cwd(self) -> str:
         return self.state.cwd
+
+    def busy(self) -> bool:
+        return self.running > 0
 
     # -- hooks ------------------------------------------------------------------------------------
 

@@ -22,9 +22,13 @@ import re
 import secrets
 import shutil
 import subprocess
+from typing import TYPE_CHECKING
 
 from tools.environments.remote import BOOT, ProcessChannel, RemoteShellEnvironment, run_to_completion
-from tools.environments.settings import env_float, env_str
+from tools.environments.settings import terminal_settings
+
+if TYPE_CHECKING:
+    from agent.settings import TerminalSettings
 
 DEFAULT_IMAGE = "docker://debian:bookworm-slim"
 _REFERENCE = re.compile(r"^(docker|docker-archive|oci|oci-archive|oras|library|shub|http|https)://")
@@ -36,19 +40,18 @@ def _unavailable(message: str) -> Exception:
     return BackendUnavailable(message)
 
 
-def find_binary() -> str | None:
-    configured = env_str("TERMINAL_SINGULARITY_BIN")
+def find_binary(settings: TerminalSettings | None = None) -> str | None:
+    configured = terminal_settings(settings).singularity_bin
     if configured:
         return shutil.which(configured)
     return shutil.which("apptainer") or shutil.which("singularity")
 
 
-def cache_dir() -> str:
-    configured = env_str("TERMINAL_SINGULARITY_CACHE")
-    if configured:
-        return os.path.expanduser(configured)
-    home = os.environ.get("HERMES_HOME") or os.path.expanduser("~/.hermes")
-    return os.path.join(home, "cache", "singularity")
+def cache_dir(settings: TerminalSettings | None = None) -> str:
+    settings = terminal_settings(settings)
+    if settings.singularity_cache:
+        return os.path.expanduser(settings.singularity_cache)
+    return os.path.join(settings.home, "cache", "singularity")
 
 
 def _last_line(text: str) -> str:
@@ -56,21 +59,22 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no error message"
 
 
-def ensure_sif(binary: str, image: str) -> str:
+def ensure_sif(binary: str, image: str, settings: TerminalSettings | None = None) -> str:
     """A local image path for `image`: as is for files/dirs, else a cached SIF built once."""
     if not _REFERENCE.match(image):
         path = os.path.expanduser(image)
         if not os.path.exists(path):
             raise _unavailable(f"singularity backend: image {image} does not exist (TERMINAL_SINGULARITY_IMAGE)")
         return path
-    directory = cache_dir()
+    settings = terminal_settings(settings)
+    directory = cache_dir(settings)
     os.makedirs(directory, exist_ok=True)
     slug = re.sub(r"[^a-zA-Z0-9_.-]+", "_", image.split("://", 1)[1])[:60]
     target = os.path.join(directory, f"{slug}-{hashlib.sha256(image.encode()).hexdigest()[:12]}.sif")
     if os.path.isfile(target):
         return target
     partial = f"{target}.{os.getpid()}.{secrets.token_hex(3)}.partial"
-    timeout = env_float("TERMINAL_SINGULARITY_BUILD_TIMEOUT", 900.0)
+    timeout = settings.singularity_build_timeout or 900.0
     try:
         result = subprocess.run([binary, "build", partial, image], capture_output=True, text=True,
                                 timeout=timeout, stdin=subprocess.DEVNULL)
@@ -98,16 +102,18 @@ class SingularityEnvironment(RemoteShellEnvironment):
     backend = "singularity"
 
     def __init__(self, *, task_id: str = "default", default_timeout: float = 60,
-                 sudo_password: str | None = None, image: str | None = None) -> None:
-        binary = find_binary()
+                 sudo_password: str | None = None, image: str | None = None,
+                 settings: TerminalSettings | None = None) -> None:
+        self.settings = settings = terminal_settings(settings)
+        binary = find_binary(settings)
         if binary is None:
             raise _unavailable("singularity backend: neither `apptainer` nor `singularity` is installed "
                                "(TERMINAL_ENV=singularity)")
         self.binary = binary
-        self.image_ref = image or env_str("TERMINAL_SINGULARITY_IMAGE", DEFAULT_IMAGE)
-        self.image = ensure_sif(binary, self.image_ref)
-        super().__init__(cwd=env_str("TERMINAL_SINGULARITY_CWD", "/tmp"), default_timeout=default_timeout,
-                         sudo_password=sudo_password)
+        self.image_ref = image or settings.singularity_image or DEFAULT_IMAGE
+        self.image = ensure_sif(binary, self.image_ref, settings)
+        super().__init__(cwd=settings.singularity_cwd or "/tmp", default_timeout=default_timeout,
+                         sudo_password=sudo_password, max_output_chars=settings.max_output_chars)
         safe_task = re.sub(r"[^a-zA-Z0-9_]", "_", task_id)[:30] or "task"
         self.instance = f"hermes_{os.getpid()}_{safe_task}_{secrets.token_hex(3)}"
         self.state_dir = f"/tmp/.hermes-{self.instance}"
@@ -115,7 +121,7 @@ class SingularityEnvironment(RemoteShellEnvironment):
 
     def start_argv(self) -> list[str]:
         argv = [self.binary, "instance", "start", "--containall"]
-        overlay = env_str("TERMINAL_SINGULARITY_OVERLAY")
+        overlay = self.settings.singularity_overlay
         if overlay:
             os.makedirs(os.path.expanduser(overlay), exist_ok=True)
             argv += ["--overlay", os.path.expanduser(overlay)]

@@ -23,9 +23,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from typing import TYPE_CHECKING
 
 from tools.environments.remote import BOOT, ProcessChannel, RemoteShellEnvironment, kill_all_script
-from tools.environments.settings import env_float, env_int, env_str
+from tools.environments.settings import terminal_settings
+
+if TYPE_CHECKING:
+    from agent.settings import TerminalSettings
 
 POLICIES = {
     "strict": ["-o", "StrictHostKeyChecking=yes"],
@@ -43,32 +47,34 @@ def _unavailable(message: str) -> Exception:
 class SSHEnvironment(RemoteShellEnvironment):
     backend = "ssh"
 
-    def __init__(self, *, default_timeout: float = 60, sudo_password: str | None = None) -> None:
+    def __init__(self, *, default_timeout: float = 60, sudo_password: str | None = None,
+                 settings: TerminalSettings | None = None) -> None:
+        settings = terminal_settings(settings)
         self.ssh = shutil.which("ssh")
         if self.ssh is None:
             raise _unavailable("ssh backend: the `ssh` command (OpenSSH client) is not installed")
-        self.host = env_str("TERMINAL_SSH_HOST")
+        self.host = settings.ssh_host or ""
         if not self.host:
             raise _unavailable("ssh backend: no host configured (set TERMINAL_SSH_HOST or terminal.ssh_host)")
-        self.user = env_str("TERMINAL_SSH_USER", getpass.getuser())
-        self.port = env_int("TERMINAL_SSH_PORT", 22)
-        self.policy = env_str("TERMINAL_SSH_HOST_KEY_POLICY", "strict").lower()
+        self.user = settings.ssh_user or getpass.getuser()
+        self.port = settings.ssh_port or 22
+        self.policy = settings.ssh_host_key_policy
         if self.policy not in POLICIES:
             raise _unavailable(f"ssh backend: TERMINAL_SSH_HOST_KEY_POLICY={self.policy!r}; use one of "
                                + ", ".join(POLICIES))
-        key = env_str("TERMINAL_SSH_KEY")
+        key = settings.ssh_key
         if key and not os.path.isfile(os.path.expanduser(key)):
             raise _unavailable(f"ssh backend: key file {key} does not exist (TERMINAL_SSH_KEY)")
-        self.connect_timeout = env_float("TERMINAL_SSH_CONNECT_TIMEOUT", 10.0)
-        super().__init__(cwd=env_str("TERMINAL_SSH_CWD"), default_timeout=default_timeout,
-                         sudo_password=sudo_password)
+        self.connect_timeout = settings.ssh_connect_timeout or 10.0
+        super().__init__(cwd=settings.ssh_cwd or "", default_timeout=default_timeout,
+                         sudo_password=sudo_password, max_output_chars=settings.max_output_chars)
         self.dest = f"{self.user}@{self.host}"
         self.local_dir = tempfile.mkdtemp(prefix=f"hermes-ssh-{os.getpid()}-")  # control socket (0700)
         self.control_path = os.path.join(self.local_dir, "cm")
         self.options = ["-p", str(self.port), "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
                         "-o", f"ConnectTimeout={max(int(self.connect_timeout), 1)}",
                         "-o", "ServerAliveInterval=15", *POLICIES[self.policy]]
-        known_hosts = env_str("TERMINAL_SSH_KNOWN_HOSTS")
+        known_hosts = settings.ssh_known_hosts
         if known_hosts and self.policy != "off":
             self.options += ["-o", f"UserKnownHostsFile={os.path.expanduser(known_hosts)}"]
         if key:
