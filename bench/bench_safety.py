@@ -1,0 +1,87 @@
+"""Cost of the safety layer. Not a test: `python bench/bench_safety.py` prints a table.
+
+  - command classification (parse + walk) per command, over the benign and hostile corpora
+  - redaction per log line (plain text, and text with secrets of every shape)
+  - start-up: `./hermes --version`, and `./hermes --help` with and without a secret in the
+    environment (the secret makes hermes re-exec itself with a scrubbed environment)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def per_call_us(fn, items: list[str], rounds: int = 20) -> tuple[float, float]:
+    """(median, 99th percentile) microseconds per call over items."""
+    samples = []
+    for _ in range(rounds):
+        for item in items:
+            started = time.perf_counter()
+            fn(item)
+            samples.append(time.perf_counter() - started)
+    samples.sort()
+    return round(statistics.median(samples) * 1e6, 1), round(samples[int(len(samples) * 0.99)] * 1e6, 1)
+
+
+def bench_classify() -> dict:
+    from tests.tools.command_corpus import BENIGN, BLOCKED, HOSTILE
+    from tools.approval import check_command
+
+    benign = per_call_us(check_command, BENIGN)
+    hostile = per_call_us(check_command, HOSTILE + BLOCKED)
+    return {"classify_benign_median_us": benign[0], "classify_benign_p99_us": benign[1],
+            "classify_hostile_median_us": hostile[0], "classify_hostile_p99_us": hostile[1]}
+
+
+def bench_redact() -> dict:
+    from recording.redact import Redactor
+
+    os.environ.setdefault("BENCH_API_KEY", "sk-bench-0123456789abcdefghij")
+    redact = Redactor(["a-known-secret-value-123"])
+    plain = [f'{{"role": "assistant", "content": "reply {i} ' + "y" * 300 + '"}' for i in range(50)]
+    shaped = [line.replace("yyyy", " Authorization: Bearer abcdefghijklmnopqrstuvwxyz password=hunter22 "
+                                   "https://u:p4ss@h AKIAABCDEFGHIJKLMNOP ", 1) for line in plain]
+    out = {}
+    for name, lines in (("plain", plain), ("with_secrets", shaped)):
+        median, p99 = per_call_us(redact, lines)
+        out[f"redact_{name}_median_us"], out[f"redact_{name}_p99_us"] = median, p99
+    return out
+
+
+def _wall_ms(args: list[str], env: dict[str, str], runs: int = 10) -> float:
+    subprocess.run(args, env=env, capture_output=True, check=False)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(args, env=env, capture_output=True, check=False)
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times) * 1000, 1)
+
+
+def bench_startup() -> dict:
+    hermes = [sys.executable, str(ROOT / "hermes")]
+    clean = {k: v for k, v in os.environ.items() if "KEY" not in k and "TOKEN" not in k and "SECRET" not in k}
+    with_secret = dict(clean, OPENAI_API_KEY="sk-bench-0123456789abcdefghij")
+    return {"version_ms": _wall_ms([*hermes, "--version"], with_secret),
+            "help_ms_no_secret": _wall_ms([*hermes, "--help"], clean),
+            "help_ms_secret_in_env_reexec": _wall_ms([*hermes, "--help"], with_secret),
+            "help_ms_api_key_flag_reexec": _wall_ms([*hermes, "--help", "--api-key", "sk-bench-0123456789abcdef"], clean)}
+
+
+def main() -> None:
+    results = {**bench_classify(), **bench_redact(), **bench_startup()}
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
