@@ -87,7 +87,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (the ./hermes launcher calls it too)."""
+    if sys.argv[1:] not in (["--version"], ["-V"]):
+        from hermes_cli.hide_secrets import hide_and_reexec
+
+        hide_and_reexec()  # credentials out of /proc/<pid>/environ and cmdline (may re-exec)
     sys.exit(main())
 
 
