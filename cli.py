@@ -50,11 +50,21 @@ def _reporting_errors(prog: str, action: Callable[[], int]) -> int:
     try:
         return action()
     except ConfigError as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+        sys.stderr.write(_redacted(f"{prog}: error: {exc}\n"))
         return USAGE_EXIT
     except HermesError as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+        sys.stderr.write(_redacted(f"{prog}: error: {exc}\n"))
         return 1
+
+
+def _redacted(text: str) -> str:
+    """An error line without secrets (an endpoint's message may echo the key it was given)."""
+    from recording.redact import Redactor
+
+    argv = sys.argv[1:]
+    flag_values = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--api-key"]
+    flag_values += [a.split("=", 1)[1] for a in argv if a.startswith("--api-key=")]
+    return Redactor(flag_values)(text)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

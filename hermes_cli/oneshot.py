@@ -130,6 +130,12 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
         sys.stderr.write(f"hermes: warning: {warning}\n")
     resume = resolve_resume(args)  # --resume/--continue: continue that conversation, append to its logs
     agent = make_agent(args, settings, mode="oneshot", on_event=output.event, resume=resume)
+    # Everything printed goes through redaction: an endpoint error echoing the key (a 401 body),
+    # a secret in the answer or in a tool event never reaches the terminal or the JSON output.
+    from recording.redact import RedactingWriter, Redactor
+
+    redact = Redactor([agent.endpoint.api_key])
+    output.out, output.err = RedactingWriter(output.out, redact), RedactingWriter(output.err, redact)
     started = time.perf_counter()
     info = {"session_id": agent.session_id, "model": agent.model, "endpoint": agent.endpoint.host,
             "tools": sorted(agent.tool_names)}
