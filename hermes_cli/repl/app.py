@@ -65,6 +65,9 @@ class Repl:
         agent = agent_factory.make_agent(self.args, self.settings, mode="repl", on_event=self.renderer.on_event,
                                          approve=self.approval, resume=resume)
         agent.tool_context.extra["ask_sudo_password"] = SudoPrompt(pause=self.renderer.paused)
+        from recording.redact import Redactor
+
+        self.renderer.redact = Redactor([agent.endpoint.api_key])  # an endpoint error may echo the key
         if resume is not None:
             from agent.session_resume import recap
 

@@ -355,3 +355,12 @@ def test_always_stores_a_rule_as_narrow_as_the_command_and_approvals_lists_and_r
     assert "rm -r under ./build" not in (hermetic_env / "config.yaml").read_text()
     assert "recursive delete (rm -r)" in repl.output_of("/approvals")
     assert repl.quit() == 0
+
+
+def test_an_endpoint_error_echoing_the_key_is_redacted_on_screen(repl_factory):
+    body = {"error": {"message": "Incorrect API key provided: sk-test-0123456789", "code": 401}}
+    llm, repl = repl_factory([Reply(status=401, error_body=body)])
+    repl.say("hi")
+    assert "Incorrect API key provided: [REDACTED]" in repl.screen.replace("\n", "")
+    assert "sk-test-0123456789" not in repl.screen
+    assert repl.quit() == 0
