@@ -15,6 +15,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+from tools.command_runners import more_runners as _more_runners
 from tools.risk_rules import (
     BLOCKED,
     DANGEROUS,
@@ -72,6 +73,9 @@ class Walker:
     downloaded: set[str] = field(default_factory=set)
     nesting: int = 0
     cwd: str | None = "."  # where relative paths point, relative to the start; None: unknown
+    ifs_changed: bool = False  # after `IFS=...`, unquoted expansions split in ways we do not follow
+    written: dict[str, str | None] = field(default_factory=dict)  # files this line writes: their text if known
+    aliases: dict[str, str] = field(default_factory=dict)  # `cp /bin/rm x`: x runs rm
 
     def add(self, level: str, reason: str, pattern: str | None = None, targets: tuple[str, ...] = ()) -> None:
         self.record(Finding(level, reason, pattern, targets))
@@ -151,16 +155,44 @@ class Walker:
                 self.variables.pop(name, None)
             else:
                 self.variables[name] = text
+            if name == "IFS":
+                self.ifs_changed = True
         redirect_stdin = self._redirects(cmd.redirects)
         args: list[Arg] = []
         for word in cmd.words:
             self._substitutions(word)
             for piece in split_ifs(word):
-                args.append(Arg(piece.text(self.variables), piece))
+                text = piece.text(self.variables)
+                unquoted_var = any(p.kind == "var" and not p.quoted for p in piece.parts)
+                if unquoted_var and self.ifs_changed:
+                    args.append(Arg(None, piece))
+                elif unquoted_var and text is not None and text.split() != [text]:
+                    args.extend(Arg(t) for t in text.split())  # `c="rm -rf"; $c d` splits into words
+                else:
+                    args.append(Arg(text, piece))
         if not args:
             return
         stdin = redirect_stdin or stdin
+        self._remember_written(cmd, args, stdin)
         self.argv(args, stdin, cmd)
+
+    def _remember_written(self, cmd: Command, args: list[Arg], stdin: Stdin | None) -> None:
+        """`cat > f <<EOF`, `echo ... > f`, `tee f`: what a file written here will contain."""
+        name = posixpath.basename(args[0].text or "")
+        texts = [a.text for a in args[1:]]
+        content: str | None = None
+        if stdin is not None and stdin.text is not None and (name == "tee" or (name == "cat" and not texts)):
+            content = stdin.text
+        elif name == "echo" and all(t is not None for t in texts):
+            content = " ".join(t for t in texts if t is not None and not re.fullmatch(r"-[neE]+", t)) + "\n"
+        elif name == "printf" and texts and all(t is not None for t in texts):
+            content = " ".join(t for t in texts if t is not None).replace("\\n", "\n")
+        targets = [r.target.text(self.variables) for r in cmd.redirects if r.op in (">", ">>", ">|", "&>")]
+        if name == "tee":
+            targets += [t for t in texts if t is not None and not t.startswith("-")]
+        for target in targets:
+            if target and not target.isdigit():
+                self.written[_norm(target)] = content
 
     def _substitutions(self, word: Word) -> None:
         for sub in word.substitutions():
@@ -220,9 +252,12 @@ class Walker:
             self.add(DANGEROUS, f"the command name is built at run time ({head.word.shown() if head.word else '?'})")
             return
         name = posixpath.basename(head.text)
+        name = self.aliases.get(name, name) if "/" not in head.text or head.text.startswith("./") else name
         rest = args[1:]
         if head.text in self.downloaded or _norm(head.text) in self.downloaded:
             self.add(DANGEROUS, f"runs a file downloaded earlier in the command ({head.text})")
+        elif "/" in head.text and _norm(head.text) in self.written:
+            self._script_file(name, head, stdin)
         unwrapped = strip_wrapper(name, [a.text for a in rest])
         if unwrapped is not None:
             kind, index = unwrapped
@@ -242,7 +277,7 @@ class Walker:
             self._shell(name, rest, stdin)
             return
         if name in ("source", "."):
-            self._sourced(name, rest)
+            self._sourced(name, rest, stdin)
             return
         if name in INTERPRETERS or re.fullmatch(r"python[\d.]*|pypy3?|perl[\d.]*|ruby[\d.]*|nodejs|node|php[\d.]*", name):
             self._interpreter(name, rest, stdin)
@@ -257,10 +292,20 @@ class Walker:
         if name == "find":
             self._find(rest)
             return
+        if _more_runners(self, name, rest, stdin):
+            return
         if name in ("cd", "pushd", "popd"):
             self._cd(rest if name != "popd" else [Arg(None)])
             return
         texts = [a.text for a in rest]
+        for text in texts:  # tar --checkpoint-action=exec=..., --to-command=...: a command in an option
+            match = re.match(r"^--?[\w-]*(?:exec|command|action)[\w-]*=(?:exec=)?(.+)$", text or "")
+            if match:
+                self.text(match.group(1), f"{name} option", lenient=True)
+        if name in ("cp", "ln", "install", "mv") and len(texts) >= 2 and all(t is not None for t in texts[-2:]):
+            src, dst = posixpath.basename(texts[-2] or ""), posixpath.basename((texts[-1] or "").rstrip("/"))
+            if src and dst and src != dst:
+                self.aliases[dst] = self.aliases.get(src, src)
         finding = check_plain_command(name, texts, via_xargs=via_xargs)
         if finding:
             self.record(finding)
@@ -290,17 +335,27 @@ class Walker:
                 i += 1
             break
         operand = rest[i] if i < len(rest) else None
-        if operand is not None and operand.text not in (None, "-"):
-            self._script_file(name, operand)
-            return
-        if operand is not None and operand.text is None:
-            self._script_file(name, operand)
+        if operand is not None and operand.text != "-":
+            self._script_file(name, operand, stdin)
             return
         self._stdin_script(name, stdin, shell=True)
 
-    def _script_file(self, name: str, operand: Arg) -> None:
+    def _script_file(self, name: str, operand: Arg, stdin: Stdin | None = None, *, shell: bool = True) -> None:
         sub = operand.process_substitution
-        if sub is not None:
+        if operand.text in ("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"):
+            if stdin is None:
+                self.add(DANGEROUS, f"{name} runs a script read from stdin")
+            else:
+                self._stdin_script(name, stdin, shell=shell)
+        elif operand.text is not None and _norm(operand.text) in self.written:
+            content = self.written[_norm(operand.text)]
+            if content is None:
+                self.add(DANGEROUS, f"{name} runs a script written earlier in the command ({operand.text})")
+            elif shell:
+                self.text(content, f"script {operand.text}")
+            else:
+                self.findings.extend(interpreter_code_findings(name, content, self))
+        elif sub is not None:
             what = "downloaded " if _mentions(sub, DOWNLOADERS) else ""
             self.add(DANGEROUS, f"{name} runs a {what}script produced by another command ({name} <(...))")
         elif operand.text is None:
@@ -308,9 +363,9 @@ class Walker:
         elif operand.text in self.downloaded or _norm(operand.text) in self.downloaded:
             self.add(DANGEROUS, f"{name} runs a script downloaded earlier in the command ({operand.text})")
 
-    def _sourced(self, name: str, rest: list[Arg]) -> None:
+    def _sourced(self, name: str, rest: list[Arg], stdin: Stdin | None) -> None:
         if rest:
-            self._script_file(name, rest[0])
+            self._script_file(name, rest[0], stdin)
 
     def _stdin_script(self, name: str, stdin: Stdin | None, *, shell: bool) -> None:
         if stdin is None:
@@ -367,8 +422,9 @@ class Walker:
             if text == "-":
                 break
             sub = rest[i].process_substitution
-            if sub is not None or text in self.downloaded or _norm(text) in self.downloaded:
-                self._script_file(name, rest[i])
+            if (sub is not None or text in self.downloaded or _norm(text) in self.downloaded
+                    or _norm(text) in self.written or text.startswith(("/dev/stdin", "/dev/fd/", "/proc/self/fd/"))):
+                self._script_file(name, rest[i], stdin, shell=False)
             return  # a script file: its code is not in the line
         self._stdin_script(name, stdin, shell=False)
 

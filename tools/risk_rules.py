@@ -55,7 +55,9 @@ _WRAPPER_VALUE_OPTS: dict[str, frozenset[str]] = {
     "flock": frozenset({"-w", "-E", "--timeout", "--conflict-exit-code"}), "taskset": frozenset(),
     "chrt": frozenset(), "caffeinate": frozenset(), "catchsegv": frozenset(), "firejail": frozenset(),
     "unshare": frozenset(), "nsenter": frozenset({"-t", "--target"}), "proxychains": frozenset(),
-    "proxychains4": frozenset(), "fakeroot": frozenset(), "valgrind": frozenset(), "doas ": frozenset(),
+    "proxychains4": frozenset(), "fakeroot": frozenset(), "valgrind": frozenset(),
+    "systemd-run": frozenset({"-p", "--property", "-u", "--unit", "-E", "--setenv", "-M", "--machine", "--uid",
+                              "--gid", "--nice", "--working-directory", "-H", "--host", "--description"}),
 }
 _APPLET_RUNNERS = frozenset({"busybox", "toybox"})
 _OPERAND_BEFORE_COMMAND = {"timeout": 1, "chroot": 1, "flock": 1, "taskset": 1, "chrt": 1}
@@ -68,10 +70,12 @@ def strip_wrapper(name: str, args: list[str | None]) -> tuple[str, int] | None:
         return "script", 0
     if name in _APPLET_RUNNERS:
         return "run", 0 if args and args[0] not in ("--help", "--list") else len(args)
-    if name in ("su", "sg"):
+    if name in ("su", "sg", "script"):
         for i, arg in enumerate(args):
-            if arg in ("-c", "--command") or (arg or "").startswith("--command="):
+            if arg in ("-c", "--command") or re.fullmatch(r"-[a-zA-Z]*c", arg or ""):
                 return "script", i + 1
+            if (arg or "").startswith("--command="):
+                return "script", i  # the text is in the option itself; close enough to check
         return "lookup", 0
     if name == "watch":
         i = 0
@@ -251,6 +255,8 @@ def check_plain_command(name: str, args: list[str | None], *, via_xargs: bool = 
         return Finding(DANGEROUS, "writes into a system or credentials directory")
     if name == "sed" and _flag(args, "i", ("--in-place",)) and any(op and _is_sensitive(op) for op in ops):
         return Finding(DANGEROUS, "edits a file in a system or credentials directory")
+    if name == "rsync" and any(a is not None and a.startswith("--delete") for a in args):
+        return Finding(DANGEROUS, "rsync --delete removes files missing from the source")
     if name in ("fdisk", "sfdisk", "parted", "gdisk", "sgdisk"):
         return Finding(DANGEROUS, f"{name} edits a partition table")
     if name == "crontab" and "-r" in args:
@@ -313,6 +319,10 @@ _FORK = re.compile(r"\bfork\b|\bspawn\b.*\b(?:argv|\$0|__filename|process\.argv)
 _LOOP = re.compile(r"\b(?:while|for|loop|until|times|each)\b|\bdo\s*\{|\bgoto\b")
 _SHELL_OUT = re.compile(r"\b(?:system|popen|Popen|spawn\w*|exec\w*|check_output|check_call|getoutput|"
                         r"getstatusoutput|run|call|qx)\b|`")
+_DECODES = re.compile(r"b64decode|base64|fromCharCode|fromhex|unhexlify|codecs\.decode|\bpack\(|rot13|\batob\b"
+                      r"|Buffer\.from|\bdecode\(|\\x[0-9a-fA-F]{2}")
+_RUNS = re.compile(r"\b(?:system|exec\w*|eval|popen|Popen|spawn\w*|subprocess|child_process|getoutput)\b|`")
+_AWK_PIPE = re.compile(r"\|\s*\"[^\"]*\b(?:ba|z|da)?sh\b|\bsystem\s*\(\s*[a-zA-Z_$]")
 _STRING = re.compile(r"'((?:[^'\\\n]|\\.)*)'|\"((?:[^\"\\\n]|\\.)*)\"|`([^`]*)`")
 
 
@@ -327,6 +337,10 @@ def interpreter_code_findings(name: str, code: str, checker: TextChecker) -> lis
         out.append(Finding(DANGEROUS, f"{name} code deletes a directory tree"))
     if _FORK.search(code) and _LOOP.search(code):
         out.append(Finding(DANGEROUS, f"fork bomb shape: {name} code forks in a loop"))
+    if _DECODES.search(code) and _RUNS.search(code):
+        out.append(Finding(DANGEROUS, f"{name} code runs decoded or hidden text"))
+    if name in ("awk", "gawk", "mawk", "nawk") and _AWK_PIPE.search(code):
+        out.append(Finding(DANGEROUS, f"{name} program hands text built at run time to a shell"))
     if _SHELL_OUT.search(code):
         for match in _STRING.finditer(code):
             literal = next(g for g in match.groups() if g is not None)

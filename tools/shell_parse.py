@@ -276,7 +276,8 @@ class Parser:
                 if not cmd.words and eq > 0 and raw[:eq].isidentifier() and raw[:eq].isascii():
                     cmd.assignments.append((raw[:eq], _after_equals(word, eq)))
                     self.advance()
-                    if self.is_op("(") and raw.endswith("="):  # arr=(a b c)
+                    if self.is_op("(") and raw.endswith("="):  # arr=(a b c): its value is not followed
+                        cmd.assignments[-1] = (raw[:eq], Word([Part("var", "?")]))
                         self.advance()
                         while self.is_word() or self.is_op("\n"):
                             self.advance()
