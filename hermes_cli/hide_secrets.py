@@ -3,10 +3,12 @@
 Those two files show the environment block and argv the process was *started* with; changing
 `os.environ` or `sys.argv` later does not change them, and a command the model runs (even as
 another user, when hermes runs as root) can read them. So at start-up, when secret-looking
-variables are in the environment or `--api-key` is on the command line, hermes writes them into
-an anonymous in-memory file (memfd), re-executes the same interpreter with a scrubbed environment
-and argv, and the new process reads them back into memory and closes the file. Nothing happens
-(no re-exec) when there is nothing to hide, or where memfd is unavailable (no /proc there either).
+variables are in the environment or `--api-key` is on the command line, hermes first overwrites
+the secrets where /proc reads them (`proc_scrub`, checked against /proc/self, ~free). Should that
+not work, it writes them into an anonymous in-memory file (memfd), re-executes the same
+interpreter with a scrubbed environment and argv, and the new process reads them back into memory
+and closes the file. Nothing happens when there is nothing to hide, or where memfd is unavailable
+(no /proc there either).
 
 Only the standard library and `agent.secrets` are imported: this runs before anything else.
 """
@@ -30,6 +32,11 @@ def _secret_variables(environ: dict[str, str]) -> dict[str, str]:
 
 def _has_secret_flag(args: list[str]) -> bool:
     return any(arg == _FLAG or arg.startswith(_FLAG + "=") for arg in args)
+
+
+def _flag_values(args: list[str]) -> list[str]:
+    values = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == _FLAG]
+    return values + [arg.split("=", 1)[1] for arg in args if arg.startswith(_FLAG + "=")]
 
 
 def _scrub_args(args: list[str]) -> list[str]:
@@ -77,6 +84,12 @@ def hide_and_reexec() -> None:
         return
     if not hasattr(os, "memfd_create") or not os.path.isdir("/proc/self"):
         return
+    from hermes_cli.proc_scrub import scrub_in_place
+
+    values = [*secrets.values(), *_flag_values(sys.argv[1:])]
+    # HERMES_HIDE_SECRETS_BY_REEXEC=1 forces the fallback (tests exercise both paths).
+    if os.environ.get("HERMES_HIDE_SECRETS_BY_REEXEC") != "1" and scrub_in_place(values, secrets):
+        return  # overwritten where /proc reads them: no re-exec needed
     try:
         fd = os.memfd_create("hermes-credentials", 0)
         os.write(fd, json.dumps({"env": secrets, "argv": sys.argv}).encode())

@@ -1,12 +1,15 @@
 """The model cannot read the agent's credentials from /proc/<hermes pid>/environ or cmdline.
 
-hermes re-executes itself at start-up with the secrets moved to a memfd (hermes_cli/hide_secrets.py);
-a command run by the terminal tool walks up its whole ancestry and prints every environ and cmdline.
+hermes overwrites them where /proc reads them at start-up, or else re-executes itself with the
+secrets moved to a memfd (hermes_cli/hide_secrets.py; both paths are tested); a command run by the
+terminal tool walks up its whole ancestry and prints every environ and cmdline.
 """
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from scripted_server import Reply, ToolCall
 from tests.conftest import run_hermes
@@ -22,6 +25,14 @@ WALK_UP = (
 )
 
 
+@pytest.fixture(params=["in_place", "reexec"])
+def hide_path(request, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run each test through both ways of hiding: overwriting in place, and the re-exec fallback."""
+    if request.param == "reexec":
+        monkeypatch.setenv("HERMES_HIDE_SECRETS_BY_REEXEC", "1")
+    return request.param
+
+
 def _run(scripted_llm, *flags: str, env: dict[str, str] | None = None):
     llm = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": WALK_UP})]), Reply(content="read")])
     result = run_hermes("-p", "read /proc", "--base-url", llm.base_url, "--model", "m", "--yolo", *flags, env=env)
@@ -31,14 +42,14 @@ def _run(scripted_llm, *flags: str, env: dict[str, str] | None = None):
     return llm, sent, tool_output["output"]
 
 
-def test_api_key_flag_is_not_in_any_ancestor_cmdline(scripted_llm):
+def test_api_key_flag_is_not_in_any_ancestor_cmdline(scripted_llm, hide_path):
     llm, sent, output = _run(scripted_llm, "--api-key", KEY)
-    assert "--api-key [hidden]" in output  # the walk did reach hermes' own cmdline
+    assert "--api-key" in output and "--yolo" in output  # the walk did reach hermes' own cmdline
     assert KEY not in sent and KEY not in output
     assert llm.chat_requests[0].headers.get("authorization") == f"Bearer {KEY}"  # still used for the endpoint
 
 
-def test_secret_variables_are_not_in_any_ancestor_environ(scripted_llm):
+def test_secret_variables_are_not_in_any_ancestor_environ(scripted_llm, hide_path):
     env = {"OPENAI_API_KEY": KEY, "DATABASE_URL": f"postgres://app:{DB_PASSWORD}@db.invalid/prod"}
     llm, sent, output = _run(scripted_llm, env=env)
     assert "HERMES_HOME=" in output  # the walk did read hermes' own environment
