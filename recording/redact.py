@@ -112,9 +112,17 @@ class Redactor:
             literals |= spellings(value)
         parts = [re.escape(v) for v in sorted(literals, key=len, reverse=True)] + _PATTERNS
         self._regex = re.compile("|".join(parts))
+        self._literals = literals
+
+    def _replace(self, match: re.Match[str]) -> str:
+        # A key shape glued to a word is part of that word: `task-management-system` is no `sk-` key.
+        start = match.start()
+        if start and match.string[start - 1].isalnum() and match.group() not in self._literals:
+            return match.group()
+        return REDACTED
 
     def __call__(self, text: str) -> str:
-        text = self._regex.sub(REDACTED, text)
+        text = self._regex.sub(self._replace, text)
         lowered = text.lower()
         if "://" in text or any(word in lowered for word in _NAME_WORDS):
             text = _KEYED.sub(_keyed, text)

@@ -33,7 +33,7 @@ def test_shapes_are_redacted(text: str, secret: str):
 @pytest.mark.parametrize("text", [
     "max_tokens=100 tokenizer=gpt2 prompt_tokens: 1234 author: John", "def login(password: str) -> bool:",
     "password = os.environ['DB_PASSWORD']", "token_count=12 key=value", "PATH=/usr/bin:/bin PWD=/root HOME=/root",
-    "see https://example.com/a:b@c", "git log --author=alice", "ls -la ~/.ssh", "secret: ${SECRET_FROM_ENV}",
+    "see https://example.com/a:b@c", "git log --author=alice", "the task-management-system-v2 repo", "ls -la ~/.ssh", "secret: ${SECRET_FROM_ENV}",
 ])
 def test_ordinary_text_is_left_alone(text: str):
     assert Redactor()(text) == text
