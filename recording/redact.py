@@ -53,6 +53,7 @@ _KEYED = re.compile(
     r"|(?P<bearer>(?:[Bb]earer|[Bb]asic) )[A-Za-z0-9._~+/=\-]{12,}"
     r"|(?P<scheme>://)[^/\s:@\"'\\]+:[^/\s@\"'\\]+(?=@)"  # user:password in a URL
 )
+_WORDLIKE_SHAPES = ("sk-", "gh", "github_pat_", "xox", "hf_", "fc-")  # prefixes that also end ordinary words
 _URL_PASSWORD = re.compile(r"://[^/\s:@]+:([^/\s@]+)@")
 _NAME_WORDS = ("passw", "passphrase", "secret", "token", "key", "credential", "auth", "bearer")
 _PASSWORD_KW = re.compile(r"passw|passphrase", re.I)
@@ -116,9 +117,10 @@ class Redactor:
 
     def _replace(self, match: re.Match[str]) -> str:
         # A key shape glued to a word is part of that word: `task-management-system` is no `sk-` key.
-        start = match.start()
-        if start and match.string[start - 1].isalnum() and match.group() not in self._literals:
-            return match.group()
+        start, found = match.start(), match.group()
+        if (start and found.startswith(_WORDLIKE_SHAPES) and match.string[start - 1].isalnum()
+                and match.string[start - 2:start] not in ("\\n", "\\t", "\\r") and found not in self._literals):
+            return found
         return REDACTED
 
     def __call__(self, text: str) -> str:
