@@ -187,12 +187,14 @@ class Walker:
             content = " ".join(t for t in texts if t is not None and not re.fullmatch(r"-[neE]+", t)) + "\n"
         elif name == "printf" and texts and all(t is not None for t in texts):
             content = " ".join(t for t in texts if t is not None).replace("\\n", "\n")
-        targets = [r.target.text(self.variables) for r in cmd.redirects if r.op in (">", ">>", ">|", "&>")]
+        appends = any(r.op in (">>", "&>>") for r in cmd.redirects) or (name == "tee" and "-a" in texts)
+        targets = [r.target.text(self.variables) for r in cmd.redirects if r.op in (">", ">>", ">|", "&>", "&>>")]
         if name == "tee":
             targets += [t for t in texts if t is not None and not t.startswith("-")]
         for target in targets:
             if target and not target.isdigit():
-                self.written[_norm(target)] = content
+                # Appending: what was in the file before is unknown, so running it asks.
+                self.written[_norm(target)] = None if appends else content
 
     def _substitutions(self, word: Word) -> None:
         for sub in word.substitutions():
