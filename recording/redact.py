@@ -45,7 +45,7 @@ _PATTERNS = [
 # Values under secret-like names (pass 2). `kw` decides how sure we are; `sep` keeps quotes and
 # their JSON escapes (`\"`) so the text stays well-formed; `env` is a `NAME=value` line.
 _KEYED = re.compile(
-    r"(?=[PpSsTtAaCcKk])(?P<kw>(?i:passw(?:or)?d|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
+    r"(?=[PpSsTtAaCc])(?P<kw>(?i:passw(?:or)?d|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
     r"|credentials?|auth))(?P<rest>[A-Za-z0-9_.\-]*)"
     r"(?P<sep>(?:\\*[\"'])?[ \t]*[:=][ \t]*(?:\\*[\"'])?)(?![Bb]earer |[Bb]asic )(?P<value>[^\s\"'\\,;&)}\]]{4,})"
     # NAME=value not inside a longer word; after a JSON-escaped newline (`\\nNAME=`) too.
@@ -55,7 +55,8 @@ _KEYED = re.compile(
 )
 _WORDLIKE_SHAPES = ("sk-", "gh", "github_pat_", "xox", "hf_", "fc-")  # prefixes that also end ordinary words
 _URL_PASSWORD = re.compile(r"://[^/\s:@]+:([^/\s@]+)@")
-_NAME_WORDS = ("passw", "passphrase", "secret", "token", "key", "credential", "auth", "bearer")
+_NAME_WORDS = ("passw", "passphrase", "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key",
+               "accesskey", "private_key", "private-key", "privatekey", "credential", "auth", "bearer", "basic ")
 _PASSWORD_KW = re.compile(r"passw|passphrase", re.I)
 _NOT_A_VALUE = re.compile(r"(?i)(?:str|string|bytes|int|bool|none|null|nil|true|false|undefined|optional\b.*|"
                           r"required|\*+|x+|\.\.\.|<[^>]*>?|\$.*|\{.*|%.*|\(.*|os\..*|self\..*|"
