@@ -51,11 +51,21 @@ def _reporting_errors(prog: str, action: Callable[[], int]) -> int:
     try:
         return action()
     except ConfigError as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+        sys.stderr.write(_redacted(f"{prog}: error: {exc}\n"))
         return USAGE_EXIT
     except HermesError as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+        sys.stderr.write(_redacted(f"{prog}: error: {exc}\n"))
         return 1
+
+
+def _redacted(text: str) -> str:
+    """An error line without secrets (an endpoint's message may echo the key it was given)."""
+    from recording.redact import Redactor
+
+    argv = sys.argv[1:]
+    flag_values = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--api-key"]
+    flag_values += [a.split("=", 1)[1] for a in argv if a.startswith("--api-key=")]
+    return Redactor(flag_values)(text)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -92,7 +102,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (the ./hermes launcher calls it too)."""
+    if sys.argv[1:] not in (["--version"], ["-V"]):
+        from hermes_cli.hide_secrets import hide_and_reexec
+
+        hide_and_reexec()  # credentials out of /proc/<pid>/environ and cmdline (may re-exec)
     sys.exit(main())
 
 

@@ -132,6 +132,12 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
     resume = resolve_resume(args, settings.log_dir)
     agent = make_agent(settings, mode="oneshot", on_event=output.event, resume=resume,
                        ephemeral_system_prompt=args.ephemeral_system_prompt)
+    # Everything printed goes through redaction: an endpoint error echoing the key (a 401 body),
+    # a secret in the answer or in a tool event never reaches the terminal or the JSON output.
+    from recording.redact import RedactingWriter, Redactor
+
+    redact = Redactor([agent.endpoint.api_key])
+    output.out, output.err = RedactingWriter(output.out, redact), RedactingWriter(output.err, redact)
     started = time.perf_counter()
     info = {"session_id": agent.session_id, "model": agent.model, "endpoint": agent.endpoint.host,
             "tools": sorted(agent.tool_names)}

@@ -82,7 +82,9 @@ def main(argv: list[str]) -> int:
         return USAGE_EXIT
     session = load_session(path)
     total = len(recorded_calls(session))
-    out = sys.stdout
+    from recording.redact import RedactingWriter, Redactor
+
+    out = RedactingWriter(sys.stdout, Redactor())  # recorded text is redacted already; re-run output too
     if total == 0:
         out.write(f"session {session.session_id} has no tool calls to replay\n")
         return 0

@@ -61,6 +61,9 @@ class Repl:
         if self.settings.model.default:  # /model may have changed it since start-up
             agent.set_model(self.settings.model.default)
         agent.tool_context.extra["ask_sudo_password"] = SudoPrompt(pause=self.renderer.paused)
+        from recording.redact import Redactor
+
+        self.renderer.redact = Redactor([agent.endpoint.api_key])  # an endpoint error may echo the key
         if resume is not None:
             from agent.session_resume import recap
 

@@ -1,7 +1,10 @@
 """Asking the user before a dangerous command runs: once / session / always / deny.
 
-"session" allows that kind of command (the rule's reason) until the REPL exits; "always" also
-saves it to `approvals.allowlist` in $HERMES_HOME/config.yaml. No answer within the timeout, Ctrl-C
+"session" and "always" store the narrowest rule that covers the command (`rm -r under ./build`,
+or `exactly: git push -f` when there is no path to scope to; see `tools.approval`), and the
+question shows that rule. "session" keeps it until the REPL exits; "always" also saves it to
+`approvals.allowlist` in $HERMES_HOME/config.yaml (`/approvals` lists and removes them). Entries
+of the old reason-only format still load but allow nothing. No answer within the timeout, Ctrl-C
 or anything unrecognised counts as deny. Parallel tool calls ask one at a time.
 """
 
@@ -36,27 +39,66 @@ class ApprovalPrompt:
         self._lock = threading.Lock()
 
     def __call__(self, command: str, reason: str) -> bool:
-        if reason in self.session_allowed or reason in self.allowlist:
+        from tools.approval import EXACT_PREFIX, Verdict, check_command
+
+        verdict = check_command(command)
+        if not verdict.dangerous:  # asked for another reason than the classifier's: only this exact line
+            verdict = Verdict("dangerous", reason, (), command)
+        rules = verdict.rules
+        if verdict.allowed_by([*self.session_allowed, *self.allowlist]):
             return True
         with self._lock, self._pause():
-            if reason in self.session_allowed:  # another call was approved for the session meanwhile
+            if verdict.allowed_by(self.session_allowed):  # approved for the session meanwhile
                 return True
-            question = (f"⚠  {reason}:\n   {command}\n   allow? [o]nce / [s]ession / [a]lways / [d]eny: ")
+            shown = ", ".join(rule.removeprefix(EXACT_PREFIX) if rule.startswith(EXACT_PREFIX) else rule
+                              for rule in rules)
+            scope = "this exact command" if rules[0].startswith(EXACT_PREFIX) else shown
+            question = (f"⚠  {reason}:\n   {command}\n   [s]ession/[a]lways would allow: {scope}\n"
+                        "   allow? [o]nce / [s]ession / [a]lways / [d]eny: ")
             try:
                 answer = CHOICES.get(self._ask(question, self.timeout).strip().lower(), "deny")
             except (KeyboardInterrupt, EOFError):
                 answer = "deny"
         if answer == "session":
-            self.session_allowed.add(reason)
+            self.session_allowed.update(rules)
         elif answer == "always":
-            self.session_allowed.add(reason)
-            self.allowlist.append(reason)
-            if self._save_always is not None:
-                try:
-                    self._save_always(self.allowlist)
-                except OSError as exc:
-                    self._warn(f"could not save the approval to config: {exc}")
+            self.session_allowed.update(rules)
+            self.allowlist.extend(rule for rule in rules if rule not in self.allowlist)
+            self.save()
         return answer != "deny"
+
+    def save(self) -> None:
+        """Write the allowlist to config (after "always", or when /approvals removes a rule)."""
+        if self._save_always is not None:
+            try:
+                self._save_always(self.allowlist)
+            except OSError as exc:
+                self._warn(f"could not save the approval to config: {exc}")
+
+    def remove(self, which: str) -> list[str]:
+        """Remove stored or session rules by number (as `/approvals` lists them) or exact text."""
+        listed = self.listing()
+        if which.isdigit() and 1 <= int(which) <= len(listed):
+            targets = [listed[int(which) - 1][0]]
+        elif which in ("all", "*"):
+            targets = [rule for rule, _ in listed]
+        else:
+            targets = [rule for rule, _ in listed if rule == which]
+        for rule in targets:
+            self.session_allowed.discard(rule)
+            if rule in self.allowlist:
+                self.allowlist.remove(rule)
+        if any(rule for rule, kind in listed if rule in targets and kind != "session"):
+            self.save()
+        return targets
+
+    def listing(self) -> list[tuple[str, str]]:
+        """(rule, kind) for every rule: kind is "always", "legacy" (old format, allows nothing) or "session"."""
+        from tools.approval import parse_rule
+
+        out = [(rule, "always" if parse_rule(rule) else "legacy") for rule in self.allowlist]
+        out += [(rule, "session") for rule in sorted(self.session_allowed) if rule not in self.allowlist]
+        return out
 
 
 def ask_with_prompt_toolkit(question: str, timeout: float, *, password: bool = False) -> str:

@@ -271,6 +271,29 @@ class Commands:
         self.repl.renderer.warn("yolo on: dangerous commands run without asking (the hard block list still applies)"
                                 if ctx.yolo else "yolo off: dangerous commands ask first")
 
+    def cmd_approvals(self, arg: str) -> None:
+        """List the approval rules "session"/"always" stored, or remove one: /approvals remove N|all"""
+        approval = self.repl.approval
+        word, _, rest = arg.partition(" ")
+        if word in ("remove", "rm", "delete"):
+            removed = approval.remove(rest.strip())
+            if not removed:
+                self.repl.renderer.warn(f"no rule {rest.strip()!r}; /approvals lists them with their numbers")
+            for rule in removed:
+                self.repl.renderer.info(f"removed: {rule}")
+            return
+        if word:
+            self.repl.renderer.warn("usage: /approvals (list) or /approvals remove N|RULE|all")
+            return
+        listed = approval.listing()
+        if not listed:
+            self.repl.renderer.info("no stored approvals: every dangerous command asks")
+            return
+        notes = {"always": "saved in config", "session": "until this session ends",
+                 "legacy": "old format, allows nothing now (remove it)"}
+        rows = [[str(i), rule, notes[kind]] for i, (rule, kind) in enumerate(listed, 1)]
+        self.repl.renderer.table("Approvals", ["#", "rule", "kept"], rows)
+
     def cmd_quit(self, arg: str) -> object:
         """Exit (also Ctrl-D)"""
         return EXIT

@@ -62,6 +62,7 @@ class Renderer:
                  spinner: bool = True, color: bool = True, write: Callable[[str], None] | None = None) -> None:
         self.width = width
         self.show_reasoning = show_reasoning
+        self.redact: Callable[[str], str] = lambda text: text  # set once the endpoint key is known
         self.verbose = verbose
         if write is None:
             write = _PromptToolkitWriter()
@@ -233,7 +234,7 @@ class Renderer:
     def _on_retrying(self, event: Any) -> None:
         self._flush_output()
         text = (f"↻ retrying in {event.delay:.1f}s (attempt {event.attempt + 1}/{event.max_attempts}): "
-                f"{one_line(event.error)}")
+                f"{one_line(self.redact(str(event.error)))}")
         self._line(truncate(text, self._width() - 1), "dim", "notice")
         self._start_spinner(None)
 
@@ -446,7 +447,7 @@ class Renderer:
             line.append(str(status), style="yellow" if status == "interrupted" else "bold red")
             error = result.get("error")
             if error and status != "interrupted" and error not in self._notices:
-                line.append(": " + one_line(error), style="red")
+                line.append(": " + one_line(self.redact(str(error))), style="red")
         if parts or status != "success":
             self._print(self._render(line), "footer")
         self._turn_started = None
@@ -456,7 +457,7 @@ class Renderer:
         from rich.text import Text
 
         out = Text()
-        lines = clean_text(str(text)).split("\n")
+        lines = clean_text(self.redact(str(text))).split("\n")
         for i, line in enumerate(lines):
             if prefix:
                 out.append(prefix if i == 0 else " " * len(prefix), style=style)

@@ -365,3 +365,41 @@ def test_every_slash_command_does_what_it_says(repl_factory, tmp_path, hermetic_
     assert user_texts_of(llm.chat_requests[-1].body)[:2] == ["first question", "second question"]
     assert "Traceback" not in repl.screen
     assert repl.quit() == 0
+
+
+def test_always_stores_a_rule_as_narrow_as_the_command_and_approvals_lists_and_removes_it(
+        repl_factory, tmp_path, hermetic_env):
+    (tmp_path / "build").mkdir()
+    (tmp_path / "other").mkdir()
+    (hermetic_env / "config.yaml").write_text("approvals:\n  allowlist:\n  - recursive delete (rm -r)\n")
+    llm, repl = repl_factory([
+        Reply(tool_calls=[ToolCall("terminal", {"command": "rm -rf build"})]),
+        Reply(tool_calls=[ToolCall("terminal", {"command": "rm -rf other"})]),
+        Reply(content="done"),
+    ], cwd=tmp_path)
+    repl.type("clean up")
+    # The old reason-only entry allows nothing: the command asks, and shows the rule "always" stores.
+    repl.child.expect("allow\\?")
+    assert "would allow: rm -r under ./build" in repl.screen
+    repl.child.send("a\r")
+    repl.child.expect("allow\\?")  # a recursive delete elsewhere is not covered by that rule
+    repl.child.send("d\r")
+    repl.child.expect(PROMPT)
+    assert not (tmp_path / "build").exists() and (tmp_path / "other").exists()
+    saved = (hermetic_env / "config.yaml").read_text()
+    assert "rm -r under ./build" in saved and "rm -r under ./other" not in saved
+    listing = repl.output_of("/approvals")
+    assert "rm -r under ./build" in listing and "old format, allows nothing" in listing
+    assert "removed: rm -r under ./build" in repl.output_of("/approvals remove 2")
+    assert "rm -r under ./build" not in (hermetic_env / "config.yaml").read_text()
+    assert "recursive delete (rm -r)" in repl.output_of("/approvals")
+    assert repl.quit() == 0
+
+
+def test_an_endpoint_error_echoing_the_key_is_redacted_on_screen(repl_factory):
+    body = {"error": {"message": "Incorrect API key provided: sk-test-0123456789", "code": 401}}
+    llm, repl = repl_factory([Reply(status=401, error_body=body)])
+    repl.say("hi")
+    assert "Incorrect API key provided: [REDACTED]" in repl.screen.replace("\n", "")
+    assert "sk-test-0123456789" not in repl.screen
+    assert repl.quit() == 0

@@ -98,7 +98,6 @@ SAFE = [
     "python -c 'print(1)'",
     "bash script.sh",
     'git commit -m "never run rm -rf / again"',
-    "echo 'unbalanced quote",
     "pytest -x tests/",
 ]
 
@@ -121,6 +120,12 @@ def test_dangerous(command: str):
 def test_safe(command: str):
     verdict = check_command(command)
     assert verdict.ok, (command, verdict)
+
+
+def test_what_cannot_be_parsed_asks():
+    for command in ["echo 'unbalanced quote", "echo $(", "`", "if true; then"]:
+        verdict = check_command(command)
+        assert verdict.dangerous and "could not parse" in verdict.reason, (command, verdict)
 
 
 def test_quoted_mention_may_be_flagged_but_never_crashes():

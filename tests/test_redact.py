@@ -1,0 +1,64 @@
+"""Redactor: every secret shape, known secrets at every JSON escaping depth, and ordinary text left alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recording.redact import REDACTED, Redactor
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcDEF123_-x", "eyJzdWIiOiIxMjM0NTY3ODkwIn0"),
+    ("git clone https://alice:s3cretpw@github.com/x.git", "s3cretpw"),
+    ("id AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXk"),
+    ("Authorization: Bearer abcdefghijklmnop1234", "abcdefghijklmnop1234"),
+    ("authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+    ("password=hunter22", "hunter22"),
+    ("PASSWORD: correcthorse", "correcthorse"),
+    ('{"db_password": "tr0ub4dor"}', "tr0ub4dor"),
+    ('{"api_key": "Zx8kQ2mN4pL7vR9tY1wB3cD5"}', "Zx8kQ2mN4pL7vR9tY1wB3cD5"),
+    ("GITHUB_TOKEN=abc", "GITHUB_TOKEN=abc"),
+    (json.dumps({"output": "A=1\nSTRIPE_SECRET=shorty\n"}), "shorty"),
+    ("export OPENAI_API_KEY=sk-abcdefghijklmnopqrstuv", "sk-abcdefghijklmnopqrstuv"),
+])
+def test_shapes_are_redacted(text: str, secret: str):
+    out = Redactor()(text)
+    assert secret not in out and REDACTED in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "max_tokens=100 tokenizer=gpt2 prompt_tokens: 1234 author: John", "def login(password: str) -> bool:",
+    "password = os.environ['DB_PASSWORD']", "token_count=12 key=value", "PATH=/usr/bin:/bin PWD=/root HOME=/root",
+    "see https://example.com/a:b@c", "git log --author=alice", "the task-management-system-v2 repo", "ls -la ~/.ssh", "secret: ${SECRET_FROM_ENV}",
+])
+def test_ordinary_text_is_left_alone(text: str):
+    assert Redactor()(text) == text
+
+
+def test_known_secret_with_quotes_and_backslashes_at_every_escaping_depth(monkeypatch):
+    secret = 'p"a\\ss-wörd-77'
+    monkeypatch.setenv("SERVICE_PASSWORD", secret)
+    redact = Redactor()
+    text = secret
+    for depth in range(4):
+        assert secret not in redact(text) and REDACTED in redact(text), depth
+        assert json.dumps(secret)[1:-1] not in redact(json.dumps(text))
+        text = json.dumps({"nested": text})
+    ascii_escaped = json.dumps({"k": secret}, ensure_ascii=True)
+    assert REDACTED in redact(ascii_escaped)
+
+
+def test_password_inside_a_known_url_is_a_secret_on_its_own(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:plainwordspass@db/prod")
+    assert Redactor()("the password is plainwordspass") == f"the password is {REDACTED}"
+
+
+def test_redaction_is_idempotent():
+    redact = Redactor(["extra-secret-123"])
+    text = "password=hunter22 Bearer abcdefghijklmnop1234 https://u:pw@h MY_TOKEN=x extra-secret-123"
+    once = redact(text)
+    assert redact(once) == once
