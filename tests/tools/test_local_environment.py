@@ -254,6 +254,7 @@ def test_a_signal_landing_inside_popen_does_not_leave_the_command_running(env: L
             raise KeyboardInterrupt
 
     pid_file = workdir / "pid"
+    before = _live_children()  # the suite's own daemons and helpers
     sys.setprofile(signal_after_fork)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -263,8 +264,12 @@ def test_a_signal_landing_inside_popen_does_not_leave_the_command_running(env: L
     # the command may still have been starting when it was stopped: then it never wrote its pid
     if wait_for(lambda: pid_file.exists() and pid_file.read_text(encoding="utf-8").strip() != "", 1.0):
         assert wait_for(lambda: not process_alive(read_pids(pid_file)[0]), 5.0)
-    assert not [p for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == os.getpid()
-                and process_alive(int(p))], "a child of this test process is still running"
+    assert wait_for(lambda: not _live_children() - before, 5.0), "the command is still running"
+
+
+def _live_children() -> set[int]:
+    return {int(p) for p in os.listdir("/proc")
+            if p.isdigit() and _parent(int(p)) == os.getpid() and process_alive(int(p))}
 
 
 def _parent(pid: int) -> int | None:
