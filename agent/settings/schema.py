@@ -17,22 +17,33 @@ SANDBOX_MODES = ("off", "read-only", "workspace-write")
 SSH_HOST_KEY_POLICIES = ("strict", "accept-new", "off")
 
 
-@dataclass(frozen=True)
 class Field:
-    """One setting. `kind`: str, int, float, bool, enum, list, url, toolsets, mapping."""
+    """One setting. `kind`: str, int, float, bool, enum, list, url, toolsets, mapping.
 
-    key: str  # dotted: "agent.max_turns"
-    kind: str
-    default: Any = None
-    env: tuple[str, ...] = ()  # variables that set it, above the config files (first set one wins)
-    fallback_env: tuple[str, ...] = ()  # variables used only when no file or flag sets it (LLM_MODEL)
-    minimum: float | None = None
-    above: float | None = None  # exclusive lower bound
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    nullable: bool = True
-    secret: bool = False
-    doc: str = ""
+    A plain class, not a dataclass: sixty of them are made at import, on every start-up.
+    """
+
+    __slots__ = ("key", "kind", "default", "env", "fallback_env", "minimum", "above", "maximum", "choices",
+                 "nullable", "secret")
+
+    def __init__(self, key: str, kind: str, default: Any = None, *, env: tuple[str, ...] = (),
+                 fallback_env: tuple[str, ...] = (), minimum: float | None = None, above: float | None = None,
+                 maximum: float | None = None, choices: tuple[str, ...] = (), nullable: bool = True,
+                 secret: bool = False) -> None:
+        self.key = key  # dotted: "agent.max_turns"
+        self.kind = kind
+        self.default = default
+        self.env = env  # variables that set it, above the config files (first set one wins)
+        self.fallback_env = fallback_env  # variables used only when no file or flag sets it (LLM_MODEL)
+        self.minimum = minimum
+        self.above = above  # exclusive lower bound
+        self.maximum = maximum
+        self.choices = choices
+        self.nullable = nullable
+        self.secret = secret
+
+    def __repr__(self) -> str:
+        return f"Field({self.key!r}, {self.kind!r})"
 
 
 def _t(key: str, kind: str, default: Any = None, env: str | None = None, **kw: Any) -> Field:

@@ -4,6 +4,7 @@ callers use; configuration is read from os.environ in one place only."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
