@@ -67,9 +67,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.list_tools or args.list_toolsets:
         from hermes_cli.agent_factory import load_settings
         from hermes_cli.listing import list_tools, list_toolsets
-        from tools.environments import manager
+        from tools import tool_settings
 
-        manager.configure(load_settings(args).terminal)  # custom toolsets, the backend tools would use
+        tool_settings.configure(load_settings(args))  # custom toolsets, keys, the backend tools would use
 
         return list_tools() if args.list_tools else list_toolsets()
 

@@ -112,9 +112,21 @@ FIELDS: tuple[Field, ...] = (
     Field("approvals.mode", "enum", "ask", env=("HERMES_YOLO",), choices=APPROVAL_MODES, nullable=False),
     Field("approvals.allowlist", "list", [], nullable=False),
     Field("batch.distributions", "mapping", {}),
+    # Tools (README "Web", "Browser"); usually set by their variables, keys in .env.
+    Field("web.timeout", "float", 20.0, env=("WEB_TIMEOUT",), above=0, nullable=False),
+    Field("web.max_bytes", "int", 5_000_000, env=("WEB_MAX_BYTES",), minimum=1, nullable=False),
+    Field("web.page_chars", "int", 20_000, env=("WEB_PAGE_CHARS",), minimum=1, nullable=False),
+    Field("web.firecrawl_api_key", "str", env=("FIRECRAWL_API_KEY",), secret=True),
+    Field("web.firecrawl_api_url", "url", env=("FIRECRAWL_API_URL",)),
+    Field("browser.timeout", "float", 30.0, env=("BROWSER_TIMEOUT",), above=0, nullable=False),
+    Field("browser.chromium_path", "str", env=("CHROMIUM_PATH",)),
+    Field("browser.cdp_url", "str", env=("BROWSER_CDP_URL",)),
+    Field("browser.browserbase_api_key", "str", env=("BROWSERBASE_API_KEY",), secret=True),
+    Field("browser.browserbase_project_id", "str", env=("BROWSERBASE_PROJECT_ID",)),
+    Field("browser.browserbase_api_url", "url", env=("BROWSERBASE_API_URL",)),
 )
 BY_KEY: dict[str, Field] = {f.key: f for f in FIELDS}
-SECTIONS = ("model", "agent", "terminal", "display", "approvals", "batch")
+SECTIONS = ("model", "agent", "terminal", "display", "approvals", "batch", "web", "browser")
 # Accepted in files for the seed's name of a key: `terminal.env_type` is `terminal.backend`.
 ALIASES = {"terminal.env_type": "terminal.backend"}
 # Sections whose keys are names the user chooses, so no key in them is "unknown".
@@ -214,3 +226,22 @@ class ApprovalSettings:
 @dataclass
 class BatchSettings:
     distributions: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class WebSettings:
+    timeout: float = 20.0
+    max_bytes: int = 5_000_000
+    page_chars: int = 20_000
+    firecrawl_api_key: str | None = field(default=None, repr=False)
+    firecrawl_api_url: str | None = None
+
+
+@dataclass
+class BrowserSettings:
+    timeout: float = 30.0
+    chromium_path: str | None = None
+    cdp_url: str | None = None
+    browserbase_api_key: str | None = field(default=None, repr=False)
+    browserbase_project_id: str | None = None
+    browserbase_api_url: str | None = None
