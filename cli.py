@@ -49,8 +49,8 @@ def _reporting_errors(prog: str, action: Callable[[], int]) -> int:
 
     try:
         return action()
-    except ConfigError as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+    except ConfigError as exc:  # several invalid settings: one line each
+        sys.stderr.write("".join(f"{prog}: error: {line}\n" for line in str(exc).splitlines()))
         return USAGE_EXIT
     except HermesError as exc:
         sys.stderr.write(f"{prog}: error: {exc}\n")
