@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if exc.code else EXIT_OK
     try:
         return _run(args)
-    except ConfigError as exc:
-        sys.stderr.write(f"hermes batch: error: {exc}\n")
+    except ConfigError as exc:  # several invalid settings: one line each
+        sys.stderr.write("".join(f"hermes batch: error: {line}\n" for line in str(exc).splitlines()))
         return EXIT_USAGE
 
 

@@ -50,8 +50,8 @@ def _reporting_errors(prog: str, action: Callable[[], int]) -> int:
 
     try:
         return action()
-    except ConfigError as exc:
-        sys.stderr.write(_redacted(f"{prog}: error: {exc}\n"))
+    except ConfigError as exc:  # several invalid settings: one line each
+        sys.stderr.write(_redacted("".join(f"{prog}: error: {line}\n" for line in str(exc).splitlines())))
         return USAGE_EXIT
     except HermesError as exc:
         sys.stderr.write(_redacted(f"{prog}: error: {exc}\n"))
@@ -78,9 +78,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.list_tools or args.list_toolsets:
         from hermes_cli.agent_factory import load_settings
         from hermes_cli.listing import list_tools, list_toolsets
-        from tools.environments import manager
+        from tools import tool_settings
 
-        manager.configure(load_settings(args).terminal)  # custom toolsets, the backend tools would use
+        tool_settings.configure(load_settings(args))  # custom toolsets, keys, the backend tools would use
 
         return list_tools() if args.list_tools else list_toolsets()
 

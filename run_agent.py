@@ -129,9 +129,9 @@ class AIAgent:
         self._client_lock = threading.Lock()
         self._interrupt = threading.Event()
         self._active_stream: Any = None
-        from tools.environments import manager
+        from tools import tool_settings
 
-        manager.configure(settings.terminal)  # file tools and background processes find the backend here
+        tool_settings.configure(settings)  # tools and terminal backends read theirs from here
         self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve,
                                      yolo=settings.approvals.mode == "yolo", approval_mode=settings.approvals.mode,
                                      terminal=settings.terminal)

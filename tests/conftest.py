@@ -33,11 +33,11 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 @pytest.fixture(autouse=True)
 def unconfigured_terminal() -> Iterator[None]:
-    """An AIAgent configures the process's terminal settings; the next test starts from none."""
+    """An AIAgent configures the process's tool settings; the next test starts from none."""
     yield
-    from tools.environments import manager
+    from tools import tool_settings
 
-    manager.configure(None)
+    tool_settings.configure(None)
 
 
 @pytest.fixture

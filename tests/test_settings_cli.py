@@ -210,3 +210,15 @@ def test_batch_honours_config(scripted_llm, hermetic_env: Path, tmp_path):
                         "--base-url", llm.base_url, "--quiet", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.startswith("hermes batch: error: ")
     assert "agent.max_turns" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_several_problems_are_one_prefixed_line_each(scripted_llm, hermetic_env: Path, tmp_path):
+    (hermetic_env / "config.yaml").write_text("terminal: {timeout: soon}\ndisplay: {spinner: maybe}\n")
+    result = run_hermes("-p", "hi", "--model", "m", env={"OPENAI_BASE_URL": scripted_llm([]).base_url}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"hermes: error: {hermetic_env / 'config.yaml'}:1: 'soon' is not valid for terminal.timeout; "
+        "expected a number > 0",
+        f"hermes: error: {hermetic_env / 'config.yaml'}:2: 'maybe' is not valid for display.spinner; "
+        "expected true or false",
+    ]

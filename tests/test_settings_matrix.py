@@ -236,3 +236,14 @@ def test_aiagent_keywords_override_settings(home: Path, hermetic_env: Path, monk
     assert agent.context.window == 5000  # from the file: the Python API reads the same settings
     with pytest.raises(ConfigError, match=r"^AIAgent\(max_turns=0\): expected a whole number >= 1$"):
         AIAgent(base_url="http://127.0.0.1:9/v1", model="m", max_turns=0, record=False)
+
+
+def test_a_section_that_is_not_a_mapping_is_one_line(home: Path):
+    with pytest.raises(ConfigError, match=rf"^{home / 'config.yaml'}:1: 5 is not valid for agent; expected a mapping"):
+        load_with(home, "agent: 5\n")
+
+
+def test_empty_lists_and_mappings_mean_the_default(home: Path):
+    settings = load_with(home, "toolsets:\ncustom_toolsets:\nagent:\n  personalities:\napprovals:\n  allowlist:\n")
+    assert settings.enabled_toolsets == ["all"] and settings.custom_toolsets == {}
+    assert settings.agent.personalities == {} and settings.approvals.allowlist == []

@@ -35,16 +35,19 @@ class BrowserError(Exception):
     """Something the model should be told in one line."""
 
 
+def _settings() -> Any:
+    from tools import tool_settings
+
+    return tool_settings.browser()
+
+
 def timeout_seconds() -> float:
-    try:
-        value = float(os.environ.get("BROWSER_TIMEOUT", ""))
-    except ValueError:
-        return 30.0
-    return value if value > 0 else 30.0
+    """browser.timeout (BROWSER_TIMEOUT)."""
+    return _settings().timeout
 
 
 def chromium_path() -> str | None:
-    explicit = (os.environ.get("CHROMIUM_PATH") or "").strip()
+    explicit = (_settings().chromium_path or "").strip()
     if explicit:
         return explicit if os.access(explicit, os.X_OK) else None
     for name in CHROMIUM_NAMES:
@@ -55,9 +58,10 @@ def chromium_path() -> str | None:
 
 
 def backend() -> str:
-    if (os.environ.get("BROWSER_CDP_URL") or "").strip():
+    settings = _settings()
+    if (settings.cdp_url or "").strip():
         return "cdp"
-    if os.environ.get("BROWSERBASE_API_KEY") or os.environ.get("BROWSERBASE_PROJECT_ID"):
+    if settings.browserbase_api_key or settings.browserbase_project_id:
         return "browserbase"
     return "local"
 
@@ -67,10 +71,12 @@ def unavailable_reason() -> str | None:
         return "needs the playwright Python package (pip install playwright; no browser download is needed)"
     kind = backend()
     if kind == "browserbase":
-        missing = [v for v in ("BROWSERBASE_API_KEY", "BROWSERBASE_PROJECT_ID") if not os.environ.get(v)]
+        settings = _settings()
+        missing = [name for name, value in (("BROWSERBASE_API_KEY", settings.browserbase_api_key),
+                                            ("BROWSERBASE_PROJECT_ID", settings.browserbase_project_id)) if not value]
         return f"Browserbase needs {missing[0]} as well" if missing else None
     if kind == "local" and chromium_path() is None:
-        explicit = (os.environ.get("CHROMIUM_PATH") or "").strip()
+        explicit = (_settings().chromium_path or "").strip()
         if explicit:
             return f"CHROMIUM_PATH={explicit} is not an executable file"
         return "needs Chromium (apt-get install chromium) or a remote browser in BROWSER_CDP_URL"
@@ -159,7 +165,7 @@ def _playwright() -> Any:
 
 def _shared_browser() -> Any:
     kind = backend()
-    key = os.environ["BROWSER_CDP_URL"].strip() if kind == "cdp" else (chromium_path() or "")
+    key = (_settings().cdp_url or "").strip() if kind == "cdp" else (chromium_path() or "")
     browser = _state.shared_browser
     if browser is not None and browser.is_connected() and _state.shared_key == key:
         return browser
@@ -188,9 +194,10 @@ def _shared_browser() -> Any:
 def _browserbase_session() -> tuple[Any, Callable[[], None]]:
     import httpx
 
-    base = (os.environ.get("BROWSERBASE_API_URL") or BROWSERBASE_URL).rstrip("/")
-    project = os.environ["BROWSERBASE_PROJECT_ID"]
-    headers = {"X-BB-API-Key": os.environ["BROWSERBASE_API_KEY"]}
+    settings = _settings()
+    base = (settings.browserbase_api_url or BROWSERBASE_URL).rstrip("/")
+    project = settings.browserbase_project_id
+    headers = {"X-BB-API-Key": settings.browserbase_api_key or ""}
     try:
         response = httpx.post(f"{base}/v1/sessions", json={"projectId": project}, headers=headers, timeout=30)
         response.raise_for_status()

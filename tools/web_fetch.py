@@ -6,7 +6,6 @@ functions that need them so importing the tool modules stays cheap at start-up.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -29,20 +28,18 @@ class FetchError(Exception):
     """A fetch that failed in a way the model should be told about in one line."""
 
 
-def _env_number(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 def timeout_seconds() -> float:
-    return _env_number("WEB_TIMEOUT", 20.0)
+    """web.timeout (WEB_TIMEOUT)."""
+    from tools import tool_settings
+
+    return tool_settings.web().timeout
 
 
 def max_bytes() -> int:
-    return int(_env_number("WEB_MAX_BYTES", 5_000_000))
+    """web.max_bytes (WEB_MAX_BYTES)."""
+    from tools import tool_settings
+
+    return tool_settings.web().max_bytes
 
 
 @dataclass

@@ -5,22 +5,29 @@ firecrawl-py (v2 client, `firecrawl.Firecrawl`) is imported only when a call is 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from tools.web_fetch import FetchError, Page, timeout_seconds
 
 
 def api_key() -> str | None:
-    return (os.environ.get("FIRECRAWL_API_KEY") or "").strip() or None
+    """web.firecrawl_api_key (FIRECRAWL_API_KEY)."""
+    from tools import tool_settings
+
+    return (tool_settings.web().firecrawl_api_key or "").strip() or None
+
+
+def api_url() -> str | None:
+    from tools import tool_settings
+
+    return tool_settings.web().firecrawl_api_url
 
 
 def _client():
     from firecrawl import Firecrawl
 
-    api_url = (os.environ.get("FIRECRAWL_API_URL") or "").strip() or None
     # One retry only: the SDK's default of three with backoff turns a dead server into a long hang.
-    return Firecrawl(api_key=api_key(), api_url=api_url, timeout=timeout_seconds() + 10, max_retries=1)
+    return Firecrawl(api_key=api_key(), api_url=api_url(), timeout=timeout_seconds() + 10, max_retries=1)
 
 
 def _error(action: str, exc: Exception) -> FetchError:
@@ -30,7 +37,7 @@ def _error(action: str, exc: Exception) -> FetchError:
     if isinstance(exc, requests.Timeout):
         return FetchError(f"Firecrawl {action} timed out")
     if isinstance(exc, requests.ConnectionError):
-        host = os.environ.get("FIRECRAWL_API_URL") or "api.firecrawl.dev"
+        host = api_url() or "api.firecrawl.dev"
         return FetchError(f"could not reach Firecrawl at {host} for {action}")
     lines = str(exc).strip().splitlines()
     message = lines[0][:300] if lines else type(exc).__name__

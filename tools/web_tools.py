@@ -23,7 +23,9 @@ CRAWL_BUDGET_CHARS = 60_000
 
 
 def page_chars() -> int:
-    return int(web_fetch._env_number("WEB_PAGE_CHARS", 20_000))
+    from tools import tool_settings
+
+    return tool_settings.web().page_chars
 
 
 def _int(raw: Any, default: int, low: int, high: int) -> int:

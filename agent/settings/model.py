@@ -10,9 +10,11 @@ from agent.settings.schema import (
     AgentSettings,
     ApprovalSettings,
     BatchSettings,
+    BrowserSettings,
     DisplaySettings,
     ModelSettings,
     TerminalSettings,
+    WebSettings,
 )
 
 
@@ -26,6 +28,8 @@ class Settings:
     display: DisplaySettings = field(default_factory=DisplaySettings)
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    browser: BrowserSettings = field(default_factory=BrowserSettings)
     toolsets: list[str] = field(default_factory=lambda: ["all"])
     disabled_toolsets: list[str] = field(default_factory=list)
     custom_toolsets: dict[str, Any] = field(default_factory=dict)

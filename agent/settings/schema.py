@@ -17,22 +17,33 @@ SANDBOX_MODES = ("off", "read-only", "workspace-write")
 SSH_HOST_KEY_POLICIES = ("strict", "accept-new", "off")
 
 
-@dataclass(frozen=True)
 class Field:
-    """One setting. `kind`: str, int, float, bool, enum, list, url, toolsets, mapping."""
+    """One setting. `kind`: str, int, float, bool, enum, list, url, toolsets, mapping.
 
-    key: str  # dotted: "agent.max_turns"
-    kind: str
-    default: Any = None
-    env: tuple[str, ...] = ()  # variables that set it, above the config files (first set one wins)
-    fallback_env: tuple[str, ...] = ()  # variables used only when no file or flag sets it (LLM_MODEL)
-    minimum: float | None = None
-    above: float | None = None  # exclusive lower bound
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    nullable: bool = True
-    secret: bool = False
-    doc: str = ""
+    A plain class, not a dataclass: sixty of them are made at import, on every start-up.
+    """
+
+    __slots__ = ("key", "kind", "default", "env", "fallback_env", "minimum", "above", "maximum", "choices",
+                 "nullable", "secret")
+
+    def __init__(self, key: str, kind: str, default: Any = None, *, env: tuple[str, ...] = (),
+                 fallback_env: tuple[str, ...] = (), minimum: float | None = None, above: float | None = None,
+                 maximum: float | None = None, choices: tuple[str, ...] = (), nullable: bool = True,
+                 secret: bool = False) -> None:
+        self.key = key  # dotted: "agent.max_turns"
+        self.kind = kind
+        self.default = default
+        self.env = env  # variables that set it, above the config files (first set one wins)
+        self.fallback_env = fallback_env  # variables used only when no file or flag sets it (LLM_MODEL)
+        self.minimum = minimum
+        self.above = above  # exclusive lower bound
+        self.maximum = maximum
+        self.choices = choices
+        self.nullable = nullable
+        self.secret = secret
+
+    def __repr__(self) -> str:
+        return f"Field({self.key!r}, {self.kind!r})"
 
 
 def _t(key: str, kind: str, default: Any = None, env: str | None = None, **kw: Any) -> Field:
@@ -101,9 +112,21 @@ FIELDS: tuple[Field, ...] = (
     Field("approvals.mode", "enum", "ask", env=("HERMES_YOLO",), choices=APPROVAL_MODES, nullable=False),
     Field("approvals.allowlist", "list", [], nullable=False),
     Field("batch.distributions", "mapping", {}),
+    # Tools (README "Web", "Browser"); usually set by their variables, keys in .env.
+    Field("web.timeout", "float", 20.0, env=("WEB_TIMEOUT",), above=0, nullable=False),
+    Field("web.max_bytes", "int", 5_000_000, env=("WEB_MAX_BYTES",), minimum=1, nullable=False),
+    Field("web.page_chars", "int", 20_000, env=("WEB_PAGE_CHARS",), minimum=1, nullable=False),
+    Field("web.firecrawl_api_key", "str", env=("FIRECRAWL_API_KEY",), secret=True),
+    Field("web.firecrawl_api_url", "url", env=("FIRECRAWL_API_URL",)),
+    Field("browser.timeout", "float", 30.0, env=("BROWSER_TIMEOUT",), above=0, nullable=False),
+    Field("browser.chromium_path", "str", env=("CHROMIUM_PATH",)),
+    Field("browser.cdp_url", "str", env=("BROWSER_CDP_URL",)),
+    Field("browser.browserbase_api_key", "str", env=("BROWSERBASE_API_KEY",), secret=True),
+    Field("browser.browserbase_project_id", "str", env=("BROWSERBASE_PROJECT_ID",)),
+    Field("browser.browserbase_api_url", "url", env=("BROWSERBASE_API_URL",)),
 )
 BY_KEY: dict[str, Field] = {f.key: f for f in FIELDS}
-SECTIONS = ("model", "agent", "terminal", "display", "approvals", "batch")
+SECTIONS = ("model", "agent", "terminal", "display", "approvals", "batch", "web", "browser")
 # Accepted in files for the seed's name of a key: `terminal.env_type` is `terminal.backend`.
 ALIASES = {"terminal.env_type": "terminal.backend"}
 # Sections whose keys are names the user chooses, so no key in them is "unknown".
@@ -203,3 +226,22 @@ class ApprovalSettings:
 @dataclass
 class BatchSettings:
     distributions: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class WebSettings:
+    timeout: float = 20.0
+    max_bytes: int = 5_000_000
+    page_chars: int = 20_000
+    firecrawl_api_key: str | None = field(default=None, repr=False)
+    firecrawl_api_url: str | None = None
+
+
+@dataclass
+class BrowserSettings:
+    timeout: float = 30.0
+    chromium_path: str | None = None
+    cdp_url: str | None = None
+    browserbase_api_key: str | None = field(default=None, repr=False)
+    browserbase_project_id: str | None = None
+    browserbase_api_url: str | None = None

@@ -165,7 +165,8 @@ def file_entries(path: Path, warnings: list[str]) -> list[Entry]:
         elif value is None:
             continue
         elif not isinstance(value, dict):
-            entries.append(Entry(key, value, where(key)))  # validate.py says "must be a mapping"
+            raise ConfigError(f"{where(key)}: {short(value)} is not valid for {key}; expected a mapping of "
+                              f"{key} settings")
         else:
             allowed = known_keys(key)
             for sub, sub_value in value.items():

@@ -4,6 +4,7 @@ from, the value, and what is allowed. `coerce` turns a valid raw value into its 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 from urllib.parse import urlparse
 
@@ -54,6 +55,8 @@ def allowed(spec: Field) -> str:
 def coerce(spec: Field, raw: Any) -> Any:
     """The typed value, or Invalid. Strings from the environment are parsed; YAML types are checked."""
     if raw is None:
+        if spec.kind in ("list", "toolsets", "mapping"):  # `allowlist:` with nothing after it: the default
+            return copy.deepcopy(spec.default)
         if spec.nullable:
             return None
         raise Invalid("")

@@ -4,6 +4,7 @@ callers use; configuration is read from os.environ in one place only."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -43,8 +44,7 @@ def test_callers_do_not_probe_backends():
 # conventions, third-party library knobs, and the tools' own API keys (README "Configuration").
 NOT_CONFIGURATION = {
     "agent/secrets.py", "exports/tokenizer.py", "exports/workers.py", "hermes_cli/repl/render.py",
-    "hermes_cli/export_cmd.py", "tools/web_fetch.py", "tools/web_firecrawl.py", "tools/browser_session.py",
-    "tools/environments/sudo.py", "tools/environments/modal_env.py", "tools/environments/docker.py",
+    "hermes_cli/export_cmd.py", "tools/environments/sudo.py", "tools/environments/modal_env.py",
 }
 
 
