@@ -90,6 +90,9 @@ class AIAgent:
         if endpoint is None or any(v is not None for v in (model, base_url, api_key)):
             endpoint = resolve_endpoint(settings)
         self.settings = settings
+        from tools import tool_settings
+
+        tool_settings.configure(settings)  # tools (their availability checks too) and backends read theirs here
         self._resumed: ResumedSession | None = load_history(Path(resume)) if resume is not None else None
         if self._resumed is not None:
             session_id, log_directory = self._resumed.session_id, self._resumed.directory
@@ -129,9 +132,6 @@ class AIAgent:
         self._client_lock = threading.Lock()
         self._interrupt = threading.Event()
         self._active_stream: Any = None
-        from tools import tool_settings
-
-        tool_settings.configure(settings)  # tools and terminal backends read theirs from here
         self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve,
                                      yolo=settings.approvals.mode == "yolo", approval_mode=settings.approvals.mode,
                                      terminal=settings.terminal)

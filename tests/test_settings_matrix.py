@@ -247,3 +247,15 @@ def test_empty_lists_and_mappings_mean_the_default(home: Path):
     settings = load_with(home, "toolsets:\ncustom_toolsets:\nagent:\n  personalities:\napprovals:\n  allowlist:\n")
     assert settings.enabled_toolsets == ["all"] and settings.custom_toolsets == {}
     assert settings.agent.personalities == {} and settings.approvals.allowlist == []
+
+
+def test_tool_availability_follows_the_agents_settings(hermetic_env: Path, monkeypatch: pytest.MonkeyPatch):
+    """The tools' own checks see the agent's settings (config included), not the bare environment."""
+    from run_agent import AIAgent
+
+    monkeypatch.chdir(hermetic_env)
+    plain = AIAgent(base_url="http://127.0.0.1:9/v1", model="m", record=False)
+    assert "web_search" not in plain.tool_names
+    (hermetic_env / "config.yaml").write_text("web: {firecrawl_api_key: fc-from-config-0123456789}\n")
+    keyed = AIAgent(base_url="http://127.0.0.1:9/v1", model="m", record=False)
+    assert "web_search" in keyed.tool_names

@@ -5,7 +5,6 @@ Each returns problem lines (empty when all is well), in the same one-line form a
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from agent.settings.model import Settings
@@ -13,6 +12,8 @@ from agent.settings.sources import short
 
 
 def _hint(name: str, choices: list[str]) -> str:
+    import difflib  # only when something is wrong
+
     close = difflib.get_close_matches(name, choices, n=2)
     return f" (did you mean {', '.join(close)}?)" if close else ""
 

@@ -7,7 +7,6 @@ read safely: an oversized file, a YAML alias bomb, bad YAML, a .env that is not 
 
 from __future__ import annotations
 
-import difflib
 import io
 import re
 from dataclasses import dataclass
@@ -139,6 +138,8 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
 
 def _unknown(where: str, dotted: str, choices: list[str]) -> str:
     prefix, _, key = dotted.rpartition(".")
+    import difflib  # only when something is wrong
+
     close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
     hint = f" (did you mean '{f'{prefix}.' if prefix else ''}{close[0]}'?)" if close else ""
     return f"{where}: unknown key '{dotted}' ignored{hint}"
