@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import model_tools
-from agent import compression, history, llm
+from agent import compression, extensions, history, llm
 from agent.endpoint import resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import Event, Notice, ReasoningDelta, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart
+from agent.hooks import HookBlocked, tool_blocked_result
 from agent.loop_guard import LoopGuard, result_failed
 from agent.prompts import build_system_prompt
 from agent.retry import RetryPolicy, describe_error, is_retryable, retry_after_seconds, status_code
@@ -67,6 +68,7 @@ class AIAgent:
         context_window: int | None = None,
         compress_threshold: float | None = None,
         client: Any = None,
+        hooks: Any = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
     ) -> None:
         # resume: continue that session log's conversation, appending to its files (agent/session_resume.py).
@@ -104,6 +106,10 @@ class AIAgent:
         self._interrupt = threading.Event()
         self._active_stream: Any = None
         self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve, yolo=yolo)
+        # Issue 17: lifecycle hooks (agent/hooks.py; the process's configured ones unless given) and
+        # MCP tools, which join self.tools as their servers connect (agent/extensions.py).
+        self.hooks = hooks if hooks is not None else extensions.hooks()
+        self.disabled_toolsets = disabled_toolsets
 
     # -- public API ------------------------------------------------------------------------------
     def chat(self, message: str) -> str:
@@ -242,8 +248,12 @@ class AIAgent:
         turns = 0
         try:
             self._ensure_ready()
+            if self.hooks:  # SessionStart / UserPromptSubmit: may add context, or reject the prompt
+                user_message = self.hooks.before_prompt(self, user_message)
             self._append({"role": "user", "content": user_message})
             status, final, turns = self._loop()
+        except HookBlocked as exc:
+            status, error = "blocked", f"prompt blocked by a UserPromptSubmit hook: {exc}"
         except (Interrupted, KeyboardInterrupt):
             self._interrupt.set()  # let parallel tool workers kill their commands
             status, error = "interrupted", "interrupted by user"
@@ -278,6 +288,7 @@ class AIAgent:
     # -- the loop --------------------------------------------------------------------------------
     def _loop(self) -> tuple[str, str | None, int]:
         guard = LoopGuard()
+        stop_hook_active = False
         for turn in range(1, self.max_iterations + 1):
             compression.maybe_compress(self)
             completion = self._call_llm()
@@ -287,9 +298,15 @@ class AIAgent:
                 self._append(message)
                 if self._run_text_tool_calls(completion.content, guard):
                     continue
+                if self._stop_hook_continues(completion.content, stop_hook_active):
+                    stop_hook_active = True
+                    continue
                 return "success", completion.content, turn
             self._append(message)
             if not calls:
+                if self._stop_hook_continues(completion.content, stop_hook_active):
+                    stop_hook_active = True
+                    continue
                 return "success", completion.content, turn
             try:
                 results = self._run_tool_calls(calls, guard)
@@ -303,10 +320,19 @@ class AIAgent:
                 raise Interrupted("interrupted")
         return "max_turns", None, self.max_iterations
 
+    def _stop_hook_continues(self, final: str | None, active: bool) -> bool:
+        """A Stop hook that exits 2 sends its stderr to the model, which goes on (Claude Code's contract)."""
+        message = self.hooks.on_stop(self, final, active) if self.hooks else None
+        if message is None:
+            return False
+        self._append({"role": "user", "content": f"[Stop hook]: {message}"})
+        return True
+
     def _ensure_ready(self) -> None:
         self.ensure_client()
         if self.model is None:
             self.model = self._discover_model()
+        extensions.sync_agent_tools(self)  # before the recorder: session_start lists the MCP tools
         self._ensure_recorder()
 
     def _ensure_recorder(self) -> None:
@@ -432,10 +458,15 @@ class AIAgent:
         args, parse_error = model_tools.parse_arguments(raw_args)
         self.on_event(ToolStart(call_id, name, args or {}))
         started = time.perf_counter()
-        if parse_error is None and guard.should_refuse(name, args):
+        blocked = self.hooks.pre_tool(self, call_id, name, args) if self.hooks and parse_error is None else None
+        if blocked is not None:
+            result = tool_blocked_result(blocked)
+        elif parse_error is None and guard.should_refuse(name, args):
             result = guard.refusal_message(name)
         else:
             result = model_tools.handle_function_call(name, raw_args, ctx=self._tool_ctx, allowed=self.tool_names)
+            if self.hooks:
+                result = self.hooks.post_tool(self, call_id, name, args, result)
         guard.record(name, args if args is not None else raw_args, result)
         self.on_event(ToolEnd(call_id, name, result, time.perf_counter() - started, not result_failed(result)))
         return result

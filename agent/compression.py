@@ -169,6 +169,8 @@ def omitted_message(count: int, error: str) -> dict[str, Any]:
 # -- doing it ----------------------------------------------------------------------------------
 def compress(agent: AIAgent, reason: str) -> Compression | None:
     """Replace the middle of the history with a summary; on failure keep what fits. Notices say what happened."""
+    if getattr(agent, "hooks", None):  # PreCompact hooks (issue 17)
+        agent.hooks.pre_compact(agent, "manual" if reason.startswith("requested") else "auto")
     messages = agent.messages
     before = current_tokens(agent)
     span = middle_span(messages, agent.context.keep_last)

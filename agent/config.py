@@ -37,10 +37,13 @@ DEFAULTS: dict[str, Any] = {
     "display": {"spinner": True, "show_reasoning": True, "verbose": False},
     "approvals": {"mode": "ask", "allowlist": []},
     "batch": {"distributions": {}},  # name -> {toolset: percent}, beside toolset_distributions.py's
+    # Issue 17, validated into dataclasses by mcp_client/config.py and agent/hooks_config.py:
+    "mcp_servers": {},  # name -> {command, args, env, cwd | url, headers, bearer_token_env_var, ...}
+    "hooks": {},  # event -> [{matcher, hooks: [{type: command, command, timeout}]}]
 }
 
 # Sections whose keys are names the user chooses, so no key in them is "unknown".
-FREE_FORM = {"custom_toolsets", "agent.personalities", "batch.distributions"}
+FREE_FORM = {"custom_toolsets", "agent.personalities", "batch.distributions", "mcp_servers", "hooks"}
 # Accepted without a default: `env_type` is the seed's name for `backend`; the rest configure
 # terminal backends that read them from TERMINAL_* variables.
 EXTRA_KEYS = {

@@ -32,6 +32,9 @@ def load_settings(args: argparse.Namespace, config: Config | None = None) -> Set
     load_dotenv_files()
     config = load_config() if config is None else config
     apply_terminal_env(config)
+    from agent import extensions  # issue 17: hooks, MCP toolsets and servers (started in the background)
+
+    extensions.configure(config)
     for name, definition in (config.get("custom_toolsets") or {}).items():
         if not isinstance(definition, dict):
             raise ConfigError(f"custom_toolsets.{name} must be a mapping with tools/includes")

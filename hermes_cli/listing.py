@@ -12,6 +12,7 @@ import toolsets
 
 
 def list_tools(out: TextIO = sys.stdout) -> int:
+    mcp_lines = _connect_mcp_servers()  # issue 17: configured MCP servers' tools, or why they are missing
     statuses = model_tools.tool_availability()
     width = max(len(s.name) for s in statuses)
     current = None
@@ -24,8 +25,28 @@ def list_tools(out: TextIO = sys.stdout) -> int:
         note = "" if status.available else f"  unavailable: {status.reason}"
         out.write(f"  {mark} {status.name:<{width}}{note}".rstrip() + "\n")
     available = sum(s.available for s in statuses)
+    for line in mcp_lines:
+        out.write(line + "\n")
     out.write(f"\n{available} of {len(statuses)} tools available\n")
     return 0
+
+
+def _connect_mcp_servers() -> list[str]:
+    """Start the configured MCP servers, wait for them (startup timeouts), register their tools."""
+    from agent import extensions
+    from agent.config import load_config
+
+    if extensions.manager() is None:
+        extensions.configure(load_config())
+    manager = extensions.manager()
+    if manager is None:
+        return []
+    from mcp_client.status import status_lines
+    from mcp_client.tools import sync
+
+    manager.wait_ready()
+    sync(manager)
+    return ["", "MCP servers:", *status_lines(manager)]
 
 
 def list_toolsets(out: TextIO = sys.stdout) -> int:
