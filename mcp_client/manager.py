@@ -264,16 +264,24 @@ class McpManager:
             self.generation += 1
 
     # -- calls from agent threads ----------------------------------------------------------------
-    def _submit(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+    def _submit(self, coro: Coroutine[Any, Any, Any], timeout: float,
+                interrupt: threading.Event | None = None) -> Any:
+        """Run `coro` on the loop and wait for it; an interrupt (Ctrl-C, SIGTERM) cancels the call."""
         if self._loop is None:
             coro.close()
             raise McpError("MCP servers were not started")
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()
-            raise McpError(f"no answer within {timeout:g}s") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return future.result(0.1 if interrupt is not None else max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                if interrupt is not None and interrupt.is_set():
+                    future.cancel()
+                    raise McpError("interrupted by the user") from None
+                if time.monotonic() >= deadline:
+                    future.cancel()
+                    raise McpError(f"no answer within {timeout:g}s") from None
 
     def _session(self, server: str) -> tuple[ServerState, Any]:
         state = self.servers.get(server)
@@ -284,7 +292,8 @@ class McpManager:
             raise McpError(f"MCP server '{server}' is not running ({state.status}{detail})")
         return state, state.session
 
-    def call_tool(self, server: str, tool: str, arguments: dict[str, Any]) -> str:
+    def call_tool(self, server: str, tool: str, arguments: dict[str, Any],
+                  interrupt: threading.Event | None = None) -> str:
         """Call one tool; the result (or the failure) as tool-result JSON for the model."""
         try:
             state, session = self._session(server)
@@ -293,7 +302,7 @@ class McpManager:
         timeout = state.config.timeout
         try:
             result = self._submit(self._guarded(state, session.call_tool(tool, arguments, read_timeout_seconds=timeout)),
-                                  timeout + 5)
+                                  timeout + 5, interrupt)
         except McpError as exc:
             return json.dumps({"error": f"MCP tool {server}/{tool} failed: {exc}"})
         return results.tool_result_json(result)

@@ -64,7 +64,7 @@ def _register_tool(manager: McpManager, name: str, tool: McpTool) -> None:
         denied = approve_mcp_call(name, tool, args, ctx, trusted=server.config.trust)
         if denied:
             return tool_error(denied)
-        return manager.call_tool(tool.server, tool.name, args)
+        return manager.call_tool(tool.server, tool.name, args, ctx.interrupt)
 
     def check() -> str | None:
         return None if server.status == "ready" else f"MCP server '{tool.server}' is {server.status}"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from scripted_server import Reply, ToolCall
 from tests.conftest import read_jsonl, run_hermes
-from tests.mcp.conftest import tool_result
-from tests.mcp.servers import read_log, stdio_entry
+from tests.extensions.conftest import tool_result
+from tests.extensions.servers import read_log, stdio_entry
 
 
 def flags(llm) -> list[str]:

@@ -38,6 +38,9 @@ def log(**fields):
             fh.write(json.dumps(fields) + "\n")
 
 
+log(started=os.getpid())
+
+
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))
 def echo(text: str) -> str:
     """Echo the text back"""

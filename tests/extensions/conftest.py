@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.mcp.servers import write_stdio_server
+from tests.extensions.servers import write_stdio_server
 
 
 @pytest.fixture
