@@ -80,6 +80,12 @@ def fail(reason: str) -> str:
     raise ToolError(reason)
 
 
+@server.tool()
+def hidden() -> str:
+    """Listed by the server, hidden by disabled_tools"""
+    return "hidden"
+
+
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))
 def crash() -> str:
     """The server process dies mid-call"""

@@ -19,7 +19,7 @@ def http_server(demo_script, server_log):
 
 def test_http_server_tools_with_bearer_token_and_list_tools(scripted_llm, write_config, http_server, server_log):
     write_config(mcp_servers={"remote": {"type": "http", "url": http_server.url, "bearer_token_env_var": "REMOTE_TOKEN",
-                                         "headers": {"X-Team": "${TEAM:-core}"}, "disabled_tools": ["crash", "hang"]}})
+                                         "headers": {"X-Team": "${TEAM:-core}"}, "disabled_tools": ["crash", "hang", "hidden"]}})
     env = {"REMOTE_TOKEN": "tok-0123456789abcdef"}
 
     listing = run_hermes("--list-tools", env=env)

@@ -1,0 +1,56 @@
+"""The REPL with an MCP server that is slow to start: the prompt does not wait; /mcp, prompts, approvals."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from scripted_server import Reply, ToolCall
+from tests.extensions.servers import read_log, stdio_entry
+from tests.extensions.test_mcp_stdio import alive, wait_for
+from tests.repl.test_repl_pty import PROMPT, Repl
+
+
+def test_repl_mcp_status_prompt_command_approval_and_hooks(scripted_llm, write_config, demo_script, server_log):
+    env = {"MCP_TEST_LOG": str(server_log), "MCP_TEST_SLOW": "2"}
+    write_config(mcp_servers={"demo": stdio_entry(demo_script, server_log, env=env)},
+                 hooks={"PreToolUse": [{"matcher": "mcp__.*", "hooks": [{"type": "command", "command": "true"}]}]})
+    llm = scripted_llm([
+        Reply(content="looks fine"),
+        Reply(tool_calls=[ToolCall("mcp__demo__write_note", {"name": "todo", "body": "ship it"}, id="c_w")]),
+        Reply(content="noted"),
+    ])
+    started = time.monotonic()
+    repl = Repl(llm)
+    try:
+        # The prompt is up while the server is still sleeping before it serves.
+        assert not read_log(server_log) or time.monotonic() - started < 2
+        first = repl.output_of("/mcp")
+        assert "starting" in first or "ready" in first
+        assert wait_for(lambda: "ready (stdio" in repl.output_of("/mcp"), timeout=40), repl.screen[-2000:]
+        status = repl.output_of("/mcp")
+        assert "mcp__demo__echo" in status and "/demo:review" in status
+
+        assert "mcp__.*" in repl.output_of("/hooks")
+
+        repl.say("/demo:review src/app.py")
+        assert llm.chat_requests[0].body["messages"][-1] == {
+            "role": "user", "content": "Please review src/app.py, looking for bugs."}
+        assert {"prompt": "review", "path": "src/app.py", "focus": "bugs"} in read_log(server_log)
+        assert "looks fine" in repl.screen
+        assert "missing argument(s) path" in repl.output_of("/demo:review")
+
+        repl.type("write a note")  # not read-only: the REPL asks
+        repl.child.expect("allow\\?")
+        repl.child.send("o\r")
+        repl.child.expect(PROMPT)
+        assert {"tool": "write_note", "name": "todo", "body": "ship it"} in read_log(server_log)
+        tool = next(m for m in llm.chat_requests[2].body["messages"] if m["role"] == "tool")
+        assert json.loads(tool["content"]) == {"output": "saved todo"}
+
+        [pid] = [r["started"] for r in read_log(server_log) if "started" in r]
+        assert repl.quit() == 0
+        assert wait_for(lambda: not alive(pid), timeout=8), "the MCP server outlived the REPL"
+    finally:
+        if repl.child.isalive():
+            repl.child.terminate(force=True)
