@@ -25,9 +25,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.hooks_config import EVENTS, HookCommand, HookGroup
+if TYPE_CHECKING:  # the config module (regexes, difflib) is only needed when hooks are configured
+    from agent.hooks_config import HookCommand, HookGroup
 
 BLOCK_EXIT = 2
 MAX_CAPTURE = 20_000  # characters of a hook's stdout/stderr kept
@@ -64,6 +65,8 @@ class HookRunner:
 
     def listing(self) -> list[tuple[str, str, str, float]]:
         """(event, matcher, command, timeout) rows for /hooks."""
+        from agent.hooks_config import EVENTS
+
         return [(event, group.matcher or "*", hook.command, hook.timeout)
                 for event in EVENTS for group in self.hooks.get(event, []) for hook in group.hooks]
 

@@ -50,6 +50,7 @@ def _connect_mcp_servers() -> list[str]:
 
 
 def list_toolsets(out: TextIO = sys.stdout) -> int:
+    _connect_mcp_servers()
     available = {s.name for s in model_tools.tool_availability() if s.available}
     width = max(len(name) for name in toolsets.TOOLSETS)
     for name, definition in toolsets.TOOLSETS.items():

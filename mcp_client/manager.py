@@ -282,6 +282,9 @@ class McpManager:
                 if time.monotonic() >= deadline:
                     future.cancel()
                     raise McpError(f"no answer within {timeout:g}s") from None
+            except BaseException:  # Ctrl-C in the waiting thread: do not leave the request running
+                future.cancel()
+                raise
 
     def _session(self, server: str) -> tuple[ServerState, Any]:
         state = self.servers.get(server)

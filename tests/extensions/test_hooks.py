@@ -132,3 +132,16 @@ def test_bad_hook_config_is_one_line_with_file_and_line(write_config, raw, messa
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert f"{path}:" in result.stderr
+
+
+def test_batch_runs_hooks_too(scripted_llm, hook_scripts, write_config, tmp_path):
+    write_config(hooks={"PreToolUse": [{"matcher": "terminal", "hooks": [{"type": "command",
+                                                                          "command": hook_scripts["guard"]}]}]})
+    llm = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": "rm -rf /tmp/nothing-here"}, id="c1")]),
+                        Reply(content="ok")])
+    dataset = tmp_path / "p.jsonl"
+    dataset.write_text(json.dumps({"prompt": "clean"}) + "\n", encoding="utf-8")
+    result = run_hermes("batch", str(dataset), "--run-name", "h", "--base-url", llm.base_url, "--model", "m",
+                        "--output-dir", str(tmp_path / "data"), "--distribution", "terminal_only", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rm -rf is not allowed here" in tool_result(llm.chat_requests[1], "c1")["error"]

@@ -114,6 +114,11 @@ def test_a_stdio_server_session_from_tools_to_crash(scripted_llm, write_config, 
     start = next(e for e in events if e["type"] == "session_start")
     assert "mcp__demo__echo" in json.dumps(start)
     assert any(e.get("message", {}).get("tool_call_id") == "c_echo" for e in events)
+    exported = run_hermes("export", str(log), "--format", "openai")
+    assert exported.returncode == 0, exported.stderr
+    [record] = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert "mcp__demo__echo" in {t["function"]["name"] for t in record["tools"]}
+    assert "echo: hi there" in json.dumps(record["messages"])
 
 
 def test_servers_are_stopped_when_hermes_is_hung_up_mid_call(scripted_llm, write_config, demo_script, server_log):
