@@ -171,6 +171,7 @@ class AIAgent:
         self.tools = model_tools.get_tool_definitions(enabled, disabled)
         self.tool_names = {t["function"]["name"] for t in self.tools}
         self.enabled_toolsets = enabled or ["all"]
+        self.disabled_toolsets = disabled
         if self._recorder is not None:  # exports need the tools the model saw from here on
             self._recorder.record_event("tools_changed", toolsets=self.enabled_toolsets, tools=self.tools)
 

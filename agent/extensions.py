@@ -97,18 +97,18 @@ def sync_agent_tools(agent: Any) -> None:
     interactive = getattr(agent, "_mode", None) == "repl"
     if not interactive:
         _wait(manager)
-    from mcp_client.tools import sync
-
     generation = manager.generation
     if getattr(agent, "_mcp_generation", None) == generation:
         return
-    sync(manager)
-    agent._mcp_generation = generation
-    _report_failures(manager, agent, interactive)
     import model_tools
+    from mcp_client.tools import sync
 
-    disabled = getattr(agent, "disabled_toolsets", None)
-    tools = model_tools.get_tool_definitions(agent.enabled_toolsets, disabled)
+    with _lock:  # batch workers sync from many threads; the registry is shared
+        sync(manager)
+        agent._mcp_generation = generation
+        _report_failures(manager, agent, interactive)
+        disabled = getattr(agent, "disabled_toolsets", None)
+        tools = model_tools.get_tool_definitions(agent.enabled_toolsets, disabled)
     if tools != agent.tools:
         agent.set_toolsets(agent.enabled_toolsets, disabled)
 

@@ -145,3 +145,34 @@ def test_batch_runs_hooks_too(scripted_llm, hook_scripts, write_config, tmp_path
                         "--output-dir", str(tmp_path / "data"), "--distribution", "terminal_only", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "rm -rf is not allowed here" in tool_result(llm.chat_requests[1], "c1")["error"]
+
+
+def test_post_tool_feedback_json_block_and_pre_compact(scripted_llm, hook_scripts, tmp_path, log_dir):
+    feedback = script(tmp_path, "feedback.sh", "cat >/dev/null; echo 'output looks truncated, re-run with -l' >&2; exit 2\n")
+    json_block = script(tmp_path, "json_block.sh",
+                        'cat >/dev/null; echo \'{"decision": "block", "reason": "writes are frozen"}\'\n')
+    runner = HookRunner(parse_hooks({
+        "PostToolUse": [{"matcher": "terminal", "hooks": [{"type": "command", "command": feedback}]}],
+        "PreToolUse": [{"matcher": "write_file", "hooks": [{"type": "command", "command": json_block}]}],
+        "PreCompact": [{"matcher": "manual", "hooks": [{"type": "command", "command": f"{hook_scripts['log']} compact"}]}],
+    }), cwd=tmp_path)
+    llm = scripted_llm([
+        Reply(tool_calls=[ToolCall("terminal", {"command": "ls"}, id="c_ls"),
+                          ToolCall("write_file", {"path": str(tmp_path / "f"), "content": "x"}, id="c_w")]),
+        Reply(content="first answer"),
+        Reply(content="second answer"),
+        Reply(content="third answer"),
+        Reply(content="SUMMARY of the earlier conversation"),
+    ])
+    agent = AIAgent("m", llm.base_url, "x", enabled_toolsets=["terminal", "file"], hooks=runner,
+                    log_directory=log_dir)
+    for prompt in ("one", "two", "three"):
+        agent.run_conversation(prompt, conversation_history=agent.messages)
+    second = llm.chat_requests[1]
+    assert tool_result(second, "c_ls")["hook_feedback"] == "output looks truncated, re-run with -l"
+    assert "writes are frozen" in tool_result(second, "c_w")["error"] and not (tmp_path / "f").exists()
+    agent.context.keep_last = 2
+    agent.compress("requested with /compress")
+    agent.close()
+    [compact] = logged(tmp_path / "compact.log")
+    assert compact["hook_event_name"] == "PreCompact" and compact["trigger"] == "manual"
