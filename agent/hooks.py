@@ -23,9 +23,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from agent.errors import Interrupted
 
 if TYPE_CHECKING:  # the config module (regexes, difflib) is only needed when hooks are configured
     from agent.hooks_config import HookCommand, HookGroup
@@ -71,20 +75,22 @@ class HookRunner:
                 for event in EVENTS for group in self.hooks.get(event, []) for hook in group.hooks]
 
     # -- running ---------------------------------------------------------------------------------
-    def run(self, event: str, payload: dict[str, Any], subject: str | None = None) -> list[HookRun]:
+    def run(self, event: str, payload: dict[str, Any], subject: str | None = None,
+            interrupt: threading.Event | None = None) -> list[HookRun]:
         """Run the hooks of `event` whose matcher fits `subject`; stop at the first that blocks."""
         runs: list[HookRun] = []
         for group in self.hooks.get(event, []):
             if not group.matches(subject):
                 continue
             for hook in group.hooks:
-                run = self._run_one(event, hook, payload)
+                run = self._run_one(event, hook, payload, interrupt)
                 runs.append(run)
                 if run.blocked:
                     return runs
         return runs
 
-    def _run_one(self, event: str, hook: HookCommand, payload: dict[str, Any]) -> HookRun:
+    def _run_one(self, event: str, hook: HookCommand, payload: dict[str, Any],
+                 interrupt: threading.Event | None = None) -> HookRun:
         env = {**os.environ, "HERMES_PROJECT_DIR": str(self.cwd), "HERMES_HOOK_EVENT": event,
                "HERMES_SESSION_ID": str(payload.get("session_id") or "")}
         try:
@@ -92,14 +98,23 @@ class HookRunner:
                                     stderr=subprocess.PIPE, cwd=self.cwd, env=env, start_new_session=True)
         except OSError as exc:
             return HookRun(event, hook.command, None, "", "", error=f"could not start: {exc}")
-        data = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+        data: bytes | None = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+        deadline = time.monotonic() + hook.timeout
         try:
-            out, err = proc.communicate(data, timeout=hook.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = proc.communicate()
-            return HookRun(event, hook.command, None, _text(out), _text(err), error=f"timed out after {hook.timeout:g}s")
-        except BaseException:  # Ctrl-C / SIGTERM: the hook must not outlive us
+            while True:  # in slices, so an interrupt (Ctrl-C in another thread) stops the hook too
+                try:
+                    out, err = proc.communicate(data, timeout=max(min(0.2, deadline - time.monotonic()), 0.01))
+                    break
+                except subprocess.TimeoutExpired:
+                    data = None  # sent with the first call; communicate() keeps what was read so far
+                    if interrupt is not None and interrupt.is_set():
+                        raise Interrupted("interrupted while a hook ran") from None
+                    if time.monotonic() >= deadline:
+                        _kill_group(proc)
+                        out, err = proc.communicate()
+                        return HookRun(event, hook.command, None, _text(out), _text(err),
+                                       error=f"timed out after {hook.timeout:g}s")
+        except BaseException:  # Ctrl-C / SIGTERM / interrupt: the hook must not outlive us
             _kill_group(proc)
             raise
         run = HookRun(event, hook.command, proc.returncode, _text(out), _text(err))
@@ -142,7 +157,7 @@ class HookRunner:
     def _fire(self, agent: Any, event: str, subject: str | None = None, **fields: Any) -> list[HookRun]:
         if not self.hooks.get(event):
             return []
-        runs = self.run(event, self._payload(agent, event, **fields), subject)
+        runs = self.run(event, self._payload(agent, event, **fields), subject, getattr(agent, "interrupt_event", None))
         for run in runs:
             _record(agent, run, subject)
             if run.error:

@@ -176,3 +176,20 @@ def test_post_tool_feedback_json_block_and_pre_compact(scripted_llm, hook_script
     agent.close()
     [compact] = logged(tmp_path / "compact.log")
     assert compact["hook_event_name"] == "PreCompact" and compact["trigger"] == "manual"
+
+
+def test_an_interrupt_stops_a_running_hook_and_the_call(scripted_llm, tmp_path):
+    import threading
+    import time
+
+    runner = HookRunner(parse_hooks({"PreToolUse": [{"hooks": [{"type": "command", "command": "sleep 30"}]}]}),
+                        cwd=tmp_path)
+    llm = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": f"touch {tmp_path}/ran"}, id="c1"),
+                                          ToolCall("terminal", {"command": "true"}, id="c2")]),
+                        Reply(content="never")])
+    agent = AIAgent("m", llm.base_url, "x", enabled_toolsets=["terminal"], hooks=runner, record=False)
+    threading.Timer(0.5, agent.interrupt).start()
+    started = time.monotonic()
+    result = agent.run_conversation("go")
+    assert result["status"] == "interrupted" and time.monotonic() - started < 5
+    assert not (tmp_path / "ran").exists()
