@@ -143,6 +143,27 @@ def _report_failures(manager: Any, agent: Any, interactive: bool) -> None:
             sys.stderr.flush()
 
 
+def connect_now(config: Config | None = None) -> Any:
+    """For commands without an agent (--list-tools, replay): configure from the config files and wait
+    for the servers (their startup timeouts). Already configured (the REPL's /tools): no waiting.
+    Registers the tools of the servers that are up; returns the manager, or None."""
+    fresh = _manager is None
+    if fresh:
+        from agent.config import load_config
+
+        configure(config if config is not None else load_config())
+    manager = _manager
+    if manager is None:
+        return None
+    from mcp_client.tools import sync
+
+    if fresh:
+        manager.wait_ready()
+    with _lock:
+        sync(manager)
+    return manager
+
+
 def shutdown() -> None:
     manager = _manager
     if manager is not None:

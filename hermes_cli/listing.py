@@ -31,24 +31,6 @@ def list_tools(out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def _connect_mcp_servers() -> list[str]:
-    """Start the configured MCP servers, wait for them (startup timeouts), register their tools."""
-    from agent import extensions
-    from agent.config import load_config
-
-    if extensions.manager() is None:
-        extensions.configure(load_config())
-    manager = extensions.manager()
-    if manager is None:
-        return []
-    from mcp_client.status import status_lines
-    from mcp_client.tools import sync
-
-    manager.wait_ready()
-    sync(manager)
-    return ["", "MCP servers:", *status_lines(manager)]
-
-
 def list_toolsets(out: TextIO = sys.stdout) -> int:
     _connect_mcp_servers()
     available = {s.name for s in model_tools.tool_availability() if s.available}
@@ -64,3 +46,15 @@ def list_toolsets(out: TextIO = sys.stdout) -> int:
         out.write(textwrap.fill(line, columns, initial_indent=indent, subsequent_indent=indent + "  ") + "\n")
     out.write("\n  all, *  every toolset\n")
     return 0
+
+
+def _connect_mcp_servers() -> list[str]:
+    """Start the configured MCP servers, wait for them (startup timeouts), register their tools."""
+    from agent import extensions
+
+    manager = extensions.connect_now()
+    if manager is None:
+        return []
+    from mcp_client.status import status_lines
+
+    return ["", "MCP servers:", *status_lines(manager)]

@@ -92,6 +92,10 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(f"hermes replay: error: --cwd {args.cwd} is not a directory\n")
             return USAGE_EXIT
         os.environ["TERMINAL_CWD"] = str(args.cwd.resolve())
+    if any(call.name.startswith("mcp") for call in recorded_calls(session)):  # issue 17: MCP calls need
+        from agent import extensions  # the configured servers
+
+        extensions.connect_now()
     if not args.json:
         out.write(f"replaying {total} tool call{'s' if total != 1 else ''} of session {session.session_id}\n")
     first = None

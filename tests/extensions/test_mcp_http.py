@@ -17,7 +17,8 @@ def http_server(demo_script, server_log):
     server.close()
 
 
-def test_http_server_tools_with_bearer_token_and_list_tools(scripted_llm, write_config, http_server, server_log):
+def test_http_server_tools_with_bearer_token_list_tools_and_replay(scripted_llm, write_config, http_server, server_log,
+                                                                    log_dir):
     write_config(mcp_servers={"remote": {"type": "http", "url": http_server.url, "bearer_token_env_var": "REMOTE_TOKEN",
                                          "headers": {"X-Team": "${TEAM:-core}"}, "disabled_tools": ["crash", "hang", "hidden"]}})
     env = {"REMOTE_TOKEN": "tok-0123456789abcdef"}
@@ -40,3 +41,10 @@ def test_http_server_tools_with_bearer_token_and_list_tools(scripted_llm, write_
     assert http_server.headers and all(h.get("authorization") == "Bearer tok-0123456789abcdef"
                                        for h in http_server.headers)
     assert all(h.get("x-team") == "core" for h in http_server.headers)
+
+    # Replay runs the recorded MCP call again against the server.
+    [log] = log_dir.glob("session_*.jsonl")
+    replayed = run_hermes("replay", str(log), env=env)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "all 1 steps matched" in replayed.stdout
+    assert [r for r in read_log(server_log) if r.get("tool") == "echo"] == [{"tool": "echo", "text": "over http"}] * 2

@@ -32,6 +32,7 @@ def test_repl_mcp_status_prompt_command_approval_and_hooks(scripted_llm, write_c
         assert "mcp__demo__echo" in status and "/demo:review" in status
 
         assert "mcp__.*" in repl.output_of("/hooks")
+        assert "toolsets: mcp-demo (8 tools)" in repl.output_of("/toolsets mcp-demo")
 
         repl.say("/demo:review src/app.py")
         assert llm.chat_requests[0].body["messages"][-1] == {
@@ -45,6 +46,8 @@ def test_repl_mcp_status_prompt_command_approval_and_hooks(scripted_llm, write_c
         repl.child.send("o\r")
         repl.child.expect(PROMPT)
         assert {"tool": "write_note", "name": "todo", "body": "ship it"} in read_log(server_log)
+        assert {t["function"]["name"] for t in llm.chat_requests[1].body["tools"]} >= {"mcp__demo__write_note"}
+        assert "terminal" not in {t["function"]["name"] for t in llm.chat_requests[1].body["tools"]}
         tool = next(m for m in llm.chat_requests[2].body["messages"] if m["role"] == "tool")
         assert json.loads(tool["content"]) == {"output": "saved todo"}
 
