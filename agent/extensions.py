@@ -29,11 +29,13 @@ SLOW_NOTICE_AFTER = 1.0  # seconds of waiting for servers before one-shot runs s
 def configure(config: Config, *, start: bool = True) -> None:
     """Parse and apply `mcp_servers` and `hooks` (ConfigError with file:line on a bad entry)."""
     global _manager, _hooks
-    from agent.hooks import HookRunner
-    from agent.hooks_config import parse_hooks
+    _hooks = None
+    if config.get("hooks"):  # nothing to import or parse for the common case
+        from agent.hooks import HookRunner
+        from agent.hooks_config import parse_hooks
 
-    hooks = parse_hooks(config.get("hooks"), config.sources.get("hooks") or _source(config, "hooks"))
-    _hooks = HookRunner(hooks) if any(hooks.values()) else None
+        hooks = parse_hooks(config.get("hooks"), _source(config, "hooks"))
+        _hooks = HookRunner(hooks) if any(hooks.values()) else None
     raw = config.get("mcp_servers")
     if not raw:
         return
