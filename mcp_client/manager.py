@@ -26,7 +26,8 @@ from typing import Any
 from mcp_client import results
 from mcp_client.config import ServerConfig
 
-STOP_TIMEOUT = 6.0  # the SDK gives a stdio server 2 s after closing stdin, then SIGTERM, then SIGKILL
+STOP_TIMEOUT = 6.0
+PING_INTERVAL = {"stdio": 2.0, "http": 15.0}  # seconds between liveness pings of an idle connection  # the SDK gives a stdio server 2 s after closing stdin, then SIGTERM, then SIGKILL
 
 
 @dataclass
@@ -135,7 +136,11 @@ class McpManager:
             if state.task is not None and not state.task.done():
                 tasks.append(state.task)
         if tasks:
-            await asyncio.wait(tasks, timeout=STOP_TIMEOUT - 0.5)
+            _, pending = await asyncio.wait(tasks, timeout=0.5)
+            for task in pending:  # e.g. waiting on a ping; closing the transport itself is shielded
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=STOP_TIMEOUT - 1.0)
 
     # -- one server ------------------------------------------------------------------------------
     async def _launch(self, state: ServerState) -> None:
@@ -185,8 +190,25 @@ class McpManager:
                 state.ready_after = time.monotonic() - state.started
                 self._settle(state, "ready", None)
                 self._bump()
-                assert state.stop is not None
-                await state.stop.wait()
+                await self._watch(state, session)
+
+    async def _watch(self, state: ServerState, session: Any) -> None:
+        """Until stop: ping now and then, so a server that dies while idle shows as exited (and its
+        tools go away) before the model tries it."""
+        assert state.stop is not None
+        interval = PING_INTERVAL[state.config.transport]
+        while not state.stop.is_set():
+            try:
+                await asyncio.wait_for(state.stop.wait(), interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.wait_for(session.send_ping(), interval)
+            except Exception as exc:
+                if _is_closed(exc):
+                    raise
+                # a slow answer or an odd server is not a dead one
 
     def _transport(self, cfg: ServerConfig, errlog: Any) -> Any:
         if cfg.transport == "stdio":

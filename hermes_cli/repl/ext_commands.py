@@ -21,12 +21,15 @@ def show_mcp(repl: Repl) -> None:
     from mcp_client.status import describe_server
 
     tools.sync(manager)
-    rows = []
+    lines = []
     for state in manager.servers.values():
+        lines.append(f"{state.name}: {describe_server(state)}")
         tool_names = sorted(n for n, server in tools.registered().items() if server == state.name)
-        prompts = [usage(state.name, p) for p in state.prompts]
-        rows.append([state.name, describe_server(state), ", ".join(tool_names) or "-", "  ".join(prompts) or "-"])
-    repl.renderer.table("MCP servers", ["server", "status", "tools", "prompts"], rows)
+        if tool_names:
+            lines.append(f"  tools: {', '.join(tool_names)}")
+        if state.prompts:
+            lines.append(f"  prompts: {'  '.join(usage(state.name, p) for p in state.prompts)}")
+    repl.renderer.info("\n".join(lines))
 
 
 def show_hooks(repl: Repl) -> None:

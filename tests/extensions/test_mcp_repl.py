@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 
 from scripted_server import Reply, ToolCall
@@ -13,7 +15,9 @@ from tests.repl.test_repl_pty import PROMPT, Repl
 
 def test_repl_mcp_status_prompt_command_approval_and_hooks(scripted_llm, write_config, demo_script, server_log):
     env = {"MCP_TEST_LOG": str(server_log), "MCP_TEST_SLOW": "2"}
-    write_config(mcp_servers={"demo": stdio_entry(demo_script, server_log, env=env)},
+    spare_log = server_log.with_name("spare.jsonl")
+    write_config(mcp_servers={"demo": stdio_entry(demo_script, server_log, env=env),
+                              "spare": stdio_entry(demo_script, spare_log, enabled_tools=["echo"])},
                  hooks={"PreToolUse": [{"matcher": "mcp__.*", "hooks": [{"type": "command", "command": "true"}]}]})
     llm = scripted_llm([
         Reply(content="looks fine"),
@@ -27,9 +31,10 @@ def test_repl_mcp_status_prompt_command_approval_and_hooks(scripted_llm, write_c
         assert not read_log(server_log) or time.monotonic() - started < 2
         first = repl.output_of("/mcp")
         assert "starting" in first or "ready" in first
-        assert wait_for(lambda: "ready (stdio" in repl.output_of("/mcp"), timeout=40), repl.screen[-2000:]
+        assert wait_for(lambda: repl.output_of("/mcp").count("ready (stdio") == 2, timeout=40), repl.screen[-2000:]
         status = repl.output_of("/mcp")
-        assert "mcp__demo__echo" in status and "/demo:review" in status
+        assert "mcp__demo__echo" in status and "/demo:review" in status and "mcp__spare__echo" in status
+        assert "mcp__spare__hang" not in status
 
         assert "mcp__.*" in repl.output_of("/hooks")
         assert "toolsets: mcp-demo (8 tools)" in repl.output_of("/toolsets mcp-demo")
@@ -50,6 +55,12 @@ def test_repl_mcp_status_prompt_command_approval_and_hooks(scripted_llm, write_c
         assert "terminal" not in {t["function"]["name"] for t in llm.chat_requests[1].body["tools"]}
         tool = next(m for m in llm.chat_requests[2].body["messages"] if m["role"] == "tool")
         assert json.loads(tool["content"]) == {"output": "saved todo"}
+
+        # A server that dies while idle is noticed (liveness pings) and shown as exited; the others go on.
+        [spare_pid] = [r["started"] for r in read_log(spare_log) if "started" in r]
+        os.kill(spare_pid, signal.SIGKILL)
+        assert wait_for(lambda: "spare: exited" in repl.output_of("/mcp"), timeout=15)
+        assert "demo: ready (stdio" in repl.output_of("/mcp")
 
         [pid] = [r["started"] for r in read_log(server_log) if "started" in r]
         assert repl.quit() == 0
