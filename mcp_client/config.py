@@ -87,6 +87,9 @@ def parse_servers(raw: Any, source: str | None = None, sources: dict[str, str] |
     servers = []
     for name, entry in raw.items():
         path = (sources or {}).get(f"mcp_servers.{name}", source)
+        if not isinstance(name, str) or name in ("True", "False", "None"):  # YAML reads `off:`, `no:` as booleans
+            raise ConfigError(f"{where(path, 'mcp_servers')}: mcp_servers: server name {name!r} is not text; "
+                              "quote it in the YAML (e.g. \"off\":)")
         servers.append(_parse_one(str(name), entry, path))
     return servers
 

@@ -380,6 +380,8 @@ def describe(exc: BaseException) -> str:
         exc = exc.exceptions[0]
     if isinstance(exc, FileNotFoundError):
         return f"command not found: {exc.filename or exc}"
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in ("mcp", "mcp_types"):
+        return "the `mcp` Python package is not installed here: pip install 'mcp>=2.3'"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if getattr(exc, "error", None) is not None and getattr(exc.error, "message", None):  # MCPError
         text = exc.error.message

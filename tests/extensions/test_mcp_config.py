@@ -72,3 +72,10 @@ def test_read_only_and_trusted_tools_run_without_asking_others_ask_or_are_denied
     denied = approve_mcp_call("mcp__srv__put", writer, {}, ToolContext(), trusted=False)
     assert "non-interactive" in denied and "--yolo" in denied
     assert approve_mcp_call("mcp__srv__put", writer, {}, ToolContext(yolo=True), trusted=False) is None
+
+
+def test_a_yaml_boolean_server_name_is_one_clear_line(hermetic_env):
+    (hermetic_env / "config.yaml").write_text("mcp_servers:\n  off:\n    command: x\n", encoding="utf-8")
+    result = run_hermes("--list-tools")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("quote it in the YAML (e.g. \"off\":)")
