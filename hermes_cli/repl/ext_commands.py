@@ -43,6 +43,15 @@ def show_hooks(repl: Repl) -> None:
     repl.renderer.info("exit 0 continues (stdout adds context to prompts) · exit 2 blocks · other codes are reported")
 
 
+def prompt_commands() -> list[tuple[str, str]]:
+    """(`server:prompt`, description) for every prompt of a connected server, for Tab completion."""
+    manager = extensions.manager()
+    if manager is None:
+        return []
+    return [(f"{state.name}:{p['name']}", p["description"]) for state in manager.servers.values()
+            if state.status == "ready" for p in state.prompts]
+
+
 def run_prompt(repl: Repl, word: str, arg: str) -> bool:
     """`/<server>:<prompt> args`: fetch the prompt and send it as the message; False if `word` is not one."""
     server, colon, name = word.partition(":")

@@ -44,7 +44,13 @@ def test_repl_mcp_status_prompt_command_approval_and_hooks(scripted_llm, write_c
             "role": "user", "content": "Please review src/app.py, looking for bugs."}
         assert {"prompt": "review", "path": "src/app.py", "focus": "bugs"} in read_log(server_log)
         assert "looks fine" in repl.screen
-        assert "missing argument(s) path" in repl.output_of("/demo:review")
+        repl.child.send("/demo:rev")  # Tab completes MCP prompts like commands
+        time.sleep(0.2)
+        repl.child.send("\t")
+        time.sleep(0.3)
+        repl.enter()
+        repl.child.expect(PROMPT)
+        assert "missing argument(s) path; usage: /demo:review path=… [focus=…]" in repl.screen
 
         repl.type("write a note")  # not read-only: the REPL asks
         repl.child.expect("allow\\?")
