@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import model_tools
-from agent import compression, history, llm
+from agent import compression, extensions, history, llm
 from agent.endpoint import Endpoint, resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import Event, Notice, ReasoningDelta, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart
+from agent.hooks import HookBlocked, tool_blocked_result
 from agent.loop_guard import LoopGuard, result_failed
 from agent.prompts import build_system_prompt
 from agent.retry import RetryPolicy, describe_error, is_retryable, retry_after_seconds, status_code
@@ -72,6 +73,7 @@ class AIAgent:
         context_window: int | None = None,
         compress_threshold: float | None = None,
         client: Any = None,
+        hooks: Any = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
     ) -> None:
         # settings: the front end's (agent/settings); None loads them as `hermes` would (files, .env,
@@ -135,6 +137,10 @@ class AIAgent:
         self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve,
                                      yolo=settings.approvals.mode == "yolo", approval_mode=settings.approvals.mode,
                                      terminal=settings.terminal)
+        # Issue 17: lifecycle hooks (agent/hooks.py; those of the settings unless given) and MCP tools,
+        # which join self.tools as their servers connect (agent/extensions.py).
+        self.hooks = hooks if hooks is not None else extensions.hooks_for(settings)
+        self.disabled_toolsets = disabled_toolsets
 
     # -- public API ------------------------------------------------------------------------------
     def chat(self, message: str) -> str:
@@ -197,6 +203,7 @@ class AIAgent:
         self.tools = model_tools.get_tool_definitions(enabled, disabled)
         self.tool_names = {t["function"]["name"] for t in self.tools}
         self.enabled_toolsets = enabled or ["all"]
+        self.disabled_toolsets = disabled
         if self._recorder is not None:  # exports need the tools the model saw from here on
             self._recorder.record_event("tools_changed", toolsets=self.enabled_toolsets, tools=self.tools)
 
@@ -237,12 +244,18 @@ class AIAgent:
         self._interrupt.clear()
         try:
             self._ensure_ready()
-            return self._apply_compression(compression.compress(self._conversation(), reason, self._summarise))
+            outcome = compression.compress(self._conversation(), reason, self._summarise, before=self._pre_compact)
+            return self._apply_compression(outcome)
         except (Interrupted, KeyboardInterrupt):
             self.on_event(Notice("compression interrupted; the history is unchanged"))
         except LLMError as exc:
             self.on_event(Notice(f"cannot compress: {exc}"))
         return None
+
+    def _pre_compact(self, reason: str) -> None:
+        """PreCompact hooks (issue 17): told whether the user asked or the context filled up."""
+        if self.hooks:
+            self.hooks.pre_compact(self, "manual" if reason.startswith("requested") else "auto")
 
     def _conversation(self) -> compression.Conversation:
         return compression.Conversation(self.messages, self.system_prompt, self.tools, self.context)
@@ -293,8 +306,12 @@ class AIAgent:
         turns = 0
         try:
             self._ensure_ready()
+            if self.hooks:  # SessionStart / UserPromptSubmit: may add context, or reject the prompt
+                user_message = self.hooks.before_prompt(self, user_message)
             self._append({"role": "user", "content": user_message})
             status, final, turns = self._loop()
+        except HookBlocked as exc:
+            status, error = "blocked", f"prompt blocked by a UserPromptSubmit hook: {exc}"
         except (Interrupted, KeyboardInterrupt):
             self._interrupt.set()  # let parallel tool workers kill their commands
             status, error = "interrupted", "interrupted by user"
@@ -329,8 +346,10 @@ class AIAgent:
     # -- the loop --------------------------------------------------------------------------------
     def _loop(self) -> tuple[str, str | None, int]:
         guard = LoopGuard()
+        stop_hook_active = False
         for turn in range(1, self.max_iterations + 1):
-            self._apply_compression(compression.maybe_compress(self._conversation(), self._summarise))
+            self._apply_compression(
+                compression.maybe_compress(self._conversation(), self._summarise, before=self._pre_compact))
             completion = self._call_llm()
             message = completion.message()
             calls = completion.tool_calls
@@ -338,9 +357,15 @@ class AIAgent:
                 self._append(message)
                 if self._run_text_tool_calls(completion.content, guard):
                     continue
+                if self._stop_hook_continues(completion.content, stop_hook_active):
+                    stop_hook_active = True
+                    continue
                 return "success", completion.content, turn
             self._append(message)
             if not calls:
+                if self._stop_hook_continues(completion.content, stop_hook_active):
+                    stop_hook_active = True
+                    continue
                 return "success", completion.content, turn
             try:
                 results = self._run_tool_calls(calls, guard)
@@ -354,10 +379,19 @@ class AIAgent:
                 raise Interrupted("interrupted")
         return "max_turns", None, self.max_iterations
 
+    def _stop_hook_continues(self, final: str | None, active: bool) -> bool:
+        """A Stop hook that exits 2 sends its stderr to the model, which goes on (Claude Code's contract)."""
+        message = self.hooks.on_stop(self, final, active) if self.hooks else None
+        if message is None:
+            return False
+        self._append({"role": "user", "content": f"[Stop hook]: {message}"})
+        return True
+
     def _ensure_ready(self) -> None:
         self.ensure_client()
         if self.model is None:
             self.model = self._discover_model()
+        extensions.sync_agent_tools(self)  # before the recorder: session_start lists the MCP tools
         self._ensure_recorder()
 
     def _ensure_recorder(self) -> None:
@@ -491,10 +525,15 @@ class AIAgent:
         args, parse_error = model_tools.parse_arguments(raw_args)
         self.on_event(ToolStart(call_id, name, args or {}))
         started = time.perf_counter()
-        if parse_error is None and guard.should_refuse(name, args):
+        blocked = self.hooks.pre_tool(self, call_id, name, args) if self.hooks and parse_error is None else None
+        if blocked is not None:
+            result = tool_blocked_result(blocked)
+        elif parse_error is None and guard.should_refuse(name, args):
             result = guard.refusal_message(name)
         else:
             result = model_tools.handle_function_call(name, raw_args, ctx=self._tool_ctx, allowed=self.tool_names)
+            if self.hooks:
+                result = self.hooks.post_tool(self, call_id, name, args, result)
         guard.record(name, args if args is not None else raw_args, result)
         self.on_event(ToolEnd(call_id, name, result, time.perf_counter() - started, not result_failed(result)))
         return result

@@ -195,8 +195,12 @@ def omitted_message(count: int, error: str) -> dict[str, Any]:
 
 
 # -- doing it ----------------------------------------------------------------------------------
-def compress(conversation: Conversation, reason: str, summarise: Summarise) -> Outcome:
-    """Replace the middle of the history with a summary; if that fails, keep what fits."""
+def compress(conversation: Conversation, reason: str, summarise: Summarise,
+             before: Callable[[str], None] | None = None) -> Outcome:
+    """Replace the middle of the history with a summary; if that fails, keep what fits.
+    `before(reason)` runs first (the agent's PreCompact hooks)."""
+    if before is not None:
+        before(reason)
     messages, budget = conversation.messages, conversation.budget
     before = current_tokens(conversation)
     span = middle_span(messages, budget.keep_last)
@@ -250,11 +254,12 @@ def _fallback(conversation: Conversation, reason: str, start: int, before: int, 
     return Outcome(notice, new, result, event)
 
 
-def maybe_compress(conversation: Conversation, summarise: Summarise) -> Outcome | None:
+def maybe_compress(conversation: Conversation, summarise: Summarise,
+                   before: Callable[[str], None] | None = None) -> Outcome | None:
     """Before a model call: compress when the prompt would pass threshold × window; None when not due."""
     budget = conversation.budget
     if budget.stuck_at is not None and len(conversation.messages) < budget.stuck_at + budget.keep_last:
         return None  # nothing could be compressed a moment ago; wait for more history
     if current_tokens(conversation) <= budget.limit:
         return None
-    return compress(conversation, f"context above {budget.threshold:.0%} of the window", summarise)
+    return compress(conversation, f"context above {budget.threshold:.0%} of the window", summarise, before)

@@ -21,8 +21,13 @@ if TYPE_CHECKING:
 
 
 def load_settings(args: argparse.Namespace | dict[str, Any] | None) -> Settings:
-    """Settings for this process; ConfigError (exit 2) lists every invalid value, one per line."""
-    return _load(args)
+    """Settings for this process; ConfigError (exit 2) lists every invalid value, one per line.
+    Configured MCP servers start now, in the background, and the process's hooks are set."""
+    from agent import extensions
+
+    settings = _load(args)
+    extensions.configure(settings)
+    return settings
 
 
 def resolve_resume(args: argparse.Namespace, directory: Path) -> Path | None:
@@ -55,8 +60,11 @@ def make_agent(
 ):
     """An AIAgent from settings; `endpoint` resolved once by the caller (else here); `resume` continues
     that session log (see resolve_resume). `extra`: per-agent arguments such as task_id or client."""
+    from agent import extensions
     from agent.endpoint import resolve_endpoint
     from run_agent import AIAgent
+
+    extensions.configure(settings)  # settings loaded elsewhere (a batch runner's): their MCP servers too
 
     return AIAgent(
         settings=settings,

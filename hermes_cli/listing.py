@@ -11,7 +11,9 @@ import model_tools
 import toolsets
 
 
-def list_tools(out: TextIO = sys.stdout) -> int:
+def list_tools(out: TextIO = sys.stdout, *, wait: bool = True) -> int:
+    """`wait`: for MCP servers still starting (not in the REPL)."""
+    mcp_lines = _connect_mcp_servers(wait)  # issue 17: configured MCP servers' tools, or why they are missing
     statuses = model_tools.tool_availability()
     width = max(len(s.name) for s in statuses)
     current = None
@@ -24,11 +26,14 @@ def list_tools(out: TextIO = sys.stdout) -> int:
         note = "" if status.available else f"  unavailable: {status.reason}"
         out.write(f"  {mark} {status.name:<{width}}{note}".rstrip() + "\n")
     available = sum(s.available for s in statuses)
+    for line in mcp_lines:
+        out.write(line + "\n")
     out.write(f"\n{available} of {len(statuses)} tools available\n")
     return 0
 
 
-def list_toolsets(out: TextIO = sys.stdout) -> int:
+def list_toolsets(out: TextIO = sys.stdout, *, wait: bool = True) -> int:
+    _connect_mcp_servers(wait)
     available = {s.name for s in model_tools.tool_availability() if s.available}
     width = max(len(name) for name in toolsets.TOOLSETS)
     for name, definition in toolsets.TOOLSETS.items():
@@ -42,3 +47,17 @@ def list_toolsets(out: TextIO = sys.stdout) -> int:
         out.write(textwrap.fill(line, columns, initial_indent=indent, subsequent_indent=indent + "  ") + "\n")
     out.write("\n  all, *  every toolset\n")
     return 0
+
+
+def _connect_mcp_servers(wait: bool) -> list[str]:
+    """The configured MCP servers (started by load_settings): wait for them if asked (startup timeouts),
+    register their tools."""
+    from agent import extensions
+
+    manager = extensions.manager()
+    if manager is None:
+        return []
+    extensions.connect_now(wait=wait)
+    from mcp_client.status import status_lines
+
+    return ["", "MCP servers:", *status_lines(manager)]

@@ -96,6 +96,10 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(f"hermes replay: error: --cwd {args.cwd} is not a directory\n")
             return USAGE_EXIT
         settings.set("terminal.cwd", str(args.cwd.resolve()), "flag --cwd")
+    if any(call.name.startswith("mcp") for call in recorded_calls(session)):  # issue 17: MCP calls need
+        from agent import extensions  # the configured servers
+
+        extensions.connect_now(settings)
     if not args.json:
         out.write(f"replaying {total} tool call{'s' if total != 1 else ''} of session {session.session_id}\n")
     first = None

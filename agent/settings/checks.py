@@ -1,4 +1,5 @@
-"""Checks that span settings: toolset and tool names, custom toolsets, personalities, distributions.
+"""Checks that span settings: toolset and tool names, custom toolsets, personalities, distributions,
+MCP servers and hooks.
 
 Each returns problem lines (empty when all is well), in the same one-line form as validate.py.
 """
@@ -95,6 +96,43 @@ def distributions(settings: Settings) -> list[str]:
 
 def _percent(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100
+
+
+def extensions(settings: Settings, environ: dict[str, str]) -> list[str]:
+    """Parse `mcp_servers:` and `hooks:` into `settings.extensions` and define the `mcp` toolsets.
+
+    Runs before the toolset names are checked, so `--toolsets mcp-files` is a known name. `environ`
+    expands `${VAR}` in server entries and holds the bearer tokens they name.
+    """
+    from agent.errors import ConfigError
+
+    files = {key: _file(source) for key, source in settings.sources.items()
+             if key in ("mcp_servers", "hooks") or key.startswith(("mcp_servers.", "hooks."))}
+    problems = []
+    if settings.hooks:  # nothing imported or parsed for the common case
+        from agent.hooks_config import parse_hooks
+
+        try:
+            settings.extensions.hooks = parse_hooks(settings.hooks, files.get("hooks"))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if settings.mcp_servers:
+        from mcp_client.config import parse_servers
+        from mcp_client.tools import define_toolsets
+
+        try:
+            settings.extensions.servers = parse_servers(settings.mcp_servers, files.get("mcp_servers"), files, environ)
+        except ConfigError as exc:
+            problems.append(str(exc))
+        else:
+            define_toolsets([s.name for s in settings.extensions.servers])
+    return problems
+
+
+def _file(source: str) -> str:
+    """The file of a source such as `/home/u/.hermes/config.yaml:12`."""
+    path, _, line = source.rpartition(":")
+    return path if line.isdigit() and path else source
 
 
 ALL = (custom_toolsets, toolset_names, personalities, distributions)

@@ -108,6 +108,7 @@ def load_settings(
         for name, source in entry.parts:  # where each custom toolset, personality... was defined
             settings.sources[f"{entry.key}.{name}"] = source
     if not problems:
+        problems += checks.extensions(settings, effective)
         for check in checks.ALL:
             problems += check(settings)
     if problems:

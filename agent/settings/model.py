@@ -12,6 +12,7 @@ from agent.settings.schema import (
     BatchSettings,
     BrowserSettings,
     DisplaySettings,
+    ExtensionSettings,
     ModelSettings,
     TerminalSettings,
     WebSettings,
@@ -33,6 +34,9 @@ class Settings:
     toolsets: list[str] = field(default_factory=lambda: ["all"])
     disabled_toolsets: list[str] = field(default_factory=list)
     custom_toolsets: dict[str, Any] = field(default_factory=dict)
+    mcp_servers: dict[str, Any] = field(default_factory=dict)  # as written; typed in `extensions`
+    hooks: dict[str, Any] = field(default_factory=dict)  # as written; typed in `extensions`
+    extensions: ExtensionSettings = field(default_factory=ExtensionSettings)
     # Where values came from ("agent.max_turns" -> "/home/u/.hermes/config.yaml:3"); absent: default.
     sources: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

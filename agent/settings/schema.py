@@ -112,6 +112,9 @@ FIELDS: tuple[Field, ...] = (
     Field("approvals.mode", "enum", "ask", env=("HERMES_YOLO",), choices=APPROVAL_MODES, nullable=False),
     Field("approvals.allowlist", "list", [], nullable=False),
     Field("batch.distributions", "mapping", {}),
+    # Issue 17: checked into `Settings.extensions` by checks.extensions (README "MCP servers", "Hooks").
+    Field("mcp_servers", "mapping", {}),
+    Field("hooks", "mapping", {}),
     # Tools (README "Web", "Browser"); usually set by their variables, keys in .env.
     Field("web.timeout", "float", 20.0, env=("WEB_TIMEOUT",), above=0, nullable=False),
     Field("web.max_bytes", "int", 5_000_000, env=("WEB_MAX_BYTES",), minimum=1, nullable=False),
@@ -130,7 +133,7 @@ SECTIONS = ("model", "agent", "terminal", "display", "approvals", "batch", "web"
 # Accepted in files for the seed's name of a key: `terminal.env_type` is `terminal.backend`.
 ALIASES = {"terminal.env_type": "terminal.backend"}
 # Sections whose keys are names the user chooses, so no key in them is "unknown".
-FREE_FORM = {"custom_toolsets", "agent.personalities", "batch.distributions"}
+FREE_FORM = {"custom_toolsets", "agent.personalities", "batch.distributions", "mcp_servers", "hooks"}
 
 
 def known_keys(section: str | None = None) -> list[str]:
@@ -245,3 +248,12 @@ class BrowserSettings:
     browserbase_api_key: str | None = field(default=None, repr=False)
     browserbase_project_id: str | None = None
     browserbase_api_url: str | None = None
+
+
+@dataclass
+class ExtensionSettings:
+    """`mcp_servers:` and `hooks:` validated into typed objects (by mcp_client/config.py and
+    agent/hooks_config.py, imported only when the section is set)."""
+
+    servers: list[Any] = field(default_factory=list)  # mcp_client.config.ServerConfig, in config order
+    hooks: dict[str, list[Any]] = field(default_factory=dict)  # event -> agent.hooks_config.HookGroup list

@@ -39,6 +39,11 @@ class Commands:
         word, _, arg = line.strip().removeprefix("/").partition(" ")
         name = ALIASES.get(word.lower(), word.lower())
         handler = getattr(self, f"cmd_{name}", None)
+        if handler is None and ":" in word:  # an MCP prompt: /<server>:<prompt> args (issue 17)
+            from hermes_cli.repl.ext_commands import run_prompt
+
+            if run_prompt(self.repl, word, arg.strip()):
+                return None
         if handler is None:
             close = difflib.get_close_matches(name, self.names() + list(ALIASES), n=2, cutoff=0.5)
             hint = f" Did you mean {' or '.join('/' + c for c in close)}?" if close else ""
@@ -62,7 +67,7 @@ class Commands:
         from hermes_cli.listing import list_tools
 
         buffer = io.StringIO()
-        list_tools(buffer)
+        list_tools(buffer, wait=False)
         enabled = self.repl.agent.tool_names
         self.repl.renderer.info(buffer.getvalue().rstrip() + f"\n\nthe model sees {len(enabled)} tool(s) now")
 
@@ -72,7 +77,7 @@ class Commands:
             from hermes_cli.listing import list_toolsets
 
             buffer = io.StringIO()
-            list_toolsets(buffer)
+            list_toolsets(buffer, wait=False)
             current = ", ".join(self.repl.agent.enabled_toolsets)
             self.repl.renderer.info(buffer.getvalue().rstrip() + f"\n\nenabled now: {current}")
             return
@@ -125,6 +130,18 @@ class Commands:
         if usage.get("cost"):
             parts.append(f"${usage['cost']:.4f}")
         self.repl.renderer.info("usage this session: " + " · ".join(parts))
+
+    def cmd_mcp(self, arg: str) -> None:
+        """MCP servers: status, tools, prompts (/<server>:<prompt> args) and last error"""
+        from hermes_cli.repl.ext_commands import show_mcp
+
+        show_mcp(self.repl)
+
+    def cmd_hooks(self, arg: str) -> None:
+        """List the configured hooks"""
+        from hermes_cli.repl.ext_commands import show_hooks
+
+        show_hooks(self.repl)
 
     # -- model and prompt --------------------------------------------------------------------
     def cmd_model(self, arg: str) -> None:

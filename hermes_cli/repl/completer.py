@@ -37,6 +37,11 @@ class SlashCompleter(Completer):
                 if name.startswith(word):
                     yield Completion(f"/{name}", start_position=-len(text), display_meta=Commands.help_text(
                         ALIASES.get(name, name)))
+            from hermes_cli.repl.ext_commands import prompt_commands  # MCP prompts (issue 17)
+
+            for name, description in prompt_commands():
+                if name.lower().startswith(word):
+                    yield Completion(f"/{name}", start_position=-len(text), display_meta=description)
             return
         command, _, arg = text[1:].partition(" ")
         choices = self.arguments.get(ALIASES.get(command, command))
