@@ -9,6 +9,7 @@ message and LLM call to the session log (see recording/recorder.py).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -17,15 +18,33 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import model_tools
-from agent import compression, history, llm
+from agent import compression, history, llm, unicode_text
 from agent.endpoint import resolve_endpoint
 from agent.errors import Interrupted, LLMError
-from agent.events import Event, Notice, ReasoningDelta, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart
+from agent.events import (
+    Event,
+    Notice,
+    ReasoningDelta,
+    Retrying,
+    StreamReset,
+    TextDelta,
+    ToolEnd,
+    ToolStart,
+    Warn,
+)
 from agent.loop_guard import LoopGuard, result_failed
 from agent.prompts import build_system_prompt
-from agent.retry import RetryPolicy, describe_error, is_retryable, retry_after_seconds, status_code
+from agent.retry import (
+    RetryPolicy,
+    describe_error,
+    is_retryable,
+    retry_after_seconds,
+    status_code,
+    unreachable,
+)
 from agent.session_resume import ResumedSession, load_history
 from agent.tool_calls import format_tool_responses, has_text_tool_calls, parse_text_tool_calls
 from recording.paths import log_dir, new_session_id
@@ -67,6 +86,7 @@ class AIAgent:
         context_window: int | None = None,
         compress_threshold: float | None = None,
         client: Any = None,
+        stall_timeout: float | None = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
     ) -> None:
         # resume: continue that session log's conversation, appending to its files (agent/session_resume.py).
@@ -87,6 +107,8 @@ class AIAgent:
         self.session_id = session_id or new_session_id()
         self.task_id = task_id or self.session_id
         self.retry_policy = retry_policy or RetryPolicy.from_env()
+        if stall_timeout is not None:  # seconds without a byte before an attempt fails
+            self.retry_policy = dataclasses.replace(self.retry_policy, stall_timeout=stall_timeout)
         self.request_params = dict(request_params or {})
         self.token_capture = token_capture
         self.save_trajectories = save_trajectories
@@ -143,7 +165,8 @@ class AIAgent:
         """Create the SDK client now (the REPL does this in the background while the user types)."""
         with self._client_lock:  # one import of the SDK at a time: a second thread would see it half-made
             if self._client is None:
-                self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key)
+                self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key,
+                                               connect_timeout=self.retry_policy.connect_timeout)
         return self._client
 
     @property
@@ -235,6 +258,7 @@ class AIAgent:
         if task_id:
             self.task_id = self._tool_ctx.task_id = task_id
         history = [m for m in conversation_history or [] if m.get("role") != "system"]
+        user_message = unicode_text.clean(user_message)  # undecodable bytes (argv, stdin) become U+FFFD
         if system_message is not None:
             self.system_prompt = system_message
         self.messages = history
@@ -313,7 +337,20 @@ class AIAgent:
         if self._recorder is None and self._record:
             from agent.session_resume import open_recorder
 
-            self._recorder = open_recorder(self, self._resumed, self._log_directory or log_dir())
+            directory = self._log_directory or log_dir()
+            try:
+                self._recorder = open_recorder(self, self._resumed, directory)
+            except OSError as exc:  # the answer matters more than its log: go on, say so once
+                self._record = False
+                self.on_event(Warn(f"cannot record this session in {directory}: {exc.strerror or exc}; "
+                                   "going on without a session log (set HERMES_LOG_DIR to a writable directory)"))
+                return
+            self._recorder.on_failure = self._recording_failed
+            if self._recorder.failed:
+                self._recording_failed(self._recorder.failed)
+
+    def _recording_failed(self, reason: str) -> None:
+        self.on_event(Warn(f"{reason}; the session log stops here (the run goes on)"))
 
     def _discover_model(self) -> str:
         try:
@@ -368,6 +405,7 @@ class AIAgent:
                 completion = llm.complete(
                     self._client, params, stream=self.stream, on_text=on_text, on_reasoning=on_reasoning,
                     interrupt=self._interrupt, on_stream_open=self._set_stream,
+                    stall_timeout=policy.stall_timeout, deadline=policy.deadline - (time.monotonic() - started),
                 )
                 break
             except Interrupted:
@@ -413,6 +451,13 @@ class AIAgent:
 
     def _failure_message(self, exc: Exception, attempts: int) -> str:
         code, host, detail = status_code(exc), self.endpoint.host, describe_error(exc)
+        if problem := unreachable(exc):
+            url = urlparse(self.endpoint.base_url)
+            where = f"{url.hostname}:{url.port or (443 if url.scheme == 'https' else 80)}"
+            if problem == "refused":
+                return (f"connection refused: {where}; is the model server running and listening there? "
+                        f"check --base-url ({self.endpoint.base_url})")
+            return f"unknown host: {url.hostname}; check --base-url ({self.endpoint.base_url})"
         if code in (401, 403):
             return f"the model endpoint {host} refused the API key ({detail}); check --api-key / OPENAI_API_KEY"
         if code == 404:
@@ -432,7 +477,7 @@ class AIAgent:
         args, parse_error = model_tools.parse_arguments(raw_args)
         self.on_event(ToolStart(call_id, name, args or {}))
         started = time.perf_counter()
-        if parse_error is None and guard.should_refuse(name, args):
+        if guard.should_refuse(name, args if args is not None else raw_args):  # invalid JSON repeats too
             result = guard.refusal_message(name)
         else:
             result = model_tools.handle_function_call(name, raw_args, ctx=self._tool_ctx, allowed=self.tool_names)
