@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("--continue", "-c", dest="continue_", action="store_true", help="resume the latest session")
     p.add_argument("--yolo", action="store_true", help="run dangerous commands without asking")
     p.add_argument("--no-stream", action="store_true", help="ask for whole responses instead of streaming")
+    p.add_argument("--stall-timeout", type=_positive_float, metavar="SECONDS",
+                   help="give up on a model call after this long without a byte, then retry (default 30)")
     p.add_argument("--rollout", action="store_true", help="capture token ids and logprobs for RL export")
     p.add_argument("--list-tools", action="store_true", help="list tools, with the reason any is unavailable")
     p.add_argument("--list-toolsets", action="store_true", help="list toolsets and their tools")
@@ -61,6 +63,16 @@ def _positive_int(value: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
     return number
 
 
@@ -83,5 +95,7 @@ def _quote(text: str) -> str:
 
 
 def read_stdin_prompt() -> str | None:
-    data = sys.stdin.read()
+    """Piped text; bytes that are not UTF-8 become U+FFFD rather than a UnicodeDecodeError."""
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read().decode("utf-8", "replace") if stream is not None else sys.stdin.read()
     return data.strip() or None

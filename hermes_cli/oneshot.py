@@ -143,7 +143,8 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
     for warning in settings.config.warnings:
         sys.stderr.write(f"hermes: warning: {warning}\n")
     resume = resolve_resume(args)  # --resume/--continue: continue that conversation, append to its logs
-    agent = make_agent(args, settings, mode="oneshot", on_event=output.event, resume=resume)
+    overrides = {"stall_timeout": args.stall_timeout} if getattr(args, "stall_timeout", None) else {}
+    agent = make_agent(args, settings, mode="oneshot", on_event=output.event, resume=resume, **overrides)
     started = time.perf_counter()
     info = {"session_id": agent.session_id, "model": agent.model, "endpoint": agent.endpoint.host,
             "tools": sorted(agent.tool_names)}

@@ -57,7 +57,7 @@ class Reply:
     malformed: bool = False
     chunk_delay: float = 0.0
     # More faults (endpoint-side garbage a client must not take for an answer):
-    body: str | None = None  # sent verbatim as the 200 (or `status`) body instead of a completion
+    body: str | bytes | None = None  # sent verbatim as the 200 (or `status`) body instead of a completion
     content_type: str = "text/html; charset=utf-8"  # of `body`
     non_streamed: bool = False  # a streaming request gets the whole chat.completion JSON instead
     cut_after: int | None = None  # stream: end the body cleanly after N events, no finish_reason/[DONE]

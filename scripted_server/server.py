@@ -177,7 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.disconnect == "before":
             raise _Disconnect
         if reply.body is not None:  # an HTML page, a JSON document that is no completion, ...
-            self._send_bytes(reply.status, reply.body.encode(), reply.headers, reply.content_type, reply.stall)
+            data = reply.body.encode() if isinstance(reply.body, str) else reply.body
+            self._send_bytes(reply.status, data, reply.headers, reply.content_type, reply.stall)
             return
         if reply.status != 200:
             self._send_json(reply.status, reply.error_body or error_payload(reply.status), reply.headers)
