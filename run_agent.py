@@ -53,6 +53,7 @@ from recording.redact import Redactor
 from tools.registry import ToolContext
 
 INVALID_TEXT_CALLS = "The previous <tool_call> blocks were invalid. Please output valid JSON inside <tool_call>."
+INVALID_CALLS = "The previous tool calls could not be read (see the errors above). Please resend them in valid form."
 
 
 class AIAgent:
@@ -307,9 +308,11 @@ class AIAgent:
             completion = self._call_llm()
             message = completion.message()
             calls = completion.tool_calls
-            if not calls and self.tools and has_text_tool_calls(completion.content):
+            if not calls and self.tools and has_text_tool_calls(completion.content, self._schemas()):
                 self._append(message)
                 if self._run_text_tool_calls(completion.content, guard):
+                    if guard.exhausted:
+                        return "loop_detected", None, turn
                     continue
                 return "success", completion.content, turn
             self._append(message)
@@ -506,16 +509,25 @@ class AIAgent:
         error = json.dumps({"error": "interrupted by the user before this call finished", "interrupted": True})
         return [{"role": "tool", "tool_call_id": c.get("id", ""), "content": error} for c in calls]
 
+    def _schemas(self) -> dict[str, dict[str, Any]]:
+        return {t["function"]["name"]: t["function"].get("parameters") or {} for t in self.tools}
+
     def _run_text_tool_calls(self, content: str, guard: LoopGuard) -> bool:
-        """Run <tool_call>s written in the content; False when there was nothing to run."""
-        calls, errors = parse_text_tool_calls(content)
+        """Run tool calls written in the content (agent/tool_calls.py); False when there were none.
+        The content stays in the history as the model wrote it."""
+        calls, errors = parse_text_tool_calls(content, self._schemas())
         if not calls and not errors:
             return False
         results = [(c.name, self._run_one(f"text_call_{i}", c.name, c.arguments, guard)) for i, c in enumerate(calls)]
-        results += [("invalid_tool_call", json.dumps({"error": e})) for e in errors]
+        for error in errors:  # the same unreadable call over and over is a loop too
+            result = json.dumps({"error": error})
+            if guard.should_refuse("invalid_tool_call", error):
+                result = guard.refusal_message("invalid_tool_call")
+            guard.record("invalid_tool_call", error, result)
+            results.append(("invalid_tool_call", result))
         text = format_tool_responses(results)
         if errors and not calls:
-            text += "\n" + INVALID_TEXT_CALLS
+            text += "\n" + (INVALID_TEXT_CALLS if "<tool_call>" in content else INVALID_CALLS)
         self._append({"role": "user", "content": text}, text_tool_responses=True)
         return True
 
