@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from agent.retry import RetryPolicy
 from run_agent import AIAgent
 from scripted_server import Reply, ToolCall
@@ -64,22 +62,27 @@ def test_emoji_split_across_chunks_is_printed_and_recorded(scripted_llm, log_dir
     assert_no_temp_files(log_dir)
 
 
-@pytest.mark.parametrize("arguments", [
+UNREADABLE_ARGUMENTS = [
     '{"command": ' + "[" * 5000 + "]" * 5000 + "}",
     '{"command": "echo", "n": ' + "9" * 5000 + "}",
     '{"command": "echo", "x": 1e999}',
     '{"command": ' + '{"a": ' * 150 + "1" + "}" * 150 + "}",
     '"just a string"',
     "\x00\x01 not json",
-])
-def test_unreadable_arguments_are_an_error_result_and_the_run_goes_on(scripted_llm, log_dir, arguments):
-    server = scripted_llm([Reply(tool_calls=[ToolCall("terminal", arguments)]), Reply(content="recovered")])
+]
+
+
+def test_unreadable_arguments_are_error_results_and_the_run_goes_on(scripted_llm, log_dir):
+    calls = [ToolCall("terminal", arguments) for arguments in UNREADABLE_ARGUMENTS]
+    server = scripted_llm([Reply(tool_calls=calls), Reply(content="recovered")])
     result = run_hermes("-p", "hi", *flags(server), "--output-format", "stream-json")
     assert result.returncode == 0, result.stderr
     lines = result.json_lines()
     assert lines[-1]["answer"] == "recovered"
-    tool_end = next(line for line in lines if line["type"] == "tool_end")
-    assert "error" in json.loads(tool_end["result"]) and len(tool_end["result"]) < 500
+    ends = [line for line in lines if line["type"] == "tool_end"]
+    assert len(ends) == len(UNREADABLE_ARGUMENTS)
+    for end in ends:
+        assert "error" in json.loads(end["result"]) and len(end["result"]) < 500
     events, _ = session_files(log_dir)
     assert events[-1]["type"] == "session_end"
 
