@@ -484,6 +484,7 @@ class AIAgent:
             result = guard.refusal_message(name)
         else:
             result = model_tools.handle_function_call(name, raw_args, ctx=self._tool_ctx, allowed=self.tool_names)
+        result = unicode_text.clean(result)  # file names and output that are not UTF-8 (surrogateescape'd)
         guard.record(name, args if args is not None else raw_args, result)
         self.on_event(ToolEnd(call_id, name, result, time.perf_counter() - started, not result_failed(result)))
         return result

@@ -163,3 +163,21 @@ def test_full_disk_mid_run_keeps_the_answer_and_a_parseable_log(scripted_llm, lo
         json.loads(line)  # every complete line parses; only the last may be cut
     json.loads(log.with_suffix(".json").read_text(encoding="utf-8"))
     assert_no_temp_files(log_dir)
+
+
+def test_tool_output_naming_files_that_are_not_utf8_reaches_the_model_and_the_log(scripted_llm, tmp_path, log_dir):
+    (tmp_path / os.fsdecode(b"caf\xe9.txt")).write_text("x")
+    server = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": f"ls {tmp_path}"}),
+                                             ToolCall("search_files", {"pattern": "caf", "path": str(tmp_path),
+                                                                       "target": "files"})]),
+                           Reply(content="listed")])
+    agent = AIAgent(model="m", base_url=server.base_url, api_key="k", retry_policy=FAST,
+                    enabled_toolsets=["terminal", "file"])
+    result = agent.run_conversation("list")
+    agent.close()
+    assert result["status"] == "success", result["error"]
+    outputs = [m["content"] for m in server.chat_requests[1].body["messages"] if m["role"] == "tool"]
+    assert all("caf\ufffd.txt" in out for out in outputs)
+    _, session = session_files(log_dir)
+    assert session["message_count"] == 5
+    assert_no_temp_files(log_dir)

@@ -62,8 +62,9 @@ class Repl:
             return agent_factory.load_settings(args, config=Config())
 
     def _make_agent(self, resume: Path | None = None) -> Any:
+        overrides = {"stall_timeout": self.args.stall_timeout} if getattr(self.args, "stall_timeout", None) else {}
         agent = agent_factory.make_agent(self.args, self.settings, mode="repl", on_event=self.renderer.on_event,
-                                         approve=self.approval, resume=resume)
+                                         approve=self.approval, resume=resume, **overrides)
         agent.tool_context.extra["ask_sudo_password"] = SudoPrompt(pause=self.renderer.paused)
         if resume is not None:
             from agent.session_resume import recap
