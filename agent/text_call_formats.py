@@ -139,6 +139,8 @@ def _typed(value: str, schema: dict[str, Any] | None) -> Any:
 def _qwen_xml(text: str, schemas: Schemas | None) -> list[TextToolCall]:
     calls = []
     for function in _FUNCTION.finditer(text):
+        if not function.group(0).endswith("</function>") and "<parameter=" not in function.group(2):
+            continue  # "<function=NAME>" in prose; a call cut short still has its parameters
         name = function.group(1).strip()
         properties = ((schemas or {}).get(name) or {}).get("properties") or {}
         arguments: dict[str, Any] = {}

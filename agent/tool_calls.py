@@ -21,6 +21,7 @@ _MARKED = (
     ("<tool_call>", formats.parse_hermes),
     ("<function=", formats.parse_qwen_xml),
     ("[TOOL_CALLS]", formats.parse_mistral),
+    ("<｜tool▁calls▁begin｜>", formats.parse_deepseek),
     ("<｜tool▁call▁begin｜>", formats.parse_deepseek),
     ("<|python_tag|>", formats.parse_llama),
     ("<start_function_call>", formats.parse_gemma_call),
@@ -56,7 +57,25 @@ def has_text_tool_calls(content: str | None, schemas: Schemas | None = None) -> 
 def parse_text_tool_calls(content: str, schemas: Schemas | None = None) -> tuple[list[TextToolCall], list[str]]:
     """Return the calls found and one error string per call that could not be read."""
     parse = _parser(content, schemas) if content else None
-    return parse(content, schemas) if parse is not None else ([], [])
+    if parse is None:
+        return [], []
+    calls, errors = parse(content, schemas)
+    if errors and not calls and parse is not formats.parse_hermes and not _opens_a_line(content, parse):
+        return [], []  # prose that mentions a marker ("Mistral writes [TOOL_CALLS] …") is an answer
+    return calls, errors
+
+
+def _opens_a_line(content: str, parse: Any) -> bool:
+    """Whether one of the parser's markers starts a line (models write calls there, prose does not)."""
+    for marker, marker_parse in _MARKED:
+        if marker_parse is not parse:
+            continue
+        at = content.find(marker)
+        while at >= 0:
+            if not content[content.rfind("\n", 0, at) + 1 : at].strip():
+                return True
+            at = content.find(marker, at + 1)
+    return False
 
 
 def format_tool_responses(results: list[tuple[str, str]]) -> str:

@@ -47,6 +47,14 @@ def _reply(case: str, size: int, chunk_chars: int, target: Path) -> list[dict]:
 
 
 def _rss_kb() -> int:
+    """This process's peak RSS. VmHWM, not ru_maxrss: after fork+exec Linux reports the larger of
+    the parent's and the child's peak there."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 

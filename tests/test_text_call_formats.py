@@ -67,6 +67,8 @@ def test_several_calls_in_one_reply():
     "A plain answer with no calls at all.",
     "```python\nprint('an ordinary code sample')\n```",
     '{"name": ["terminal"], "arguments": {}}',
+    "Mistral models write [TOOL_CALLS] before their calls, and Llama uses <|python_tag|> instead.",
+    "Qwen3-Coder wraps calls as <function=NAME> … in its output.",
 ])
 def test_ordinary_answers_are_not_calls(text):
     assert parse_text_tool_calls(text, SCHEMAS) == ([], [])
@@ -95,7 +97,7 @@ def test_no_marker_is_cheap():
     text = "word " * 2_000_000  # 10 MB of answer
     started = time.perf_counter()
     assert not has_text_tool_calls(text, SCHEMAS)
-    assert time.perf_counter() - started < 0.2
+    assert time.perf_counter() - started < 1.0  # ~0.05 s on an idle core: a few substring scans
 
 
 FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, deadline=10)
