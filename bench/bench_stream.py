@@ -50,7 +50,7 @@ def _rss_kb() -> int:
     """This process's peak RSS. VmHWM, not ru_maxrss: after fork+exec Linux reports the larger of
     the parent's and the child's peak there."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     except OSError:
