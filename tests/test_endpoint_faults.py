@@ -201,3 +201,10 @@ def test_unreadable_retry_after_falls_back_to_backoff(scripted_llm, value):
     result = run_hermes("-p", "hi", *flags(server))
     assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
     assert "HTTP 429" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_duplicate_call_ids_are_made_unique(scripted_llm):
+    calls = [ToolCall("terminal", {"command": "a"}, id="dup"), ToolCall("terminal", {"command": "b"}, id="dup")]
+    server = scripted_llm([Reply(tool_calls=calls)])
+    ids = [c["id"] for c in call(server).tool_calls]
+    assert ids[0] == "dup" and ids[1].startswith("call_")
