@@ -10,7 +10,7 @@ through the real openai SDK and `agent.llm.complete` (the layer the agent uses),
   agent-args  the whole agent (AIAgent, recording on): the same tool call runs write_file, then "done"
   agent-text  the whole agent (recording on): the same answer, with a text event per chunk
 
-Reported: the median wall time, MB/s, and memory: the client's RSS after imports and its peak
+Reported: the median wall time (server included), the client process's CPU time, MB/s, and memory: the client's RSS after imports and its peak
 (the peak can stay flat: memory freed after the imports is reused), and the Python heap's peak
 during one extra call (tracemalloc; that call is not timed).
 Target (issue 15): arguments within 2x of text. Before the fix, arguments were joined with `+=`
@@ -88,17 +88,18 @@ def client(url: str, case: str, repeat: int) -> dict:
             assert run["status"] == "success", run["error"]
             return len(run["final_response"] or "")
 
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         received = once()
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     peak_rss = _rss_kb()
     tracemalloc.start()
     once()
     _, heap_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"times": times, "received": received, "rss_base_mb": baseline / 1024, "rss_peak_mb": peak_rss / 1024,
+    return {"times": times, "cpu": cpu, "received": received, "rss_base_mb": baseline / 1024, "rss_peak_mb": peak_rss / 1024,
             "heap_peak_mb": heap_peak / 2**20}
 
 
@@ -133,18 +134,21 @@ def main() -> None:
     size = int(args.size_mb * 1_000_000)
     print(f"streaming {args.size_mb:g} MB in {args.chunk_chars}-character chunks "
           f"({size // args.chunk_chars:,} chunks), {args.repeat} runs each, {os.cpu_count()} CPUs")
-    print(f"{'case':<12} {'median s':>9} {'MB/s':>7} {'RSS MB (imports -> peak)':>25} {'heap peak MB':>13}")
+    print(f"{'case':<12} {'median s':>9} {'client CPU s':>13} {'MB/s':>7} {'RSS MB (imports -> peak)':>25} "
+          f"{'heap peak MB':>13}")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
             result = results[case] = run_case(case, size, args.chunk_chars, args.repeat, Path(tmp))
             median = statistics.median(result["times"])
             rss = f"{result['rss_base_mb']:.0f} -> {result['rss_peak_mb']:.0f}"
-            print(f"{case:<12} {median:>9.2f} {size / median / 1e6:>7.2f} {rss:>25} "
+            cpu = statistics.median(result["cpu"])
+            print(f"{case:<12} {median:>9.2f} {cpu:>13.2f} {size / median / 1e6:>7.2f} {rss:>25} "
                   f"{result['heap_peak_mb']:>13.1f}", flush=True)
     if "args" in results and "text" in results:
         ratio = statistics.median(results["args"]["times"]) / statistics.median(results["text"]["times"])
-        print(f"arguments / text: {ratio:.2f}x (target: within 2x)")
+        cpu_ratio = statistics.median(results["args"]["cpu"]) / statistics.median(results["text"]["cpu"])
+        print(f"arguments / text: {ratio:.2f}x wall, {cpu_ratio:.2f}x client CPU (target: within 2x)")
 
 
 if __name__ == "__main__":
