@@ -136,13 +136,48 @@ def parse_arguments(raw: str | dict[str, Any] | None) -> tuple[dict[str, Any] | 
         return {}, None
     if isinstance(raw, dict):
         return raw, None
+    if not isinstance(raw, str):
+        return None, f"arguments must be a JSON object, got {type(raw).__name__}"
     try:
-        parsed = json.loads(raw)
+        parsed = json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         return None, f"arguments are not valid JSON ({exc.msg} at position {exc.pos}); resend the call with a JSON object"
+    except RecursionError:
+        return None, f"arguments are nested too deeply (limit {MAX_ARGUMENT_DEPTH} levels); send a flatter object"
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        reason = str(exc).split(":")[0]
+        return None, f"arguments could not be read ({reason}); send big numbers as strings"
     if not isinstance(parsed, dict):
         return None, f"arguments must be a JSON object, got {type(parsed).__name__}"
+    if _too_deep(parsed):
+        return None, f"arguments are nested too deeply (limit {MAX_ARGUMENT_DEPTH} levels); send a flatter object"
     return parsed, None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+MAX_ARGUMENT_DEPTH = 100  # deeper objects would hit Python's recursion limit when echoed or logged
+
+
+def _too_deep(value: Any) -> bool:
+    """True when containers nest past MAX_ARGUMENT_DEPTH (iterative: no recursion to overflow)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_ARGUMENT_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def handle_function_call(
@@ -157,7 +192,8 @@ def handle_function_call(
     tool = registry.get(function_name)
     if tool is None or (allowed is not None and function_name not in allowed):
         names = sorted(allowed if allowed is not None else registry)
-        return tool_error(f"unknown tool '{function_name}'. Available tools: {', '.join(names)}")
+        shown = function_name if len(str(function_name)) <= 80 else f"{str(function_name)[:80]}…"
+        return tool_error(f"unknown tool '{shown}'. Available tools: {', '.join(names)}")
     args, error = parse_arguments(function_args)
     if error:
         return tool_error(error)

@@ -17,16 +17,34 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import model_tools
-from agent import compression, extensions, history, llm
+from agent import compression, extensions, history, llm, unicode_text
 from agent.endpoint import Endpoint, resolve_endpoint
 from agent.errors import Interrupted, LLMError
-from agent.events import Event, Notice, ReasoningDelta, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart
+from agent.events import (
+    Event,
+    Notice,
+    ReasoningDelta,
+    Retrying,
+    StreamReset,
+    TextDelta,
+    ToolEnd,
+    ToolStart,
+    Warn,
+)
 from agent.hooks import HookBlocked, tool_blocked_result
 from agent.loop_guard import LoopGuard, result_failed
 from agent.prompts import build_system_prompt
-from agent.retry import RetryPolicy, describe_error, is_retryable, retry_after_seconds, status_code
+from agent.retry import (
+    RetryPolicy,
+    describe_error,
+    is_retryable,
+    retry_after_seconds,
+    status_code,
+    unreachable,
+)
 from agent.session_resume import ResumedSession, load_history
 from agent.settings import Settings, with_overrides
 from agent.settings import retry_policy as settings_retry_policy
@@ -37,6 +55,7 @@ from recording.redact import Redactor
 from tools.registry import ToolContext
 
 INVALID_TEXT_CALLS = "The previous <tool_call> blocks were invalid. Please output valid JSON inside <tool_call>."
+INVALID_CALLS = "The previous tool calls could not be read (see the errors above). Please resend them in valid form."
 
 
 class AIAgent:
@@ -74,6 +93,7 @@ class AIAgent:
         compress_threshold: float | None = None,
         client: Any = None,
         hooks: Any = None,
+        stall_timeout: float | None = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
     ) -> None:
         # settings: the front end's (agent/settings); None loads them as `hermes` would (files, .env,
@@ -81,13 +101,14 @@ class AIAgent:
         # front end; None resolves it from the settings.
         # resume: continue that session log's conversation, appending to its files (agent/session_resume.py).
         # client: an SDK client to share (the batch runner gives every sample one connection pool).
+        # retry_policy: replaces the one built from the model.* settings (retries, deadline, stall timeout).
         settings = with_overrides(settings, {
             "model.default": model, "model.base_url": base_url, "model.api_key": api_key,
             "agent.max_turns": max_turns if max_turns is not None else max_iterations,
             "agent.system_prompt": system_prompt,
             "agent.stream": stream, "agent.token_capture": token_capture,
             "agent.context_window": context_window, "agent.compress_threshold": compress_threshold,
-            "approvals.mode": "yolo" if yolo else approval_mode,
+            "approvals.mode": "yolo" if yolo else approval_mode, "model.stall_timeout": stall_timeout,
         })
         if endpoint is None or any(v is not None for v in (model, base_url, api_key)):
             endpoint = resolve_endpoint(settings)
@@ -118,7 +139,6 @@ class AIAgent:
         self.session_id = session_id or new_session_id()
         self.task_id = task_id or self.session_id
         self.retry_policy = retry_policy or settings_retry_policy(settings)
-        self.stall_timeout = settings.model.stall_timeout
         self.request_params = dict(request_params or {})
         self.token_capture = settings.agent.token_capture
         self.save_trajectories = save_trajectories
@@ -181,7 +201,7 @@ class AIAgent:
         with self._client_lock:  # one import of the SDK at a time: a second thread would see it half-made
             if self._client is None:
                 self._client = llm.make_client(self.endpoint.base_url, self.endpoint.api_key,
-                                               stall_timeout=self.stall_timeout)
+                                               connect_timeout=self.retry_policy.connect_timeout)
         return self._client
 
     @property
@@ -299,6 +319,7 @@ class AIAgent:
         if task_id:
             self.task_id = self._tool_ctx.task_id = task_id
         history = [m for m in conversation_history or [] if m.get("role") != "system"]
+        user_message = unicode_text.clean(user_message)  # undecodable bytes (argv, stdin) become U+FFFD
         if system_message is not None:
             self.system_prompt = system_message
         self.messages = history
@@ -353,9 +374,11 @@ class AIAgent:
             completion = self._call_llm()
             message = completion.message()
             calls = completion.tool_calls
-            if not calls and self.tools and has_text_tool_calls(completion.content):
+            if not calls and self.tools and has_text_tool_calls(completion.content, self._schemas()):
                 self._append(message)
                 if self._run_text_tool_calls(completion.content, guard):
+                    if guard.exhausted:
+                        return "loop_detected", None, turn
                     continue
                 if self._stop_hook_continues(completion.content, stop_hook_active):
                     stop_hook_active = True
@@ -406,7 +429,19 @@ class AIAgent:
             }
             info = SessionInfo(self.session_id, self._log_directory or self.settings.log_dir, self.model, self.tools,
                                metadata, [self.endpoint.api_key], list(self.messages), self._mode != "batch")
-            self._recorder = open_recorder(info, self._resumed)
+            try:
+                self._recorder = open_recorder(info, self._resumed)
+            except OSError as exc:  # the answer matters more than its log: go on, say so once
+                self._record = False
+                self.on_event(Warn(f"cannot record this session in {info.directory}: {exc.strerror or exc}; "
+                                   "going on without a session log (set HERMES_LOG_DIR to a writable directory)"))
+                return
+            self._recorder.on_failure = self._recording_failed
+            if self._recorder.failed:
+                self._recording_failed(self._recorder.failed)
+
+    def _recording_failed(self, reason: str) -> None:
+        self.on_event(Warn(f"{reason}; the session log stops here (the run goes on)"))
 
     def _discover_model(self) -> str:
         try:
@@ -461,6 +496,7 @@ class AIAgent:
                 completion = llm.complete(
                     self._client, params, stream=self.stream, on_text=on_text, on_reasoning=on_reasoning,
                     interrupt=self._interrupt, on_stream_open=self._set_stream,
+                    stall_timeout=policy.stall_timeout, deadline=policy.deadline - (time.monotonic() - started),
                 )
                 break
             except Interrupted:
@@ -506,6 +542,13 @@ class AIAgent:
 
     def _failure_message(self, exc: Exception, attempts: int) -> str:
         code, host, detail = status_code(exc), self.endpoint.host, describe_error(exc)
+        if problem := unreachable(exc):
+            url = urlparse(self.endpoint.base_url)
+            where = f"{url.hostname}:{url.port or (443 if url.scheme == 'https' else 80)}"
+            if problem == "refused":
+                return (f"connection refused: {where}; is the model server running and listening there? "
+                        f"check --base-url ({self.endpoint.base_url})")
+            return f"unknown host: {url.hostname}; check --base-url ({self.endpoint.base_url})"
         if code in (401, 403):
             return f"the model endpoint {host} refused the API key ({detail}); check --api-key / OPENAI_API_KEY"
         if code == 404:
@@ -528,12 +571,13 @@ class AIAgent:
         blocked = self.hooks.pre_tool(self, call_id, name, args) if self.hooks and parse_error is None else None
         if blocked is not None:
             result = tool_blocked_result(blocked)
-        elif parse_error is None and guard.should_refuse(name, args):
+        elif guard.should_refuse(name, args if args is not None else raw_args):  # invalid JSON repeats too
             result = guard.refusal_message(name)
         else:
             result = model_tools.handle_function_call(name, raw_args, ctx=self._tool_ctx, allowed=self.tool_names)
             if self.hooks:
                 result = self.hooks.post_tool(self, call_id, name, args, result)
+        result = unicode_text.clean(result)  # file names and output that are not UTF-8 (surrogateescape'd)
         guard.record(name, args if args is not None else raw_args, result)
         self.on_event(ToolEnd(call_id, name, result, time.perf_counter() - started, not result_failed(result)))
         return result
@@ -559,16 +603,25 @@ class AIAgent:
         error = json.dumps({"error": "interrupted by the user before this call finished", "interrupted": True})
         return [{"role": "tool", "tool_call_id": c.get("id", ""), "content": error} for c in calls]
 
+    def _schemas(self) -> dict[str, dict[str, Any]]:
+        return {t["function"]["name"]: t["function"].get("parameters") or {} for t in self.tools}
+
     def _run_text_tool_calls(self, content: str, guard: LoopGuard) -> bool:
-        """Run <tool_call>s written in the content; False when there was nothing to run."""
-        calls, errors = parse_text_tool_calls(content)
+        """Run tool calls written in the content (agent/tool_calls.py); False when there were none.
+        The content stays in the history as the model wrote it."""
+        calls, errors = parse_text_tool_calls(content, self._schemas())
         if not calls and not errors:
             return False
         results = [(c.name, self._run_one(f"text_call_{i}", c.name, c.arguments, guard)) for i, c in enumerate(calls)]
-        results += [("invalid_tool_call", json.dumps({"error": e})) for e in errors]
+        for error in errors:  # the same unreadable call over and over is a loop too
+            result = json.dumps({"error": error})
+            if guard.should_refuse("invalid_tool_call", error):
+                result = guard.refusal_message("invalid_tool_call")
+            guard.record("invalid_tool_call", error, result)
+            results.append(("invalid_tool_call", result))
         text = format_tool_responses(results)
         if errors and not calls:
-            text += "\n" + INVALID_TEXT_CALLS
+            text += "\n" + (INVALID_TEXT_CALLS if "<tool_call>" in content else INVALID_CALLS)
         self._append({"role": "user", "content": text}, text_tool_responses=True)
         return True
 

@@ -64,7 +64,16 @@ class Notice:
     type: str = "notice"
 
 
-Event = TextDelta | ReasoningDelta | ToolStart | ToolEnd | Retrying | StreamReset | Notice
+@dataclass(frozen=True, slots=True)
+class Warn:
+    """A problem that does not stop the run (the session log cannot be written, ...): one line,
+    shown even by the quiet `-p` output."""
+
+    text: str
+    type: str = "warning"
+
+
+Event = TextDelta | ReasoningDelta | ToolStart | ToolEnd | Retrying | StreamReset | Notice | Warn
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import email.utils
+import errno
 import json
+import math
 import random
+import socket
 import time
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Built from settings (agent.settings.retry_policy: model.max_retries, retry_base_delay, request_deadline)."""
+    """Built from settings (agent.settings.retry_policy: model.max_retries, retry_base_delay,
+    request_deadline, stall_timeout)."""
 
     max_attempts: int = 6
     base_delay: float = 1.0
     max_delay: float = 20.0
     jitter: float = 0.25  # fraction of the delay added or removed at random
-    deadline: float = 75.0  # no new attempt starts after this many seconds
+    deadline: float = 75.0  # no new attempt starts after this many seconds, nor waits past them
+    stall_timeout: float = 30.0  # an attempt fails after this long without a byte (first or next)
+    connect_timeout: float = 10.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
@@ -41,6 +47,10 @@ def is_retryable(exc: BaseException) -> bool:
     code = status_code(exc)
     if code is not None:
         return code in _RETRY_STATUS or code >= 500
+    if getattr(exc, "retryable", False):  # agent.llm.BadResponse: a 200 that was no answer
+        return True
+    if unreachable(exc):
+        return False
     if isinstance(exc, (TimeoutError, ConnectionError, json.JSONDecodeError)):
         return True
     module = type(exc).__module__ or ""
@@ -51,23 +61,56 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
+    """The server's Retry-After(-ms) in seconds; None when absent or unreadable ("soon", "nan", ...),
+    in which case our own backoff applies."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     if not headers:
         return None
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
+    if (ms := _seconds(headers.get("retry-after-ms"))) is not None:
+        return ms / 1000
     value = headers.get("retry-after")
     if value is None:
         return None
+    if (seconds := _seconds(value)) is not None:
+        return seconds
     try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        parsed = email.utils.parsedate_to_datetime(value.strip())
+        return max(0.0, parsed.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return max(number, 0.0) if math.isfinite(number) else None
+
+
+def _causes(exc: BaseException):
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """"refused" or "unknown host" when retrying cannot help (a typo in the port or host)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+            return "refused"
+        if isinstance(cause, socket.gaierror):
+            return "unknown host"
+        text = str(cause)
+        if "Connection refused" in text:
+            return "refused"
+        if "Name or service not known" in text or "nodename nor servname" in text:
+            return "unknown host"
+    return None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -81,4 +124,8 @@ def describe_error(exc: BaseException) -> str:
     if message is None:
         message = str(exc) or type(exc).__name__
     message = " ".join(message.split())[:300]
-    return f"HTTP {code}: {message}" if code else f"{type(exc).__name__}: {message}"
+    if code:
+        return f"HTTP {code}: {message}"
+    if getattr(exc, "retryable", False):  # our own BadResponse messages read as they are
+        return message
+    return f"{type(exc).__name__}: {message}"

@@ -117,8 +117,8 @@ class BatchRunner:
         self._settings = self.config.agent_settings()
         # Once for the run, never per sample.
         self._endpoint = endpoint = self.config.endpoint or resolve_endpoint(self._settings)
-        self._client = llm.make_client(endpoint.base_url, endpoint.api_key,
-                                       stall_timeout=self._settings.model.stall_timeout)
+        # Stall and deadline timeouts are set per call from each agent's retry policy (agent/llm.py).
+        self._client = llm.make_client(endpoint.base_url, endpoint.api_key)
         self._known_tools = sorted(model_tools.load_tools())
         todo = self.pending()
         self.progress = Progress(total=len(todo))

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approval-mode", choices=["read-only", "ask", "auto-edit", "yolo"],
                    help="approvals.mode for this run (default: config, else ask)")
     p.add_argument("--no-stream", action="store_true", help="ask for whole responses instead of streaming")
+    p.add_argument("--stall-timeout", metavar="SECONDS",  # checked with the settings (model.stall_timeout)
+                   help="give up on a model call after this long without a byte, then retry "
+                        "(model.stall_timeout; default 30)")
     p.add_argument("--rollout", action="store_true", help="capture token ids and logprobs for RL export")
     p.add_argument("--list-tools", action="store_true", help="list tools, with the reason any is unavailable")
     p.add_argument("--list-toolsets", action="store_true", help="list toolsets and their tools")
@@ -94,5 +97,7 @@ def _quote(text: str) -> str:
 
 
 def read_stdin_prompt() -> str | None:
-    data = sys.stdin.read()
+    """Piped text; bytes that are not UTF-8 become U+FFFD rather than a UnicodeDecodeError."""
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read().decode("utf-8", "replace") if stream is not None else sys.stdin.read()
     return data.strip() or None

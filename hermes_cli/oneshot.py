@@ -16,7 +16,17 @@ import threading
 import time
 from typing import Any, TextIO
 
-from agent.events import Event, Notice, Retrying, StreamReset, TextDelta, ToolEnd, ToolStart, event_to_dict
+from agent.events import (
+    Event,
+    Notice,
+    Retrying,
+    StreamReset,
+    TextDelta,
+    ToolEnd,
+    ToolStart,
+    Warn,
+    event_to_dict,
+)
 from hermes_cli.agent_factory import load_settings, make_agent, resolve_resume
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -34,6 +44,9 @@ class TextOutput:
             self.err.write(f"hermes: {event.error}; retrying in {event.delay:.1f}s "
                            f"(attempt {event.attempt + 1}/{event.max_attempts})\n")
             self.err.flush()
+        elif isinstance(event, Warn):
+            self.err.write(f"hermes: warning: {event.text}\n")
+            self.err.flush()
 
     def finish(self, result: dict[str, Any]) -> None:
         if result["exit_code"] == EXIT_OK:
@@ -46,7 +59,8 @@ class TextOutput:
 
 class JsonOutput(TextOutput):
     def event(self, event: Event) -> None:
-        pass
+        if isinstance(event, Warn):
+            super().event(event)
 
     def finish(self, result: dict[str, Any]) -> None:
         self.out.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -97,9 +111,9 @@ class ProgressOutput(TextOutput):
         elif isinstance(event, ToolEnd):
             mark = "✓" if event.ok else "✗"
             self.err.write(f"  {mark} {event.name} ({event.duration:.2f}s)\n")
-        elif isinstance(event, (Notice, Retrying)):
+        elif isinstance(event, (Notice, Retrying, Warn)):
             self._end_stream()
-            text = event.text if isinstance(event, Notice) else f"retrying in {event.delay:.1f}s: {event.error}"
+            text = event.text if isinstance(event, (Notice, Warn)) else f"retrying in {event.delay:.1f}s: {event.error}"
             self.err.write(f"  ! {text}\n")
         self.err.flush()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -69,13 +70,18 @@ class SessionRecorder:
         self.session_file = session_file_path(directory, session_id)
         self._redact = redactor or Redactor()
         self._lock = threading.Lock()
+        # A write that fails (full disk, file-size limit) stops the recording for good: a log with a
+        # hole in the middle would resume into a different conversation. `failed` says why, and
+        # `on_failure` (the agent's warning line) hears it once; the run itself goes on.
+        self.failed: str | None = None
+        self.on_failure: Callable[[str], None] | None = None
         self._fd = os.open(self.event_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._seq = first_seq  # a reopened log carries on its sequence numbers
         self._message_count = 0
         self._tools = tools
         self._sharegpt = ShareGPTBuilder(tools)
         self._encoded: list[str] = []
-        self._writer = SessionFileWriter(self.session_file)
+        self._writer = SessionFileWriter(self.session_file, on_error=self._fail)
         self.session_start = session_start or _now()
         self._closed = False
         # Token ids are not text, so redaction cannot reach them: once a secret has been in the
@@ -122,23 +128,34 @@ class SessionRecorder:
     def record_event(self, type_: str, **fields: Any) -> bool:
         """Append one event; True when redaction removed something from it."""
         with self._lock:
-            if self._closed:
+            if self._closed or self.failed:
                 return False
             self._seq += 1
             event = {"v": LOG_FORMAT_VERSION, "type": type_, "seq": self._seq, "ts": _now(), **fields}
             raw = json.dumps(event, ensure_ascii=False, default=str)
             line = self._redact(raw)
             data = (line + "\n").encode("utf-8", "replace")
-            while data:
-                written = os.write(self._fd, data)
-                data = data[written:]
+            try:
+                while data:
+                    written = os.write(self._fd, data)
+                    data = data[written:]
+            except OSError as exc:
+                self._fail(f"cannot write {self.event_log}: {exc.strerror or exc}")
             return line != raw
+
+    def _fail(self, message: str) -> None:
+        if self.failed is None:
+            self.failed = message
+            if self.on_failure is not None:
+                self.on_failure(message)
 
     def record_message(self, message: dict[str, Any], **extra: Any) -> None:
         """Log a conversation message (not the system prompt) and refresh the session file."""
         if self.record_event("message", message=message, **extra):
             self._secret_in_history = True
         with self._lock:
+            if self.failed:
+                return
             self._message_count += 1
             self._sharegpt.add(message)
             turns = self._sharegpt.turns

@@ -10,12 +10,18 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
+def _warn(message: str) -> None:
+    sys.stderr.write(f"hermes: warning: {message}\n")
+
+
 class SessionFileWriter:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_error: Callable[[str], None] = _warn) -> None:
         self.path = path
+        self._on_error = on_error
         self._cond = threading.Condition()
         self._pending: tuple[str, list[str]] | None = None
         self._busy = False
@@ -54,10 +60,10 @@ class SessionFileWriter:
                 self._busy = True
             try:
                 self._write(*job)
-            except OSError as exc:  # a full disk must not kill the session; the .jsonl still has it all
+            except (OSError, ValueError) as exc:  # a full disk must not kill the session
                 if not self._warned:
                     self._warned = True
-                    sys.stderr.write(f"hermes: warning: cannot update {self.path}: {exc}\n")
+                    self._on_error(f"cannot update {self.path}: {getattr(exc, 'strerror', None) or exc}")
             finally:
                 with self._cond:
                     self._busy = False
@@ -66,5 +72,10 @@ class SessionFileWriter:
     def _write(self, head: str, turns: list[str]) -> None:
         text = head + ', "conversations": [\n' + ",\n".join(turns) + "\n]}\n"
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.path)
+        try:
+            # "replace": a stray lone surrogate must not cost the whole file (see agent/unicode_text.py)
+            tmp.write_bytes(text.encode("utf-8", "replace"))
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half-written temp file must not stay behind
+            raise

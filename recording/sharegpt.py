@@ -52,7 +52,9 @@ def _parse_args(raw: Any) -> dict[str, Any]:
         return raw
     try:
         parsed = json.loads(raw or "{}")
-    except (json.JSONDecodeError, TypeError):
+        if isinstance(raw, str) and raw.count("[") + raw.count("{") > 100:
+            json.dumps(parsed)  # nested too deeply to encode again? then it is no usable call either
+    except (ValueError, TypeError, RecursionError):  # also ints past 4,300 digits
         return {}
     return parsed if isinstance(parsed, dict) else {}
 

@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", dest="models", help="model id to list (repeatable)")
     parser.add_argument("--tool-turns", type=int, metavar="N",
                         help="every conversation: N terminal calls running `true`, then an answer (benchmarks)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse malformed histories with OpenAI's HTTP 400s (see scripted_server/strict.py)")
     args = parser.parse_args(argv)
 
     replies = []
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with ScriptedLLM(respond, models=args.models, port=args.port, host=args.host) as llm:
+    with ScriptedLLM(respond, models=args.models, port=args.port, host=args.host, strict=args.strict) as llm:
         print(llm.base_url, flush=True)
         while not stop.wait(0.5):
             pass

@@ -59,10 +59,22 @@ class Reply:
     # streamed only: halfway through the chunks, an `{"error": stream_error}` event ends the stream
     # (as OpenRouter reports an upstream failure once the 200 is sent)
     stream_error: dict | None = None
+    # More faults (endpoint-side garbage a client must not take for an answer):
+    body: str | bytes | None = None  # sent verbatim as the 200 (or `status`) body instead of a completion
+    content_type: str = "text/html; charset=utf-8"  # of `body`
+    non_streamed: bool = False  # a streaming request gets the whole chat.completion JSON instead
+    cut_after: int | None = None  # stream: end the body cleanly after N events, no finish_reason/[DONE]
+    stall: float = 0.0  # send nothing for this long once headers (+ `stall_after` events) are out
+    stall_after: int = 0
+    split_bytes: int | None = None  # stream: write the body in pieces of N bytes (splits UTF-8 chars)
+    chunk_chars: int | None = None  # stream: characters per content/argument chunk (default CHUNK_CHARS)
+    omit_call_ids: bool = False  # tool calls arrive without an "id"
 
     def __post_init__(self) -> None:
         if self.disconnect not in (None, "before", "during"):
             raise ValueError(f"disconnect must be None, 'before' or 'during', not {self.disconnect!r}")
+        if self.split_bytes is not None and self.split_bytes < 1:
+            raise ValueError("split_bytes must be at least 1")
 
     @classmethod
     def from_dict(cls, data: dict) -> Reply:
@@ -176,11 +188,11 @@ class Rendering:
         return hook_logprob_entries(self.logprob_tokens(self.body, completion_text(self.reply)), self.top_k)
 
     def _tool_call_json(self, i: int, call: ToolCall) -> dict:
-        return {
-            "id": self.call_ids[i],
-            "type": "function",
-            "function": {"name": call.name, "arguments": call.arguments_json},
-        }
+        out: dict[str, Any] = {"id": self.call_ids[i], "type": "function",
+                               "function": {"name": call.name, "arguments": call.arguments_json}}
+        if self.reply.omit_call_ids:
+            del out["id"]
+        return out
 
     def completion(self) -> dict:
         """The non-streaming ``chat.completion`` object."""
@@ -247,7 +259,8 @@ class Rendering:
         # Chunks that carry completion text, each with the length used to share out token ids.
         carriers: list[tuple[dict, int]] = []
         token_index = 0
-        for piece in split(reply.content, CHUNK_CHARS):
+        size = reply.chunk_chars or CHUNK_CHARS
+        for piece in split(reply.content, size):
             extra = {}
             if self.want_logprobs and not self.logprob_tokens:
                 extra["logprobs"] = {"content": logprob_entries(piece, self.top_k, token_index)}
@@ -260,8 +273,10 @@ class Rendering:
                 "type": "function",
                 "function": {"name": call.name, "arguments": ""},
             }
+            if reply.omit_call_ids:
+                del head["id"]
             carriers.append((self._chunk({"tool_calls": [head]}), len(call.name)))
-            for frag in split(call.arguments_json, CHUNK_CHARS):
+            for frag in split(call.arguments_json, size):
                 delta = {"tool_calls": [{"index": i, "function": {"arguments": frag}}]}
                 carriers.append((self._chunk(delta), len(frag)))
 

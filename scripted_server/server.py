@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .replies import LogprobTokens, Rendering, Reply, TokenIds, error_payload
+from .strict import check_request
 
 Responder = Callable[[dict, int], Reply]
 CHAT_PATH = "/v1/chat/completions"
@@ -95,13 +96,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send_bytes(status, json.dumps(payload).encode(), headers)
 
-    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None,
+                    content_type: str = "application/json", stall: float = 0.0) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
+        if stall:
+            self.wfile.flush()
+            self._sleep(stall)
         self.wfile.write(data)
 
     def _sleep(self, seconds: float) -> None:
@@ -159,6 +164,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict) -> None:
         owner = self.server.owner
+        if owner.strict and (rejection := check_request(body)) is not None:
+            owner.rejections.append(rejection["error"]["message"])
+            self._send_json(400, rejection)
+            return
         reply, index = owner._next_reply(body)
         if reply is None:
             msg = f"scripted server: script exhausted after {index} replies"
@@ -167,6 +176,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._sleep(reply.delay)
         if reply.disconnect == "before":
             raise _Disconnect
+        if reply.body is not None:  # an HTML page, a JSON document that is no completion, ...
+            data = reply.body.encode() if isinstance(reply.body, str) else reply.body
+            self._send_bytes(reply.status, data, reply.headers, reply.content_type, reply.stall)
+            return
         if reply.status != 200:
             self._send_json(reply.status, reply.error_body or error_payload(reply.status), reply.headers)
             return
@@ -180,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             token_ids=owner.token_ids,
             logprob_tokens=owner.logprob_tokens,
         )
-        if body.get("stream"):
+        if body.get("stream") and not reply.non_streamed:
             self._stream(rendering)
         else:
             self._complete(rendering)
@@ -203,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
             raise _Disconnect
-        self._send_bytes(200, data, reply.headers)
+        self._send_bytes(200, data, reply.headers, stall=reply.stall)
 
     def _stream(self, rendering: Rendering) -> None:
         # Chunked encoding: a clean end is the zero-length chunk, so hanging up early is a
@@ -223,16 +236,30 @@ class _Handler(BaseHTTPRequestHandler):
             events = events[: min(2, len(events))]
         elif reply.stream_error is not None:
             events = [*events[: max(1, len(events) // 2)], f"data: {json.dumps({'error': reply.stream_error})}\n\n"]
+        elif reply.cut_after is not None:
+            events = events[: reply.cut_after]  # a clean end of body, but no finish_reason and no [DONE]
         else:
             events.append("data: [DONE]\n\n")
-        for i, event in enumerate(events):
+        if reply.split_bytes:  # re-cut the byte stream, splitting multi-byte characters between writes
+            joined = "".join(events).encode()
+            pieces = [joined[i : i + reply.split_bytes] for i in range(0, len(joined), reply.split_bytes)]
+        else:
+            pieces = [event.encode() for event in events]
+        self.wfile.flush()
+        for i, data in enumerate(pieces):
+            if i == reply.stall_after and reply.stall:
+                self.wfile.flush()
+                self._sleep(reply.stall)
             if i:
                 self._sleep(reply.chunk_delay)
-            data = event.encode()
             # The terminator rides with [DONE] so a client that drains after [DONE] (the async
             # SDK does; the sync one just closes) finds the body end at once and keeps the socket.
-            end = b"0\r\n\r\n" if i == len(events) - 1 and reply.disconnect is None else b""
+            end = b"0\r\n\r\n" if i == len(pieces) - 1 and reply.disconnect is None else b""
             self.wfile.write(b"%x\r\n%s\r\n%s" % (len(data), data, end))
+            if reply.split_bytes:
+                self.wfile.flush()
+        if not pieces and reply.disconnect is None:
+            self.wfile.write(b"0\r\n\r\n")
         if reply.disconnect == "during":
             raise _Disconnect
 
@@ -259,6 +286,7 @@ class ScriptedLLM:
         logprob_tokens: LogprobTokens | None = None,
         default: Reply | None = None,
         host: str = "127.0.0.1",
+        strict: bool = False,
     ) -> None:
         self.replies = replies if replies is not None else []
         self.models = list(models) if models else ["scripted-model"]
@@ -267,6 +295,10 @@ class ScriptedLLM:
         self.token_ids = token_ids
         self.logprob_tokens = logprob_tokens
         self.default = default
+        # strict: refuse malformed histories with OpenAI's 400s (see strict.py); refusals consume
+        # no script entry and their messages are kept in `rejections`.
+        self.strict = strict
+        self.rejections: list[str] = []
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # exceptions raised while answering (e.g. by a responder)
         self.connections = 0  # TCP connections accepted; lets benchmarks check keep-alive

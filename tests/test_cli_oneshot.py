@@ -85,15 +85,24 @@ def test_unknown_flag_stray_word_and_unknown_toolset_exit_2_before_any_call(scri
     assert llm.requests == []
 
 
-def test_unreachable_endpoint_fails_fast_with_one_line():
+def test_refused_connection_fails_at_once_naming_host_and_port():
+    # Default retry schedule (no env tuning): a refused port is a typo, not a blip; no retries.
     started = time.monotonic()
     result = run_hermes("-p", "hi", "--base-url", "http://127.0.0.1:9/v1", "--model", "m",
-                        env={"HERMES_MAX_RETRIES": "2", "HERMES_RETRY_BASE_DELAY": "0.05"})
+                        env={"HERMES_RETRY_BASE_DELAY": "1"})
     assert result.returncode == 1
-    assert time.monotonic() - started < 15
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("hermes: error:")]
-    assert len(error_lines) == 1 and "after 3 attempts" in error_lines[0]
-    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 10
+    assert result.stderr.splitlines() == [
+        "hermes: error: connection refused: 127.0.0.1:9; is the model server running and listening there? "
+        "check --base-url (http://127.0.0.1:9/v1)"]
+
+
+def test_unknown_host_fails_at_once():
+    result = run_hermes("-p", "hi", "--base-url", "http://no-such-host.invalid:8000/v1", "--model", "m",
+                        env={"HERMES_RETRY_BASE_DELAY": "1"})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "hermes: error: unknown host: no-such-host.invalid; check --base-url (http://no-such-host.invalid:8000/v1)"]
 
 
 def test_default_retry_schedule_gives_up_within_about_a_minute():

@@ -74,11 +74,37 @@ def test_calls_reuse_one_connection(scripted_llm):
     assert server.connections == 1  # the stream is read to its end, so httpx pools the socket
 
 
-def test_non_streamed_post_returns_the_sdks_typed_completion(scripted_llm):
-    from openai.types.chat import ChatCompletion
-
+def test_non_streamed_post_returns_the_raw_http_response(scripted_llm):
+    # cast_to=<httpx>.Response makes the SDK hand back the response unparsed: llm._from_body reads it
+    # as plain JSON and can tell garbage (an HTML page, a non-completion document) from an answer.
     server = scripted_llm([Reply(content="whole")])
+    client = client_for(server)
 
-    response = llm_mod._post(client_for(server), {"model": "m", "messages": MESSAGES}, stream=False)
+    response = llm_mod._post(client, {"model": "m", "messages": MESSAGES}, stream=False)
 
-    assert isinstance(response, ChatCompletion) and response.choices[0].message.content == "whole"
+    assert isinstance(response, llm_mod._http(client).Response)
+    assert response.json()["choices"][0]["message"]["content"] == "whole"
+
+
+def test_the_client_exposes_its_http_client_and_timeout(scripted_llm):
+    # llm._timeouts builds per-call timeouts from `client.timeout` and the HTTP library behind
+    # `client._client` (httpx today); a rename inside the SDK must fail here.
+    client = llm_mod.make_client("http://127.0.0.1:9/v1", "sk-test-0123456789", timeout=20, connect_timeout=3)
+    http = llm_mod._http(client)
+
+    assert isinstance(client._client, http.Client)
+    assert isinstance(client.timeout, http.Timeout) and client.timeout.connect == 3
+
+
+def test_a_per_call_timeout_option_bounds_the_wait_and_keeps_the_http_cause(scripted_llm):
+    # complete() passes options={"timeout": ...} per call (the stall timeout) and recognises the
+    # timeout by the HTTP library's exception kept as __cause__ of the SDK's APITimeoutError.
+    server = scripted_llm([Reply(content="late", stall=5)])
+    client = client_for(server)
+    http = llm_mod._http(client)
+
+    with pytest.raises(openai.APITimeoutError) as err:
+        llm_mod._post(client, {"model": "m", "messages": MESSAGES}, stream=False,
+                      timeout=http.Timeout(20, read=0.3))
+
+    assert isinstance(err.value.__cause__, http.TimeoutException)

@@ -259,3 +259,22 @@ def test_tool_availability_follows_the_agents_settings(hermetic_env: Path, monke
     (hermetic_env / "config.yaml").write_text("web: {firecrawl_api_key: fc-from-config-0123456789}\n")
     keyed = AIAgent(base_url="http://127.0.0.1:9/v1", model="m", record=False)
     assert "web_search" in keyed.tool_names
+def test_stall_timeout_flag_is_a_setting_that_reaches_the_retry_policy(home: Path):
+    from agent.settings import retry_policy
+
+    (home / "config.yaml").write_text("model: {stall_timeout: 12, request_deadline: 40}\n", encoding="utf-8")
+    from_file = load_settings(None, cwd=home, environ={"HERMES_HOME": str(home)})
+    assert (retry_policy(from_file).stall_timeout, retry_policy(from_file).deadline) == (12.0, 40.0)
+    flagged = load_settings({"stall_timeout": "0.5"}, cwd=home, environ={"HERMES_HOME": str(home)})
+    assert (flagged.model.stall_timeout, flagged.source("model.stall_timeout")) == (0.5, "flag --stall-timeout")
+    assert retry_policy(flagged).stall_timeout == 0.5 and retry_policy(flagged).deadline == 40.0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", ".nan", ".inf"])
+def test_non_finite_numbers_are_refused(home: Path, value: str):
+    # nan compares false with every bound, so it used to pass "above 0"; inf is no number of seconds
+    with pytest.raises(ConfigError, match=r"is not valid for model\.stall_timeout"):
+        load_with(home, f"model:\n  stall_timeout: {value}\n")
+    (home / "config.yaml").unlink()
+    with pytest.raises(ConfigError, match=r"^flag --stall-timeout: 'nan' is not valid for model\.stall_timeout"):
+        load_settings({"stall_timeout": "nan"}, cwd=home, environ={"HERMES_HOME": str(home)})

@@ -26,7 +26,8 @@ __all__ = ["Settings", "TerminalSettings", "default_settings", "hermes_home", "l
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
-    """The LLM retry policy: model.max_retries, model.retry_base_delay, model.request_deadline."""
+    """The LLM retry policy: model.max_retries, model.retry_base_delay, model.request_deadline and
+    model.stall_timeout (the connect timeout keeps its default)."""
     from agent.retry import RetryPolicy
 
     model = settings.model
@@ -36,4 +37,5 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         base_delay=model.retry_base_delay,
         max_delay=max(model.retry_base_delay * 8, 0.01) if tuned else RetryPolicy.max_delay,
         deadline=model.request_deadline,
+        stall_timeout=model.stall_timeout,
     )

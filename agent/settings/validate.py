@@ -5,6 +5,7 @@ from, the value, and what is allowed. `coerce` turns a valid raw value into its 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 from urllib.parse import urlparse
 
@@ -20,13 +21,17 @@ def _number(raw: Any, kind: type) -> float | int:
     if isinstance(raw, bool):
         raise Invalid("")
     if isinstance(raw, int | float) and (kind is float or isinstance(raw, int)):
-        return kind(raw)
-    if isinstance(raw, str):
+        value = kind(raw)
+    elif isinstance(raw, str):
         try:
-            return kind(raw.strip())
+            value = kind(raw.strip())
         except ValueError:
             raise Invalid("") from None
-    raise Invalid("")
+    else:
+        raise Invalid("")
+    if not math.isfinite(value):  # nan passes every bound check; inf is no number of seconds or tokens
+        raise Invalid("")
+    return value
 
 
 def _range(spec: Field) -> str:

@@ -254,7 +254,7 @@ class Renderer:
 
     _handlers: dict[str, Callable[[Renderer, Any], None]] = {
         "text": _on_text, "reasoning": _on_reasoning, "tool_start": _on_tool_start, "tool_end": _on_tool_end,
-        "retry": _on_retrying, "stream_reset": _on_stream_reset, "notice": _on_notice,
+        "retry": _on_retrying, "stream_reset": _on_stream_reset, "notice": _on_notice, "warning": _on_notice,
     }
 
     # -- answer text ----------------------------------------------------------------------------
