@@ -13,14 +13,16 @@ from typing import Any
 class ToolContext:
     """What a handler may need besides its arguments.
 
-    `approve(command, reason)` asks the user about a dangerous command; `None` means nobody can be
-    asked (one-shot, batch), so dangerous commands are denied unless `yolo` is set.
+    `approve(subject, reason)` asks the user about a side effect (tools/gate.py); `None` means nobody
+    can be asked (one-shot, batch), so what would ask is denied unless the mode allows it.
+    `approval_mode` is read-only | ask | auto-edit | yolo; `yolo=True` (--yolo, /yolo) means yolo.
     """
 
     task_id: str = "default"
     interrupt: threading.Event | None = None
     approve: Callable[[str, str], bool] | None = None
     yolo: bool = False
+    approval_mode: str = "ask"
     extra: dict[str, Any] = field(default_factory=dict)
 
 

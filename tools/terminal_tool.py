@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tools.approval import check_command, yolo_from_env
+from tools import gate
+from tools.approval import check_command
 from tools.environments.manager import BackendUnavailable, get_environment, start_background
 from tools.environments.sudo import current_password, remember_password, uses_sudo
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
@@ -30,24 +31,8 @@ PARAMETERS: dict[str, Any] = {
 
 
 def _approval_error(command: str, ctx: ToolContext) -> str | None:
-    """None when the command may run; otherwise the error the model gets back."""
-    verdict = check_command(command)
-    if verdict.blocked:
-        return f"command blocked: {verdict.reason}. It is on the hard block list and never runs, even with --yolo."
-    if not verdict.dangerous or ctx.yolo or yolo_from_env():
-        return None
-    if ctx.approve is None:
-        return (
-            f"command needs approval ({verdict.reason}), which cannot be given in non-interactive mode. "
-            "Use a safer command, or the user can rerun with --yolo."
-        )
-    try:
-        approved = ctx.approve(command, verdict.reason)
-    except Exception as exc:  # an approval UI failure must deny, not crash
-        return f"command needs approval ({verdict.reason}) and asking failed: {exc}"
-    if not approved:
-        return f"the user denied this command ({verdict.reason}). Do not retry it; ask or take another approach."
-    return None
+    """None when the command may run; otherwise the error the model gets back (tools/gate.py)."""
+    return gate.check(gate.Command(command, gate.CommandVerdict.of(check_command(command))), ctx)
 
 
 def _timeout(raw: Any, default: float) -> float:

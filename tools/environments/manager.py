@@ -226,6 +226,14 @@ def resolve_path(task_id: str | None, path: str) -> str:
     return os.path.normpath(os.path.join(base or default_cwd(), path))
 
 
+def workspace_root(task_id: str | None) -> str:
+    """The task's workspace on this machine: its configured start directory, else the default cwd
+    (the approval gate lets writes under it run in auto-edit mode; the sandbox makes it writable)."""
+    with _lock:
+        own = _overrides.get(task_id or "default", {})
+    return own.get("cwd") or default_cwd()
+
+
 def start_background(task_id: str, command: str):
     """Start a detached command in the task's environment; it is killed when the task is cleaned up."""
     env = get_environment(task_id)
