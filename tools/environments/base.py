@@ -14,6 +14,7 @@ class ExecResult:
     timed_out: bool = False
     interrupted: bool = False
     truncated_chars: int = 0  # characters of output dropped from the middle to stay under the limit
+    sandbox_blocked: bool = False  # ran in the OS sandbox, which refused a write (tools/environments/sandbox.py)
 
 
 class Environment(Protocol):

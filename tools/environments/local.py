@@ -25,8 +25,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from agent.secrets import scrubbed_environ
 from tools.environments.base import ExecResult
+from tools.environments.env_policy import terminal_environ
 from tools.environments.output import (
     INTERRUPT_EXIT_CODE,
     OutputCollector,
@@ -34,6 +34,7 @@ from tools.environments.output import (
     note_outcome,
     wait_readable,
 )
+from tools.environments.sandbox import Sandbox, looks_blocked
 from tools.environments.shell_state import (
     ShellState,
     bash_argv,
@@ -117,6 +118,14 @@ class BackgroundProcess:
             stop_group(self.popen)
 
 
+def _remove_quiet(path: str) -> None:
+    with contextlib.suppress(OSError):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
 def _unlink_quiet(path: str) -> None:
     try:
         os.unlink(path)
@@ -134,9 +143,12 @@ class LocalEnvironment:
         default_timeout: float = 60,
         max_output_chars: int | None = None,
         sudo_password: str | None = None,
+        sandbox: Sandbox | None = None,
+        env_passthrough: tuple[str, ...] = (),
     ) -> None:
         self.initial_cwd = os.path.abspath(cwd or os.getcwd())
-        base = scrubbed_environ()
+        # The documented policy (env_policy.py): inherit minus secrets, plus terminal.env_passthrough.
+        base = terminal_environ(os.environ, passthrough=env_passthrough)
         if env:
             base.update(env)
         self.state = ShellState(cwd=self.initial_cwd, env=base)
@@ -151,6 +163,7 @@ class LocalEnvironment:
         self.background: list[BackgroundProcess] = []
         self._closed = False
         self._sudo_password = sudo_password
+        self.sandbox = sandbox  # None: commands run unconfined (terminal.sandbox off or bwrap unusable)
 
     @property
     def cwd(self) -> str:
@@ -173,8 +186,11 @@ class LocalEnvironment:
     # -- running commands -------------------------------------------------------------------------
 
     def execute(
-        self, command: str, *, timeout: float | None = None, interrupt: threading.Event | None = None
+        self, command: str, *, timeout: float | None = None, interrupt: threading.Event | None = None,
+        sandboxed: bool = True,
     ) -> ExecResult:
+        """Run one command; `sandboxed=False` runs it outside the OS sandbox (only after the approval
+        gate said so: see tools/terminal_tool.py)."""
         if self._closed:
             raise RuntimeError("environment has been cleaned up")
         timeout = self.default_timeout if timeout is None else timeout
@@ -191,9 +207,15 @@ class LocalEnvironment:
         collector = OutputCollector(self.max_output_chars)
         if note:
             collector.feed(note.encode())
+        argv = bash_argv(command, state_file, self._bash, command_file, prelude_file)
+        box = self.sandbox if sandboxed else None
+        watched = box.missing_frozen() if box is not None else []
         try:
+            if box is not None:
+                argv = box.wrap(argv, self.state_dir)
             proc = subprocess.Popen(
-                bash_argv(command, state_file, self._bash, command_file, prelude_file),
+                argv,
+                pass_fds=box.pass_fds if box is not None else (),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -220,13 +242,21 @@ class LocalEnvironment:
             proc.wait()
         exit_code = note_outcome(collector, outcome, exit_code, timeout)
         self._load_state(state_file)
+        for path in watched:  # protected files bwrap could not freeze because they did not exist yet
+            if os.path.lexists(path):
+                _remove_quiet(path)
+                collector.feed(f"\n[sandbox: {path} is protected; the file the command created was removed]\n".encode())
+                exit_code = exit_code or 1
         collector.finish()
+        output = collector.text()
         return ExecResult(
-            output=collector.text(),
+            output=output,
             exit_code=exit_code,
             timed_out=outcome == "timeout",
             interrupted=outcome == "interrupted",
             truncated_chars=collector.dropped,  # in characters, matching the note in the output
+            sandbox_blocked=box is not None and (bool(watched) and "[sandbox: " in output
+                                                 or looks_blocked(exit_code, output)),
         )
 
     def _pump(
@@ -352,9 +382,12 @@ class LocalEnvironment:
         script = export_lines(oversized) + command
         argv = [self._bash, "-c", script] if not needs_command_file(script) else [
             self._bash, self._write_temp(f"bg-{n}.sh", script)]
+        if self.sandbox is not None:
+            argv = self.sandbox.wrap(argv, self.state_dir)
         with open(output_file, "wb") as log:
             popen = subprocess.Popen(
                 argv,
+                pass_fds=self.sandbox.pass_fds if self.sandbox is not None else (),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -385,4 +418,6 @@ class LocalEnvironment:
         for proc in lingering:
             kill_group(proc.pid, signal.SIGKILL)
             proc.wait()
+        if self.sandbox is not None:
+            self.sandbox.close()  # whatever is still running inside dies with the sandbox's pid namespace
         shutil.rmtree(self.state_dir, ignore_errors=True)

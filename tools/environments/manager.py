@@ -41,8 +41,11 @@ class EnvConfig:
 
 def _make_local(config: EnvConfig) -> Environment:
     from tools.environments.local import LocalEnvironment
+    from tools.environments.sandbox import make_sandbox
 
-    return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout, sudo_password=sudo_password())
+    safety = sandbox_settings()
+    return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout, sudo_password=sudo_password(),
+                            sandbox=make_sandbox(safety, config.cwd), env_passthrough=safety.env_passthrough)
 
 
 def _make_docker(config: EnvConfig) -> Environment:
@@ -84,6 +87,7 @@ BACKENDS: dict[str, Callable[[EnvConfig], Environment]] = {
 # Backends the product knows about but this build does not implement yet.
 PLANNED_BACKENDS: tuple[str, ...] = ()
 
+_sandbox_settings = None  # SandboxSettings; None = defaults (workspace-write where bwrap works)
 _envs: dict[str, Environment] = {}
 _overrides: dict[str, dict[str, str]] = {}  # task_id -> {"cwd": ..., "image": ...} (batch rows)
 _background: dict[str, list] = {}
@@ -111,6 +115,20 @@ def default_cwd() -> str:
 def current_config() -> EnvConfig:
     backend = (os.environ.get("TERMINAL_ENV") or "local").strip().lower()
     return EnvConfig(backend=backend, cwd=default_cwd(), timeout=default_timeout())
+
+
+def configure_sandbox(settings) -> None:
+    """Set terminal.sandbox / sandbox_network / env_passthrough (a SandboxSettings) for environments
+    created from now on. Called once at start-up by the CLI (--sandbox) and, after the settings
+    merge, from the settings object."""
+    global _sandbox_settings
+    _sandbox_settings = settings
+
+
+def sandbox_settings():
+    from tools.environments.sandbox import SandboxSettings
+
+    return _sandbox_settings or SandboxSettings()
 
 
 def lifetime_seconds() -> float | None:
