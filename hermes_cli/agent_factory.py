@@ -32,6 +32,7 @@ def load_settings(args: argparse.Namespace, config: Config | None = None) -> Set
     load_dotenv_files()
     config = load_config() if config is None else config
     apply_terminal_env(config)
+    configure_sandbox(args)
     for name, definition in (config.get("custom_toolsets") or {}).items():
         if not isinstance(definition, dict):
             raise ConfigError(f"custom_toolsets.{name} must be a mapping with tools/includes")
@@ -56,6 +57,26 @@ def load_settings(args: argparse.Namespace, config: Config | None = None) -> Set
         raise ConfigError(f"unknown personality '{name}'{hint}; choose from {', '.join(personality_names(custom))}") from None
     max_turns = args.max_turns or int(config.get("agent.max_turns") or 60)
     return Settings(config, enabled, disabled, personality, max_turns)
+
+
+def configure_sandbox(args: argparse.Namespace) -> None:
+    """--sandbox for the local backend's environments (after the settings merge: terminal.sandbox,
+    terminal.sandbox_network and terminal.env_passthrough go here too)."""
+    from tools.environments import manager
+    from tools.environments.sandbox import SandboxSettings, parse_mode
+
+    if getattr(args, "sandbox", None):
+        manager.configure_sandbox(SandboxSettings(mode=parse_mode(args.sandbox)))
+
+
+def safety_line(agent: Any) -> str:
+    """One banner line: the approval mode and what confines the model's commands."""
+    from tools.environments import manager
+    from tools.environments.sandbox import status_line
+    from tools.gate import mode_of
+
+    backend = manager.current_config().backend
+    return f"approvals {mode_of(agent.tool_context)} · sandbox {status_line(manager.sandbox_settings(), backend)}"
 
 
 def resolve_resume(args: argparse.Namespace, directory: Path | None = None) -> Path | None:

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("--resume", "-r", metavar="ID", help="resume a session by id or unique prefix")
     session.add_argument("--continue", "-c", dest="continue_", action="store_true", help="resume the latest session")
     p.add_argument("--yolo", action="store_true", help="run dangerous commands without asking")
+    p.add_argument("--sandbox", choices=["off", "read-only", "workspace-write"],
+                   help="OS sandbox for local commands (default workspace-write where bubblewrap works)")
     p.add_argument("--no-stream", action="store_true", help="ask for whole responses instead of streaming")
     p.add_argument("--rollout", action="store_true", help="capture token ids and logprobs for RL export")
     p.add_argument("--list-tools", action="store_true", help="list tools, with the reason any is unavailable")

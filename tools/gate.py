@@ -149,7 +149,7 @@ def _decide_write(action: FileWrite, mode: str) -> Decision:
         return Decision("ask", reason, rule=f"{reason} [{where.path}]")
     if where.kind == OUTSIDE:
         reason = f"writes outside the workspace: {where.why}"
-        return Decision("ask", reason, rule=f"writes under {os.path.dirname(where.path)}")
+        return Decision("ask", reason, rule=f"writes outside the workspace, under {os.path.dirname(where.path)}")
     if mode == AUTO_EDIT:
         return Decision("allow")
     return Decision("ask", "edits a file in the workspace", rule="edits files in the workspace")

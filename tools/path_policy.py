@@ -144,8 +144,6 @@ class PathPolicy:
         if _under(resolved, self.hermes_home):
             if any(_under(resolved, os.path.join(self.hermes_home, ok)) for ok in HERMES_HOME_READABLE):
                 return None
-            if resolved == self.hermes_home:
-                return None  # listing/searching the directory itself is checked file by file
             return (f"{_tilde(resolved, self.home)} is hermes' own configuration and may hold the agent's "
                     "credentials; the model may not read it")
         for cwd in self.hermes_cwds:

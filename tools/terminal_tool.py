@@ -35,6 +35,17 @@ def _approval_error(command: str, ctx: ToolContext) -> str | None:
     return gate.check(gate.Command(command, gate.CommandVerdict.of(check_command(command))), ctx)
 
 
+def _rerun_outside_sandbox(env: Any, command: str, result: Any, timeout: float, ctx: ToolContext):
+    """The sandbox refused a write: re-run outside it only if the gate says so (the user answers the
+    prompt, or the mode is yolo). Returns the result to report and a note for the model."""
+    verdict = gate.CommandVerdict.of(check_command(command))
+    refusal = gate.check(gate.Command(command, verdict, unsandboxed=True), ctx)
+    if refusal is not None:
+        return result, (f"the OS sandbox refused a write outside the workspace; not re-run outside it: {refusal}")
+    rerun = env.execute(command, timeout=timeout, interrupt=ctx.interrupt, sandboxed=False)
+    return rerun, "the OS sandbox refused a write; re-run outside the sandbox as approved"
+
+
 def _timeout(raw: Any, default: float) -> float:
     if raw is None:
         return default
@@ -66,9 +77,14 @@ def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
     try:
         _ask_sudo_password(env, command, ctx)
         result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
+        escape_note = None
+        if getattr(result, "sandbox_blocked", False):
+            result, escape_note = _rerun_outside_sandbox(env, command, result, timeout, ctx)
     except OSError as exc:
         return tool_error(f"could not run the command: {exc}", output="", exit_code=-1)
     fields: dict[str, Any] = {"output": result.output, "exit_code": result.exit_code, "error": None}
+    if escape_note:
+        fields["sandbox"] = escape_note
     if result.timed_out:
         fields["timed_out"] = True
         fields["error"] = f"command timed out after {timeout:g} s and was killed; raise timeout or use background=true"
