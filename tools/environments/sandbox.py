@@ -16,7 +16,9 @@ processes: hermes (and its environment and argv) is invisible.
 All commands of one environment share one pid namespace, held by a tiny `sleep infinity` inside
 it: `server &` outlives its command as it does without the sandbox, `ps` sees the earlier
 commands' processes, and closing the environment kills them all (`--die-with-parent` too).
-Process groups work as before: bwrap's own child is in the group hermes signals.
+Process groups work as before: bwrap's own child is in the group hermes signals. Without root,
+bwrap makes a user namespace too and commands join it: inside, they see themselves as uid 0 of that
+namespace (it maps to the user's own uid outside and grants nothing there).
 """
 
 from __future__ import annotations
@@ -90,6 +92,20 @@ def looks_blocked(exit_code: int, output: str) -> bool:
     return exit_code != 0 and bool(_BLOCKED.search(output))
 
 
+def _wait_for_uid_map(pid: int, timeout: float = 2.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/uid_map", encoding="utf-8") as fh:
+                if fh.read().strip():
+                    return
+        except OSError:
+            return
+        time.sleep(0.005)
+
+
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
@@ -134,6 +150,8 @@ class Sandbox:
             os.close(read_fd)
         child = json.loads(data)["child-pid"]
         kinds = ["pid"] + (["user"] if os.geteuid() != 0 else [])  # unprivileged bwrap made a user ns too
+        if "user" in kinds:
+            _wait_for_uid_map(child)  # joining before bwrap has written it fails ("Can't send pid")
         self._ns_fds = [(kind, os.open(f"/proc/{child}/ns/{kind}", os.O_RDONLY)) for kind in kinds]
 
     def _drop_holder(self) -> None:
@@ -195,9 +213,10 @@ class Sandbox:
     def _empty_file(self, state_dir: str) -> str:
         if self._empty is None or not os.path.exists(self._empty):
             path = os.path.join(state_dir, "empty")
-            with open(path, "w", encoding="utf-8"):
-                pass
-            os.chmod(path, 0o444)
+            if not os.path.exists(path):
+                with open(path, "w", encoding="utf-8"):
+                    pass
+                os.chmod(path, 0o444)
             self._empty = path
         return self._empty
 
