@@ -19,9 +19,11 @@ heuristic; the OS sandbox (tools/environments/sandbox.py) is the boundary.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -244,7 +246,12 @@ def policy_for(task_id: str | None) -> PathPolicy:
     from recording.paths import hermes_home
     from tools.environments.manager import workspace_root
 
-    return PathPolicy.for_host(workspace_root(task_id), hermes_home=hermes_home(), hermes_cwd=Path.cwd())
+    return _policy(workspace_root(task_id), str(hermes_home()), os.getcwd(), str(Path.home()), tempfile.gettempdir())
+
+
+@functools.lru_cache(maxsize=16)
+def _policy(workspace: str, hermes_home: str, cwd: str, home: str, temp_dir: str) -> PathPolicy:
+    return PathPolicy.for_host(workspace, hermes_home=hermes_home, hermes_cwd=cwd, home=home, temp_dir=temp_dir)
 
 
 def check(action: Action, ctx: Any, *, subject: str | None = None) -> str | None:
