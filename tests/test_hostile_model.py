@@ -193,3 +193,32 @@ def test_oneshot_default_mode_cannot_switch_itself_to_yolo(scripted_llm, world) 
     assert "HERMES_YOLO" not in world["hermes_env"].read_text() and "HERMES_YOLO" not in world["ws_env"].read_text()
     tool_results = [m["content"] for m in llm.chat_requests[-1].body["messages"] if m["role"] == "tool"]
     assert "needs approval" in tool_results[-1]
+
+
+@needs_bwrap
+def test_classifier_evasions_cannot_touch_anything_outside_the_workspace(scripted_llm, world) -> None:
+    """The heuristic misses some of these; the sandbox is the boundary and holds for all of them."""
+    import base64
+    import shutil
+
+    target = world["tmp_path"] / "outside" / "precious"
+    (target / "sub").mkdir(parents=True)
+    (target / "sub" / "data.txt").write_text("keep me\n", encoding="utf-8")
+    d = str(target)
+    b64 = base64.b64encode(f"rm -rf {d}".encode()).decode()
+    evasions = [
+        f"$(echo rm) -rf {d}", f"r=rm; $r -rf {d}", f"rm${{IFS}}-rf${{IFS}}{d}", f"printf 'rm -rf {d}' | sh",
+        f"echo {b64} | base64 -d | bash", f"python3 -c 'import shutil; shutil.rmtree(\"{d}\")'",
+        f"perl -MFile::Path=rmtree -e 'rmtree(\"{d}\")'", f"chmod -R u=rwx,g=rwx,o=rwx {d}",
+        f"find {d} -delete", f"mv {d} {world['ws']}/stolen",
+    ]
+    if shutil.which("busybox"):
+        evasions.append(f"busybox rm -rf {d}")
+    mode_before = (target / "sub").stat().st_mode
+    results = run_agent_with(scripted_llm, [ToolCall("terminal", {"command": c}) for c in evasions], mode="auto-edit")
+    assert (target / "sub" / "data.txt").read_text(encoding="utf-8") == "keep me\n"
+    assert (target / "sub").stat().st_mode == mode_before
+    for command, result in zip(evasions, results, strict=True):
+        refused_by_sandbox = "Read-only file system" in result.get("output", "") and "needs approval" in result.get("sandbox", "")
+        refused_by_classifier = "needs approval" in (result.get("error") or "")
+        assert refused_by_sandbox or refused_by_classifier, (command, result)

@@ -256,7 +256,7 @@ class LocalEnvironment:
             interrupted=outcome == "interrupted",
             truncated_chars=collector.dropped,  # in characters, matching the note in the output
             sandbox_blocked=box is not None and (bool(watched) and "[sandbox: " in output
-                                                 or looks_blocked(exit_code, output)),
+                                                 or looks_blocked(output)),
         )
 
     def _pump(
