@@ -31,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 
 OFF, READ_ONLY, WORKSPACE_WRITE = "off", "read-only", "workspace-write"
@@ -120,6 +121,7 @@ class Sandbox:
         self._holder: subprocess.Popen | None = None
         self._ns_fds: list[tuple[str, int]] = []
         self._empty: str | None = None
+        self._lock = threading.Lock()  # parallel tool calls share one holder
 
     def describe(self) -> str:
         net = "network on" if self.spec.network else "network off"
@@ -127,8 +129,11 @@ class Sandbox:
 
     # -- the shared pid namespace -----------------------------------------------------------------
     def _ensure_holder(self) -> None:
-        if self._holder is not None and self._holder.poll() is None:
-            return
+        with self._lock:
+            if self._holder is None or self._holder.poll() is not None:
+                self._start_holder()
+
+    def _start_holder(self) -> None:
         self._drop_holder()
         read_fd, write_fd = os.pipe()
         try:
@@ -170,7 +175,8 @@ class Sandbox:
 
     def close(self) -> None:
         """Kill every process left in the sandbox."""
-        self._drop_holder()
+        with self._lock:
+            self._drop_holder()
 
     @property
     def pass_fds(self) -> tuple[int, ...]:
@@ -178,7 +184,8 @@ class Sandbox:
 
     # -- one command ------------------------------------------------------------------------------
     def wrap(self, argv: list[str], state_dir: str) -> list[str]:
-        """bwrap + mounts + `argv`. Popen it with `pass_fds=self.pass_fds`."""
+        """bwrap + mounts + `argv`. Popen it with `pass_fds=self.pass_fds` (closing the environment
+        concurrently closes those fds: the Popen then fails with OSError, like a closed environment)."""
         self._ensure_holder()
         spec = self.spec
         out = [self.bwrap, "--die-with-parent"]
