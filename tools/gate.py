@@ -208,16 +208,32 @@ def read_only_refusal(command: str) -> str | None:
         if name == "find" and _FIND_WRITES & set(args):
             return "find with -delete/-exec/-fprint changes things"
         if name == "git":
-            sub = next((a for a in args if not a.startswith("-")), "")
-            if sub not in _GIT_READ_ONLY or any(a in ("-d", "-D", "--delete", "-m", "-M", "add", "rm", "set-url")
-                                                for a in args[1:]):
-                return f"git {sub or ''} is not a read-only git command".replace("  ", " ")
+            why = _git_refusal(args)
+            if why:
+                return why
         if name == "awk" and any("system" in a or ">" in a for a in args):
             return "awk with system() or output redirection"
         if name in ("sort",) and any(a.startswith("-o") or a.startswith("--output") for a in args):
             return "sort -o writes a file"
         if name in ("env", "printenv") and len(args) > (0 if name == "env" else 1):
             return f"{name} with a command runs it"
+    return None
+
+
+def _git_refusal(args: list[str]) -> str | None:
+    sub = args[0] if args and not args[0].startswith("-") else ""  # `git -C dir ...`: not worth parsing
+    rest = args[1:]
+    if sub not in _GIT_READ_ONLY:
+        return f"git {sub} is not a read-only git command" if sub else "git with options first is not on the list"
+    if any(a.startswith("--output") for a in rest):
+        return "git --output writes a file"
+    positional = [a for a in rest if not a.startswith("-")]
+    if sub in ("branch", "tag", "remote") and (positional or any(
+            a in ("-d", "-D", "--delete", "-m", "-M", "-c", "-C", "-f", "--force", "-u", "--set-upstream-to")
+            for a in rest)):
+        return f"git {sub} with arguments changes the repository; only listing is read-only"
+    if sub == "reflog" and positional[:1] in (["expire"], ["delete"]):
+        return "git reflog expire/delete changes the repository"
     return None
 
 

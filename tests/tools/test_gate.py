@@ -53,6 +53,7 @@ def test_unknown_mode_is_a_clear_error() -> None:
 @pytest.mark.parametrize("command", [
     "ls -la", "cat a.txt | grep foo | wc -l", "rg -n TODO src", "git status", "git log --oneline -5",
     "git diff HEAD~1", "find . -name '*.py'", "grep -r x . 2>/dev/null", "head -n 5 a && tail b",
+    "git branch -a", "git remote -v", "git tag --list",
 ])
 def test_read_only_allowlist_runs(command: str) -> None:
     assert gate.read_only_refusal(command) is None
@@ -62,6 +63,8 @@ def test_read_only_allowlist_runs(command: str) -> None:
     "rm a", "echo x > a", "echo x >> ~/.bashrc", "find . -delete", "find . -exec rm {} +", "git commit -m x",
     "git branch -D main", "python3 -c 'print(1)'", "ls $(rm -rf x)", "cat `whoami`", "sed -i s/a/b/ f",
     "sort -o out in", "env rm x", "awk '{system(\"rm x\")}'", "echo 'unbalanced",
+    "git branch new-branch", "git tag v1", "git remote add o url", "git diff --output=f", "git -C / status",
+    "git reflog expire --all",
 ])
 def test_read_only_allowlist_refuses(command: str) -> None:
     assert gate.read_only_refusal(command)
