@@ -32,7 +32,8 @@ def load_settings(args: argparse.Namespace, config: Config | None = None) -> Set
     load_dotenv_files()
     config = load_config() if config is None else config
     apply_terminal_env(config)
-    configure_sandbox(args)
+    if warning := configure_sandbox(args):
+        config.warnings.append(warning)
     for name, definition in (config.get("custom_toolsets") or {}).items():
         if not isinstance(definition, dict):
             raise ConfigError(f"custom_toolsets.{name} must be a mapping with tools/includes")
@@ -59,14 +60,21 @@ def load_settings(args: argparse.Namespace, config: Config | None = None) -> Set
     return Settings(config, enabled, disabled, personality, max_turns)
 
 
-def configure_sandbox(args: argparse.Namespace) -> None:
+def configure_sandbox(args: argparse.Namespace) -> str | None:
     """--sandbox for the local backend's environments (after the settings merge: terminal.sandbox,
-    terminal.sandbox_network and terminal.env_passthrough go here too)."""
+    terminal.sandbox_network and terminal.env_passthrough go here too). Returns a warning when a
+    sandbox was asked for explicitly and cannot work here (the default falls back silently in -p;
+    the banner of the REPL and -q says so either way)."""
     from tools.environments import manager
-    from tools.environments.sandbox import SandboxSettings, parse_mode
+    from tools.environments.sandbox import OFF, SandboxSettings, parse_mode, probe
 
-    if getattr(args, "sandbox", None):
-        manager.configure_sandbox(SandboxSettings(mode=parse_mode(args.sandbox)))
+    if not getattr(args, "sandbox", None):
+        return None
+    settings = SandboxSettings(mode=parse_mode(args.sandbox))
+    manager.configure_sandbox(settings)
+    if settings.mode != OFF and (problem := probe()) is not None:
+        return f"--sandbox {settings.mode}: {problem}; commands run unconfined"
+    return None
 
 
 def safety_line(agent: Any) -> str:
