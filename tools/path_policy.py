@@ -141,6 +141,8 @@ class PathPolicy:
     def read_refusal(self, path: str | os.PathLike[str]) -> str | None:
         """Why the model may not read `path` (the agent's credentials and settings), or None."""
         resolved = resolve(path)
+        if why := _proc_refusal(resolved):
+            return why
         if _under(resolved, self.hermes_home):
             if any(_under(resolved, os.path.join(self.hermes_home, ok)) for ok in HERMES_HOME_READABLE):
                 return None
@@ -152,6 +154,27 @@ class PathPolicy:
                     return (f"{_tilde(resolved, self.home)} is read by hermes for its own settings and "
                             "credentials; the model may not read it")
         return None
+
+
+_PROC_SECRETS = frozenset({"environ", "cmdline", "mem", "auxv", "maps", "smaps", "pagemap", "syscall", "stack"})
+
+
+def _proc_refusal(resolved: str) -> str | None:
+    """The file tools run inside hermes: /proc/self/environ would be hermes' own environment (its
+    API keys), /proc/<pid>/cmdline its --api-key. Any process's environ/cmdline/memory, and anything
+    of this process or its threads, is refused."""
+    parts = resolved.split("/")
+    if len(parts) < 3 or parts[1] != "proc":
+        return None
+    if parts[2] in ("self", "thread-self") or (parts[2].isdigit() and _is_own_task(int(parts[2]))):
+        return "this is hermes' own process (its environment and arguments hold the agent's credentials)"
+    if parts[2].isdigit() and (parts[-1] in _PROC_SECRETS or "task" in parts[3:]):
+        return f"{parts[-1]} of a process may hold credentials; the file tools do not read it"
+    return None
+
+
+def _is_own_task(pid: int) -> bool:
+    return pid == os.getpid() or os.path.exists(f"/proc/{os.getpid()}/task/{pid}")
 
 
 def remote_protected_reason(path: str, start_dir: str | None) -> str | None:

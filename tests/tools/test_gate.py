@@ -116,3 +116,23 @@ def test_credentials_are_unreadable_but_skills_are(policy: PathPolicy, tmp_path:
     assert policy.read_refusal(tmp_path / "ws" / "README.md") is None
     os.symlink(hh / ".env", tmp_path / "ws" / "notes.txt")
     assert policy.read_refusal(tmp_path / "ws" / "notes.txt")
+
+
+def test_the_file_tools_never_read_hermes_own_process(policy: PathPolicy) -> None:
+    import threading
+
+    assert policy.read_refusal("/proc/self/environ")
+    assert policy.read_refusal(f"/proc/{os.getpid()}/cmdline")
+    assert policy.read_refusal("/proc/1/environ")
+    tid = threading.get_native_id()
+    assert policy.read_refusal(f"/proc/{tid}/status")
+    assert policy.read_refusal("/proc/cpuinfo") is None and policy.read_refusal("/proc/1/status") is None
+
+
+def test_read_file_refuses_proc_self_environ(run_tool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-never-shown-0123456789")
+    for path in ("/proc/self/environ", f"/proc/{os.getpid()}/environ", f"/proc/{os.getpid()}/task/{os.getpid()}/environ"):
+        result = run_tool("read_file", {"path": path})
+        assert "hermes' own process" in result["error"], result
+    found = run_tool("search_files", {"pattern": "sk-never-shown", "path": f"/proc/{os.getpid()}"})
+    assert "sk-never-shown" not in str(found)
