@@ -222,3 +222,16 @@ def test_classifier_evasions_cannot_touch_anything_outside_the_workspace(scripte
         refused_by_sandbox = "Read-only file system" in result.get("output", "") and "needs approval" in result.get("sandbox", "")
         refused_by_classifier = "needs approval" in (result.get("error") or "")
         assert refused_by_sandbox or refused_by_classifier, (command, result)
+
+
+@needs_bwrap
+def test_read_only_mode_runs_read_only_commands_in_a_read_only_sandbox(scripted_llm, world) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=world["ws"], check=True)
+    calls = [ToolCall("terminal", {"command": "git status --short; ls -a"}),
+             ToolCall("terminal", {"command": "echo x > f"})]
+    results = run_agent_with(scripted_llm, calls, mode="read-only")
+    assert results[0]["exit_code"] == 0 and ".git" in results[0]["output"]
+    assert "read-only mode (plan)" in results[1]["error"]
+    assert not (world["ws"] / "f").exists()

@@ -76,7 +76,11 @@ def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
     timeout = _timeout(args.get("timeout"), getattr(env, "default_timeout", 60))
     try:
         _ask_sudo_password(env, command, ctx)
-        result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
+        if getattr(env, "sandbox", None) is not None and gate.mode_of(ctx) == gate.READ_ONLY:
+            # plan mode: the OS enforces "no writes" too, not only the read-only command list
+            result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt, sandbox_mode="read-only")
+        else:
+            result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
         escape_note = None
         if getattr(result, "sandbox_blocked", False):
             result, escape_note = _rerun_outside_sandbox(env, command, result, timeout, ctx)

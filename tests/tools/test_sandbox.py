@@ -168,3 +168,10 @@ def test_probe_reports_a_broken_bwrap(tmp_path: Path, monkeypatch: pytest.Monkey
         assert sb.probe() == "bubblewrap cannot create namespaces here (bwrap: No permissions to creating new namespace)"
     finally:
         sb.probe.cache_clear()
+
+
+def test_one_command_can_be_made_read_only(env: LocalEnvironment, layout) -> None:
+    """Approval mode read-only (plan) runs commands in a read-only sandbox whatever terminal.sandbox says."""
+    result = env.execute("echo x > plan.txt", timeout=5, sandbox_mode=sb.READ_ONLY)
+    assert result.sandbox_blocked and not (layout["ws"] / "plan.txt").exists()
+    assert env.execute("echo x > plan.txt", timeout=5).exit_code == 0

@@ -187,10 +187,11 @@ class LocalEnvironment:
 
     def execute(
         self, command: str, *, timeout: float | None = None, interrupt: threading.Event | None = None,
-        sandboxed: bool = True,
+        sandboxed: bool = True, sandbox_mode: str | None = None,
     ) -> ExecResult:
         """Run one command; `sandboxed=False` runs it outside the OS sandbox (only after the approval
-        gate said so: see tools/terminal_tool.py)."""
+        gate said so: see tools/terminal_tool.py); `sandbox_mode="read-only"` tightens it for this
+        command (approval mode read-only)."""
         if self._closed:
             raise RuntimeError("environment has been cleaned up")
         timeout = self.default_timeout if timeout is None else timeout
@@ -209,10 +210,10 @@ class LocalEnvironment:
             collector.feed(note.encode())
         argv = bash_argv(command, state_file, self._bash, command_file, prelude_file)
         box = self.sandbox if sandboxed else None
-        watched = box.missing_frozen() if box is not None else []
+        watched = box.missing_frozen(sandbox_mode) if box is not None else []
         try:
             if box is not None:
-                argv = box.wrap(argv, self.state_dir)
+                argv = box.wrap(argv, self.state_dir, sandbox_mode)
             proc = subprocess.Popen(
                 argv,
                 pass_fds=box.pass_fds if box is not None else (),

@@ -183,19 +183,21 @@ class Sandbox:
         return tuple(fd for _, fd in self._ns_fds)
 
     # -- one command ------------------------------------------------------------------------------
-    def wrap(self, argv: list[str], state_dir: str) -> list[str]:
+    def wrap(self, argv: list[str], state_dir: str, mode: str | None = None) -> list[str]:
         """bwrap + mounts + `argv`. Popen it with `pass_fds=self.pass_fds` (closing the environment
-        concurrently closes those fds: the Popen then fails with OSError, like a closed environment)."""
+        concurrently closes those fds: the Popen then fails with OSError, like a closed environment).
+        `mode=READ_ONLY` makes this one command read-only whatever the spec says (plan mode)."""
         self._ensure_holder()
         spec = self.spec
+        mode = mode or spec.mode
         out = [self.bwrap, "--die-with-parent"]
         for kind, fd in self._ns_fds:
             out += [f"--{kind}ns", str(fd)]
         out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         if not spec.network:
             out.append("--unshare-net")
-        writable = [spec.workspace, spec.temp_dir] if spec.mode == WORKSPACE_WRITE else []
-        if spec.mode == READ_ONLY:
+        writable = [spec.workspace, spec.temp_dir] if mode == WORKSPACE_WRITE else []
+        if mode == READ_ONLY:
             out += ["--tmpfs", "/tmp"]
             if _under(spec.workspace, "/tmp"):
                 out += ["--ro-bind", spec.workspace, spec.workspace]  # the tmpfs must not hide it
@@ -228,11 +230,11 @@ class Sandbox:
             self._empty = path
         return self._empty
 
-    def missing_frozen(self) -> list[str]:
+    def missing_frozen(self, mode: str | None = None) -> list[str]:
         """Protected files that do not exist yet inside writable roots: bwrap cannot freeze what is
         not there, so the environment checks after each command that none appeared."""
         spec = self.spec
-        if spec.mode != WORKSPACE_WRITE:
+        if (mode or spec.mode) != WORKSPACE_WRITE:
             return []
         roots = (spec.workspace, spec.temp_dir)
         return [p for p in (*spec.frozen, *spec.masked)
