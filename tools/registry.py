@@ -38,6 +38,10 @@ class Tool:
     handler: Handler
     # Returns None when the tool can run here, else a one-line reason ("needs FIRECRAWL_API_KEY").
     check: Callable[[], str | None] | None = None
+    # False: a tool that may change things and has no gate of its own (e.g. an MCP tool not marked
+    # read-only): every call goes through the approval gate (tools/gate.py) as a generic tool call.
+    # None: the tool is read-only or gates its own side effects (terminal, write_file, patch).
+    read_only: bool | None = None
 
     def schema(self) -> dict[str, Any]:
         return {

@@ -136,3 +136,33 @@ def test_read_file_refuses_proc_self_environ(run_tool, monkeypatch: pytest.Monke
         assert "hermes' own process" in result["error"], result
     found = run_tool("search_files", {"pattern": "sk-never-shown", "path": f"/proc/{os.getpid()}"})
     assert "sk-never-shown" not in str(found)
+
+
+@pytest.mark.parametrize("mode, approve, ran, message", [
+    ("read-only", None, False, "read-only mode"),
+    ("ask", None, False, "needs approval"),
+    ("ask", lambda subject, rule: "mcp__db__drop" in subject and "may change things" in rule, True, None),
+    ("auto-edit", lambda subject, rule: False, False, "the user denied"),
+    ("yolo", None, True, None),
+])
+def test_a_tool_that_is_not_read_only_goes_through_the_gate(mode, approve, ran, message) -> None:
+    """Any tool registered with read_only=False (an MCP tool, say) is gated by dispatch itself."""
+    import json
+
+    import model_tools
+    from tools.registry import REGISTRY, Tool, ToolContext, register, tool_result
+
+    calls: list[dict] = []
+    register(Tool(name="mcp__db__drop", toolset="mcp", description="drop a table",
+                  parameters={"type": "object", "properties": {"table": {"type": "string"}}},
+                  handler=lambda args, ctx: calls.append(args) or tool_result(ok=True), read_only=False))
+    try:
+        ctx = ToolContext(task_id="t", approve=approve, approval_mode=mode)
+        result = json.loads(model_tools.handle_function_call("mcp__db__drop", {"table": "users"}, ctx=ctx))
+    finally:
+        REGISTRY.pop("mcp__db__drop", None)
+    assert bool(calls) is ran
+    if message:
+        assert message in result["error"]
+    else:
+        assert result == {"ok": True}
