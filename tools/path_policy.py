@@ -104,8 +104,9 @@ class PathPolicy:
         for cwd in cwds:
             for name in HERMES_CWD_FILES:
                 protected.append((os.path.join(cwd, name), f"hermes' own configuration ./{name}"))
+        roots = [ws, resolve(temp_dir or tempfile.gettempdir())]
         return cls(
-            workspace=[ws, resolve(temp_dir or tempfile.gettempdir())],
+            workspace=[r for r in roots if r != "/"],  # started at the root: only temp is the workspace
             home=home_dir,
             hermes_home=hh,
             hermes_cwds=cwds,

@@ -166,3 +166,10 @@ def test_a_tool_that_is_not_read_only_goes_through_the_gate(mode, approve, ran, 
         assert message in result["error"]
     else:
         assert result == {"ok": True}
+
+
+def test_a_workspace_at_the_root_is_not_everything(tmp_path: Path) -> None:
+    policy = PathPolicy.for_host("/", hermes_home=tmp_path / "hh", hermes_cwd="/", home=tmp_path,
+                                 temp_dir=str(tmp_path / "tmp"))
+    assert policy.classify_write("/opt/x").kind == OUTSIDE
+    assert policy.classify_write(tmp_path / "tmp" / "x").kind == WORKSPACE

@@ -196,7 +196,8 @@ class Sandbox:
         out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         if not spec.network:
             out.append("--unshare-net")
-        writable = [spec.workspace, spec.temp_dir] if mode == WORKSPACE_WRITE else []
+        # A workspace of "/" (hermes started at the root) would make everything writable: only temp is.
+        writable = [r for r in (spec.workspace, spec.temp_dir) if r != "/"] if mode == WORKSPACE_WRITE else []
         if mode == READ_ONLY:
             out += ["--tmpfs", "/tmp"]
             if _under(spec.workspace, "/tmp"):
