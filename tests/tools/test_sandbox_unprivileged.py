@@ -60,7 +60,7 @@ def run_as_nobody(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert out["state"][0] == 0 and out["again"][1].split() == [str(ws / "d"), "v", "hi"]
     assert out["outside"][2] and "Read-only file system" in out["outside"][1]
-    assert "sk-nobody" not in out["hidden"][1]
+    assert "sk-nobody" not in out["hidden"][1] and "No such file" in out["hidden"][1], out["hidden"]
     assert "sleep 741.5" in out["ps"][1]  # the background child outlived its command
     assert (ws / "d" / "f").stat().st_uid == 65534  # files belong to the user outside
     assert not (outside / "f").exists()

@@ -23,6 +23,7 @@ namespace (it maps to the user's own uid outside and grants nothing there).
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -38,6 +39,8 @@ OFF, READ_ONLY, WORKSPACE_WRITE = "off", "read-only", "workspace-write"
 SANDBOX_MODES = (OFF, READ_ONLY, WORKSPACE_WRITE)
 DEFAULT_MODE = WORKSPACE_WRITE
 PROBE_TIMEOUT = 5.0
+
+NS_GET_USERNS = 0xB701  # ioctl on a namespace fd: a new fd for the user namespace that owns it
 
 # What a write the sandbox refused looks like in a command's output.
 _BLOCKED = re.compile(r"Read-only file system|read-only file system|EROFS")
@@ -155,10 +158,13 @@ class Sandbox:
         finally:
             os.close(read_fd)
         child = json.loads(data)["child-pid"]
-        kinds = ["pid"] + (["user"] if os.geteuid() != 0 else [])  # unprivileged bwrap made a user ns too
-        if "user" in kinds:
-            _wait_for_uid_map(child)  # joining before bwrap has written it fails ("Can't send pid")
-        self._ns_fds = [(kind, os.open(f"/proc/{child}/ns/{kind}", os.O_RDONLY)) for kind in kinds]
+        pid_fd = os.open(f"/proc/{child}/ns/pid", os.O_RDONLY)
+        self._ns_fds = [("pid", pid_fd)]
+        if os.geteuid() != 0:
+            # Unprivileged bwrap made a user namespace too; joining the pid namespace needs the one that
+            # owns it (the holder may be inside a nested one by now), and its uid map in place.
+            _wait_for_uid_map(child)
+            self._ns_fds.append(("user", fcntl.ioctl(pid_fd, NS_GET_USERNS)))
 
     def _drop_holder(self) -> None:
         for _, fd in self._ns_fds:
