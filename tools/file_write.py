@@ -23,7 +23,7 @@ def write_file(args: dict[str, Any], ctx: ToolContext) -> str:
     if files is None:
         return tool_error(error)
     path = files.resolve(raw_path)
-    if error := file_write_error(files, path, "write_file", ctx):
+    if error := file_write_error(files, path, "write_file", ctx, preview=content):
         return tool_error(error)
     data = content.encode("utf-8", errors="replace")
     try:

@@ -328,9 +328,19 @@ def write_class(files: Any, path: str, task_id: str | None) -> WriteClass:
     return policy_for(task_id).classify_write(path)
 
 
-def file_write_error(files: Any, path: str, tool: str, ctx: Any) -> str | None:
-    """The gate for write_file / patch: None = write, else the error for the model."""
-    return check(FileWrite(path, write_class(files, path, ctx.task_id), tool), ctx)
+PREVIEW_LINES = 12
+
+
+def file_write_error(files: Any, path: str, tool: str, ctx: Any, preview: str = "") -> str | None:
+    """The gate for write_file / patch: None = write, else the error for the model. `preview` (the
+    diff, or the new content) is shown under the question, cut to a dozen lines."""
+    where = write_class(files, path, ctx.task_id)
+    subject = f"{tool} {where.path or path}"
+    if preview:
+        lines = preview.splitlines()
+        more = f"\n   … {len(lines) - PREVIEW_LINES} more lines" if len(lines) > PREVIEW_LINES else ""
+        subject += "\n" + "\n".join(f"   │ {line[:200]}" for line in lines[:PREVIEW_LINES]) + more
+    return check(FileWrite(path, where, tool), ctx, subject=subject)
 
 
 def read_error(files: Any, path: str, task_id: str | None) -> str | None:
