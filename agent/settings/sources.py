@@ -245,6 +245,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "personality": ("agent.personality", "--personality"),
     "system_prompt": ("agent.system_prompt", "--system-prompt"),
     "approval_mode": ("approvals.mode", "--approval-mode"),
+    "sandbox": ("terminal.sandbox", "--sandbox"),
 }
 SWITCHES: dict[str, tuple[str, Any, str]] = {
     "no_stream": ("agent.stream", False, "--no-stream"),
