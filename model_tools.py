@@ -205,6 +205,12 @@ def handle_function_call(
         ctx = ToolContext(task_id=task_id or "default")
     elif task_id:
         ctx.task_id = task_id
+    if tool.read_only is False:
+        from tools import gate
+
+        if refusal := gate.check(gate.ToolCall(function_name, read_only=False), ctx,
+                                 subject=f"{function_name} {json.dumps(args, ensure_ascii=False)[:200]}"):
+            return tool_error(refusal)
     try:
         return tool.handler(args, ctx)
     except Exception as exc:  # a tool bug must come back to the model, not kill the session

@@ -59,7 +59,14 @@ class BatchConfig:
             settings.set("agent.token_capture", True, "flag --rollout")
         if self.yolo:
             settings.set("approvals.mode", "yolo", "flag --yolo")
+        elif settings.source("approvals.mode") == "default":
+            # Nobody answers prompts in a batch, and `ask` would deny every file edit: samples would
+            # be crippled. Edits inside the workspace run; dangerous commands are still denied.
+            settings.set("approvals.mode", BATCH_APPROVAL_MODE, "hermes batch default")
         return settings
+
+
+BATCH_APPROVAL_MODE = "auto-edit"  # approvals.mode of `hermes batch` unless config/env/flag set one
 
 
 @dataclass

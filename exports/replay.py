@@ -80,9 +80,11 @@ def same_output(recorded: str | None, replayed: str) -> bool:
     return recorded is not None and _normal(recorded) == _normal(replayed)
 
 
-def replay(session: Session, *, yolo: bool = False, terminal: Any = None) -> Iterator[StepResult]:
+def replay(session: Session, *, yolo: bool = False, approval_mode: str = "ask",
+           terminal: Any = None) -> Iterator[StepResult]:
     """Run the session's calls in order, yielding each result; stop iterating to stop the replay
-    (the task environment is cleaned up either way). `terminal`: agent.settings.TerminalSettings."""
+    (the task environment is cleaned up either way). `approval_mode`: the settings' approvals.mode
+    (nobody is asked: what would ask is denied); `terminal`: agent.settings.TerminalSettings."""
     import model_tools
     from recording.redact import Redactor
     from tools.registry import ToolContext
@@ -90,7 +92,8 @@ def replay(session: Session, *, yolo: bool = False, terminal: Any = None) -> Ite
     tools = session.start.get("tools") or []
     allowed = {t.get("function", t).get("name") for t in tools} or None
     task_id = f"replay_{session.session_id}_{secrets.token_hex(3)}"
-    ctx = ToolContext(task_id=task_id, yolo=yolo, approval_mode="yolo" if yolo else "ask", terminal=terminal)
+    ctx = ToolContext(task_id=task_id, yolo=yolo, approval_mode="yolo" if yolo else approval_mode,
+                      terminal=terminal)
     redact = Redactor()
     try:
         for call in recorded_calls(session):

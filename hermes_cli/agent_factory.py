@@ -26,8 +26,35 @@ def load_settings(args: argparse.Namespace | dict[str, Any] | None) -> Settings:
     from agent import extensions
 
     settings = _load(args)
+    if warning := sandbox_warning(settings):
+        settings.warnings.append(warning)
     extensions.configure(settings)
     return settings
+
+
+def sandbox_warning(settings: Settings) -> str | None:
+    """One line when terminal.sandbox was set explicitly (config, variable, --sandbox) and cannot work
+    here; the default falls back silently in -p (the banner of the REPL and -q says so either way)."""
+    from tools.environments.sandbox import OFF, probe
+
+    mode = settings.terminal.sandbox
+    source = settings.source("terminal.sandbox")
+    if mode == OFF or source == "default" or settings.terminal.backend != "local":
+        return None
+    if (problem := probe()) is not None:
+        what = source.removeprefix("flag ") if source.startswith("flag ") else f"terminal.sandbox ({source})"
+        return f"{what} {mode}: {problem}; commands run unconfined"
+    return None
+
+
+def safety_line(agent: Any) -> str:
+    """One banner line: the approval mode and what confines the model's commands."""
+    from tools.environments import manager
+    from tools.environments.sandbox import status_line
+    from tools.gate import mode_of
+
+    terminal = agent.tool_context.terminal or manager.current_settings()
+    return f"approvals {mode_of(agent.tool_context)} · sandbox {status_line(terminal, terminal.backend)}"
 
 
 def resolve_resume(args: argparse.Namespace, directory: Path) -> Path | None:

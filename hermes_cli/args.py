@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import NoReturn
 
+from agent.settings.schema import APPROVAL_MODES, SANDBOX_MODES
+
 USAGE_EXIT = 2
 
 DESCRIPTION = """\
@@ -55,8 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("--resume", "-r", metavar="ID", help="resume a session by id or unique prefix")
     session.add_argument("--continue", "-c", dest="continue_", action="store_true", help="resume the latest session")
     p.add_argument("--yolo", action="store_true", help="run dangerous commands without asking (= --approval-mode yolo)")
-    p.add_argument("--approval-mode", choices=["read-only", "ask", "auto-edit", "yolo"],
+    # choices come from the settings schema (one table); the flags are settings sources like the rest
+    p.add_argument("--approval-mode", choices=APPROVAL_MODES,
                    help="approvals.mode for this run (default: config, else ask)")
+    p.add_argument("--sandbox", choices=SANDBOX_MODES,
+                   help="terminal.sandbox for local commands (default: config, else workspace-write where "
+                        "bubblewrap works)")
     p.add_argument("--no-stream", action="store_true", help="ask for whole responses instead of streaming")
     p.add_argument("--stall-timeout", metavar="SECONDS",  # checked with the settings (model.stall_timeout)
                    help="give up on a model call after this long without a byte, then retry "

@@ -95,6 +95,8 @@ class ProgressOutput(TextOutput):
 
     def start(self, info: dict[str, Any]) -> None:
         self.err.write(f"⚕ hermes · {info['model']} @ {info['endpoint']} · session {info['session_id']}\n")
+        if info.get("safety"):
+            self.err.write(f"  {info['safety']}\n")
         if "resumed_messages" in info:
             self.err.write(f"  resumed with {info['resumed_messages']} earlier messages\n")
         self._streaming = False
@@ -157,6 +159,10 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
             "tools": sorted(agent.tool_names)}
     if resume is not None:
         info["resumed_messages"] = len(agent.messages)
+    if interactive_look:
+        from hermes_cli.agent_factory import safety_line
+
+        info["safety"] = safety_line(agent)
     output.start(info)
     def terminate(signum: int, frame: object) -> None:
         agent.interrupt()  # kills running tool processes; the finally below records and cleans up

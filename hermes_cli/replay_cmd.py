@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
         out.write(f"replaying {total} tool call{'s' if total != 1 else ''} of session {session.session_id}\n")
     first = None
     matched = ran = 0
-    for step in replay(session, yolo=settings.yolo, terminal=settings.terminal):
+    for step in replay(session, approval_mode=settings.approvals.mode, terminal=settings.terminal):
         ran += 1
         matched += step.matched
         if args.json:

@@ -23,6 +23,19 @@ def alive(pid: int) -> bool:
     return "\nState:\tZ" not in state
 
 
+def host_pids(naps: list[str]) -> list[int]:
+    """Host pids of `sleep NAP` processes."""
+    wanted = {f"sleep\0{nap}\0".encode() for nap in naps}
+    pids = []
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and Path(f"/proc/{name}/cmdline").read_bytes() in wanted:
+                pids.append(int(name))
+        except OSError:
+            continue
+    return pids
+
+
 def wait_for(predicate, timeout: float = 15) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -36,14 +49,18 @@ def wait_for(predicate, timeout: float = 15) -> bool:
 @pytest.mark.parametrize("parallel", [False, True])
 def test_signal_stops_run_and_its_commands(scripted_llm, log_dir, tmp_path, sig, code, parallel):
     pidfiles = [tmp_path / f"pid{i}" for i in range(2 if parallel else 1)]
-    calls = [ToolCall("terminal", {"command": f"echo $$ > {p}; exec sleep 60"}) for p in pidfiles]
+    # `$$` inside the OS sandbox is a pid of its own pid namespace: the sleeps are found by a unique
+    # duration instead (the pid files only say the commands have started).
+    naps = [f"60.{os.getpid()}{i}" for i in range(len(pidfiles))]
+    calls = [ToolCall("terminal", {"command": f"echo $$ > {p}; exec sleep {nap}"}) for p, nap in zip(pidfiles, naps, strict=True)]
     llm = scripted_llm([Reply(tool_calls=calls), Reply(content="never")])
     proc = subprocess.Popen(
         [sys.executable, str(HERMES), "-p", "wait", "--base-url", llm.base_url, "--model", "m"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
     )
     assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pidfiles))
-    pids = [int(p.read_text()) for p in pidfiles]
+    assert wait_for(lambda: len(host_pids(naps)) == len(naps))
+    pids = host_pids(naps)
     started = time.monotonic()
     proc.send_signal(sig)
     assert proc.wait(timeout=10) == code

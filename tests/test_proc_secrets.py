@@ -35,7 +35,10 @@ def hide_path(request, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def _run(scripted_llm, *flags: str, env: dict[str, str] | None = None):
     llm = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": WALK_UP})]), Reply(content="read")])
-    result = run_hermes("-p", "read /proc", "--base-url", llm.base_url, "--model", "m", "--yolo", *flags, env=env)
+    # --sandbox off: in the sandbox hermes is not in /proc at all (tests/tools/test_sandbox.py); this
+    # checks the layer below it, what an unconfined command (or another backend's host) can read
+    result = run_hermes("-p", "read /proc", "--base-url", llm.base_url, "--model", "m", "--yolo", "--sandbox", "off",
+                        *flags, env=env)
     assert result.returncode == 0, result.stderr
     sent = json.dumps([r.body for r in llm.chat_requests])
     tool_output = json.loads(next(m for m in llm.chat_requests[1].body["messages"] if m["role"] == "tool")["content"])

@@ -155,6 +155,10 @@ def test_precedence_default_file_env_flag(home: Path):
     flagged = load_settings({"max_turns": 2, "yolo": True}, cwd=home, environ={"HERMES_HOME": str(home)})
     assert (flagged.agent.max_turns, flagged.source("agent.max_turns")) == (2, "flag --max-turns")
     assert (flagged.approvals.mode, flagged.source("approvals.mode")) == ("yolo", "flag --yolo")
+    sandboxed = load_with(home, "terminal: {sandbox: off}\n", {})
+    assert (sandboxed.terminal.sandbox, sandboxed.source("terminal.sandbox")) == ("off", f"{home / 'config.yaml'}:1")
+    flagged = load_settings({"sandbox": "read-only"}, cwd=home, environ={"HERMES_HOME": str(home)})
+    assert (flagged.terminal.sandbox, flagged.source("terminal.sandbox")) == ("read-only", "flag --sandbox")
 
 
 def test_dotenv_values_are_settings_with_their_line_and_the_environment_wins(home: Path):

@@ -7,6 +7,7 @@ from typing import Any
 
 from tools.environments.output import clip_text
 from tools.file_read import check_readable_file, task_files
+from tools.gate import file_write_error, read_error
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
 
 MAX_DIFF_CHARS = 20_000
@@ -163,7 +164,7 @@ def patch(args: dict[str, Any], ctx: ToolContext) -> str:
     if files is None:
         return tool_error(error)
     path = files.resolve(raw_path)
-    error = check_readable_file(path, files)
+    error = read_error(files, path, ctx.task_id, ctx.terminal) or check_readable_file(path, files)
     if error:
         return tool_error(error)
     try:
@@ -191,11 +192,14 @@ def patch(args: dict[str, Any], ctx: ToolContext) -> str:
         after, how = fuzzy, "whitespace-insensitive"
     if after == text:
         return tool_error("the replacement leaves the file unchanged")
+    diff = _diff(path, text, after)
+    if error := file_write_error(files, path, "patch", ctx, preview=diff):
+        return tool_error(error)
     try:
         files.write(path, after.encode("utf-8", errors="surrogateescape"))
     except OSError as exc:
         return tool_error(f"cannot write {path}: {exc.strerror or exc}")
-    return tool_result(path=path, replacements=count, match=how, diff=_diff(path, text, after))
+    return tool_result(path=path, replacements=count, match=how, diff=diff)
 
 
 TOOL = register(

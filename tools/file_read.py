@@ -102,7 +102,9 @@ def read_file(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error("offset is a 1-based line number and must be >= 1")
     if limit < 1:
         return tool_error("limit must be >= 1")
-    error = check_readable_file(path, files)
+    from tools.gate import read_error  # late: gate imports the environment manager
+
+    error = read_error(files, path, ctx.task_id, ctx.terminal) or check_readable_file(path, files)
     if error:
         return tool_error(error)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from tools.environments.files import atomic_write
 from tools.file_read import task_files
+from tools.gate import file_write_error
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
 
 __all__ = ["atomic_write", "write_file"]  # atomic_write moved to tools.environments.files; kept importable
@@ -22,6 +23,8 @@ def write_file(args: dict[str, Any], ctx: ToolContext) -> str:
     if files is None:
         return tool_error(error)
     path = files.resolve(raw_path)
+    if error := file_write_error(files, path, "write_file", ctx, preview=content):
+        return tool_error(error)
     data = content.encode("utf-8", errors="replace")
     try:
         existed = files.write(path, data)

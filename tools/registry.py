@@ -13,10 +13,11 @@ from typing import Any
 class ToolContext:
     """What a handler may need besides its arguments.
 
-    `approve(command, reason)` asks the user about a dangerous command; `None` means nobody can be
-    asked (one-shot, batch), so dangerous commands are denied unless `yolo` is set.
-    `approval_mode` is the configured `approvals.mode` (read-only | ask | auto-edit | yolo); `terminal`
-    the terminal settings the task's environment is created with (None: the configured ones).
+    `approve(subject, reason)` asks the user about a side effect (tools/gate.py); `None` means nobody
+    can be asked (one-shot, batch), so what would ask is denied unless the mode allows it.
+    `approval_mode` is the configured `approvals.mode` (read-only | ask | auto-edit | yolo);
+    `yolo=True` (/yolo) means yolo. `terminal` is the terminal settings the task's environment is
+    created with (None: the configured ones).
     """
 
     task_id: str = "default"
@@ -40,6 +41,10 @@ class Tool:
     handler: Handler
     # Returns None when the tool can run here, else a one-line reason ("needs FIRECRAWL_API_KEY").
     check: Callable[[], str | None] | None = None
+    # False: a tool that may change things and has no gate of its own (e.g. an MCP tool not marked
+    # read-only): every call goes through the approval gate (tools/gate.py) as a generic tool call.
+    # None: the tool is read-only or gates its own side effects (terminal, write_file, patch).
+    read_only: bool | None = None
 
     def schema(self) -> dict[str, Any]:
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tools import gate
 from tools.approval import check_command
 from tools.environments.manager import BackendUnavailable, get_environment, start_background
 from tools.environments.sudo import current_password, remember_password, uses_sudo
@@ -29,24 +30,19 @@ PARAMETERS: dict[str, Any] = {
 
 
 def _approval_error(command: str, ctx: ToolContext) -> str | None:
-    """None when the command may run; otherwise the error the model gets back."""
-    verdict = check_command(command)
-    if verdict.blocked:
-        return f"command blocked: {verdict.reason}. It is on the hard block list and never runs, even with --yolo."
-    if not verdict.dangerous or ctx.yolo or ctx.approval_mode == "yolo":
-        return None
-    if ctx.approve is None:
-        return (
-            f"command needs approval ({verdict.reason}), which cannot be given in non-interactive mode. "
-            "Use a safer command, or the user can rerun with --yolo."
-        )
-    try:
-        approved = ctx.approve(command, verdict.reason)
-    except Exception as exc:  # an approval UI failure must deny, not crash
-        return f"command needs approval ({verdict.reason}) and asking failed: {exc}"
-    if not approved:
-        return f"the user denied this command ({verdict.reason}). Do not retry it; ask or take another approach."
-    return None
+    """None when the command may run; otherwise the error the model gets back (tools/gate.py)."""
+    return gate.check(gate.Command(command, gate.CommandVerdict.of(check_command(command))), ctx)
+
+
+def _rerun_outside_sandbox(env: Any, command: str, result: Any, timeout: float, ctx: ToolContext):
+    """The sandbox refused a write: re-run outside it only if the gate says so (the user answers the
+    prompt, or the mode is yolo). Returns the result to report and a note for the model."""
+    verdict = gate.CommandVerdict.of(check_command(command))
+    refusal = gate.check(gate.Command(command, verdict, unsandboxed=True), ctx)
+    if refusal is not None:
+        return result, (f"the OS sandbox refused a write outside the workspace; not re-run outside it: {refusal}")
+    rerun = env.execute(command, timeout=timeout, interrupt=ctx.interrupt, sandboxed=False)
+    return rerun, "the OS sandbox refused a write; re-run outside the sandbox as approved"
 
 
 def _timeout(raw: Any, default: float) -> float:
@@ -79,10 +75,19 @@ def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
     timeout = _timeout(args.get("timeout"), env.default_timeout)
     try:
         _ask_sudo_password(env, command, ctx)
-        result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
+        if env.sandbox is not None and gate.mode_of(ctx) == gate.READ_ONLY:
+            # plan mode: the OS enforces "no writes" too, not only the read-only command list
+            result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt, sandbox_mode="read-only")
+        else:
+            result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
+        escape_note = None
+        if result.sandbox_blocked:
+            result, escape_note = _rerun_outside_sandbox(env, command, result, timeout, ctx)
     except OSError as exc:
         return tool_error(f"could not run the command: {exc}", output="", exit_code=-1)
     fields: dict[str, Any] = {"output": result.output, "exit_code": result.exit_code, "error": None}
+    if escape_note:
+        fields["sandbox"] = escape_note
     if result.timed_out:
         fields["timed_out"] = True
         fields["error"] = f"command timed out after {timeout:g} s and was killed; raise timeout or use background=true"

@@ -247,6 +247,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "system_prompt": ("agent.system_prompt", "--system-prompt"),
     "approval_mode": ("approvals.mode", "--approval-mode"),
     "stall_timeout": ("model.stall_timeout", "--stall-timeout"),
+    "sandbox": ("terminal.sandbox", "--sandbox"),
 }
 SWITCHES: dict[str, tuple[str, Any, str]] = {
     "no_stream": ("agent.stream", False, "--no-stream"),

@@ -177,7 +177,7 @@ class Repl:
             "version": __version__, "model": agent.model or "(asked from the endpoint)",
             "endpoint": agent.endpoint.host, "toolsets": agent.enabled_toolsets, "tools": len(agent.tool_names),
             "session_id": agent.session_id, "log_path": str(self.log_dir / f"session_{agent.session_id}.jsonl"),
-            "personality": self.personality,
+            "personality": self.personality, "safety": agent_factory.safety_line(agent),
         })
 
     def run_turn(self, text: str) -> None:

@@ -4,7 +4,9 @@
 or `exactly: git push -f` when there is no path to scope to; see `tools.approval`), and the
 question shows that rule. "session" keeps it until the REPL exits; "always" also saves it to
 `approvals.allowlist` in $HERMES_HOME/config.yaml (`/approvals` lists and removes them). Entries
-of the old reason-only format still load but allow nothing. No answer within the timeout, Ctrl-C
+of the old reason-only format still load but allow nothing. File writes, other tools and re-runs
+outside the sandbox (a `tools.gate.Question`) are allowed once or for the session; protected paths
+once only. No answer within the timeout, Ctrl-C
 or anything unrecognised counts as deny. Parallel tool calls ask one at a time.
 """
 
@@ -13,6 +15,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tools.gate import Question
 
 CHOICES = {"o": "once", "once": "once", "y": "once", "yes": "once", "s": "session", "session": "session",
            "a": "always", "always": "always", "d": "deny", "deny": "deny", "n": "deny", "no": "deny"}
@@ -40,7 +46,10 @@ class ApprovalPrompt:
 
     def __call__(self, command: str, reason: str) -> bool:
         from tools.approval import EXACT_PREFIX, Verdict, check_command
+        from tools.gate import Question
 
+        if isinstance(reason, Question):  # a file write, another tool, a re-run outside the sandbox
+            return self._ask_action(command, reason)
         verdict = check_command(command)
         if not verdict.dangerous:  # asked for another reason than the classifier's: only this exact line
             verdict = Verdict("dangerous", reason, (), command)
@@ -65,6 +74,28 @@ class ApprovalPrompt:
             self.session_allowed.update(rules)
             self.allowlist.extend(rule for rule in rules if rule not in self.allowlist)
             self.save()
+        return answer != "deny"
+
+    def _ask_action(self, subject: str, question: Question) -> bool:
+        """Once / session / deny for what the gate asks about besides dangerous commands ("always"
+        counts as session: these keys are not command rules). Protected paths: once / deny only."""
+        if not question.once_only and question.rule in self.session_allowed:
+            return True
+        with self._lock, self._pause():
+            if not question.once_only and question.rule in self.session_allowed:
+                return True
+            if question.once_only:
+                choices = "   asked every time (protected path)\n   allow? [o]nce / [d]eny: "
+            else:
+                choices = (f"   [s]ession would allow: {question.rule}\n"
+                           "   allow? [o]nce / [s]ession / [d]eny: ")
+            text = f"⚠  {question}:\n   {subject}\n{choices}"
+            try:
+                answer = CHOICES.get(self._ask(text, self.timeout).strip().lower(), "deny")
+            except (KeyboardInterrupt, EOFError):
+                answer = "deny"
+        if answer in ("session", "always") and not question.once_only:
+            self.session_allowed.add(question.rule)
         return answer != "deny"
 
     def save(self) -> None:

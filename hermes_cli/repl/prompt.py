@@ -49,8 +49,11 @@ def make_prompt_session(repl: Repl, history_path: Path) -> PromptSession[str]:
     def toolbar() -> HTML:
         agent = repl.agent
         tokens = int(agent.usage.get("total_tokens", 0))
-        yolo = " · <ansired>yolo</ansired>" if agent.tool_context.yolo else ""
-        return HTML(f" {agent.model or '?'} · {tokens:,} tokens · /help{yolo}")
+        from tools.gate import ASK, YOLO, mode_of
+
+        mode = mode_of(agent.tool_context)  # the approval mode; the default (ask) is not shown
+        shown = "" if mode == ASK else f" · <ansired>{mode}</ansired>" if mode == YOLO else f" · {mode}"
+        return HTML(f" {agent.model or '?'} · {tokens:,} tokens · /help{shown}")
 
     return PromptSession(
         PROMPT,

@@ -120,6 +120,8 @@ class Renderer:
         grid.add_row("toolsets", tools_text)
         if info.get("personality"):
             grid.add_row("personality", Text(one_line(info["personality"]), style="magenta"))
+        if info.get("safety"):
+            grid.add_row("safety", Text(one_line(info["safety"])))
         grid.add_row("session", Text(one_line(info.get("session_id") or "?")))
         if info.get("log_path"):
             grid.add_row("log", Text(one_line(info["log_path"]), style="dim"))

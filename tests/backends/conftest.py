@@ -85,13 +85,15 @@ def work(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_tool() -> Callable[..., dict[str, Any]]:
-    """run_tool(name, args, task_id="t") -> the parsed JSON result of the tool's handler."""
+    """run_tool(name, args, task_id="t") -> the parsed JSON result of the tool's handler (file edits
+    run in auto-edit mode unless `approval_mode` is given)."""
     import model_tools
     from tools.registry import REGISTRY, ToolContext
 
     model_tools.load_tools()
 
     def run(name: str, args: dict[str, Any], task_id: str = "t", **ctx_fields: Any) -> dict[str, Any]:
+        ctx_fields.setdefault("approval_mode", "auto-edit")
         return json.loads(REGISTRY[name].handler(args, ToolContext(task_id=task_id, **ctx_fields)))
 
     return run

@@ -262,3 +262,28 @@ def test_a_crashing_sample_is_recorded_and_the_run_goes_on(scripted_llm, tmp_pat
     assert stats["samples"]["completed"] == 2 and stats["failures_by_reason"] == {"crash": 1}
     failed = records(tmp_path / "data/c/failed.jsonl")
     assert failed[0]["error"] == "RuntimeError: bug in a tool"
+
+
+def test_batch_edits_files_by_default_unless_approvals_mode_is_set(scripted_llm, tmp_path, hermetic_env):
+    """`hermes batch` runs in auto-edit unless approvals.mode is set: samples can write their files;
+    with `approvals: {mode: ask}` in config nobody can say yes, so the write is denied."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+
+    def write_then_answer(body: dict, index: int) -> Reply:
+        if not any(m["role"] == "tool" for m in body["messages"]):
+            return Reply(tool_calls=[ToolCall("write_file", {"path": str(ws / "out.txt"), "content": "sample\n"})])
+        return Reply(content="written")
+
+    llm = scripted_llm(write_then_answer)
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": "write it", "cwd": str(ws), "toolsets": ["file"]}])
+    assert batch(llm, tmp_path, str(dataset), "--run-name", "auto").returncode == 0
+    assert (ws / "out.txt").read_text() == "sample\n"
+    tool_turn = records(tmp_path / "data/auto/trajectories.jsonl")[0]["conversations"][3]["value"]
+    assert "needs approval" not in tool_turn
+
+    (ws / "out.txt").unlink()
+    (hermetic_env / "config.yaml").write_text("approvals: {mode: ask}\n")
+    assert batch(llm, tmp_path, str(dataset), "--run-name", "ask").returncode == 0
+    assert not (ws / "out.txt").exists()
+    assert "needs approval" in records(tmp_path / "data/ask/trajectories.jsonl")[0]["conversations"][3]["value"]

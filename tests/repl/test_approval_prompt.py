@@ -38,3 +38,28 @@ def test_always_saves_the_narrow_rule_and_remove_takes_it_back():
     assert prompt.remove("2") == ["rm -r under ./dist"]
     assert saved[-1] == ["recursive delete (rm -r)", "exactly: git push -f"]
     assert prompt.remove("nothing-like-this") == []
+
+
+def test_gate_questions_protected_paths_are_asked_every_time(tmp_path):
+    """Through the real gate: a protected-path write offers once/deny and is never remembered (a
+    "session" or "always" answer allows this write only); workspace edits can be allowed for the
+    session, are listed by /approvals as session rules and are not saved to config."""
+    from tools import gate
+    from tools.path_policy import PathPolicy
+    from tools.registry import ToolContext
+
+    saved: list[list[str]] = []
+    ask, questions = answering("a", "s", "s")
+    prompt = ApprovalPrompt(ask=ask, save_always=lambda rules: saved.append(list(rules)))
+    ctx = ToolContext(task_id="t", approve=prompt, approval_mode="ask")
+    policy = PathPolicy.for_host(str(tmp_path), hermes_home=str(tmp_path / "hh"), hermes_cwd=str(tmp_path),
+                                 home=str(tmp_path), temp_dir="/tmp")
+    protected = gate.FileWrite(str(tmp_path / ".bashrc"), policy.classify_write(str(tmp_path / ".bashrc")))
+    edit = gate.FileWrite(str(tmp_path / "a.py"), policy.classify_write(str(tmp_path / "a.py")))
+    assert protected.where.kind == gate.PROTECTED and edit.where.kind == gate.WORKSPACE
+    assert gate.check(protected, ctx) is None
+    assert "[o]nce / [d]eny" in questions[0] and "[s]ession" not in questions[0]
+    assert gate.check(protected, ctx) is None and len(questions) == 2  # asked again
+    assert gate.check(edit, ctx) is None and "[s]ession would allow: edits files in the workspace" in questions[2]
+    assert gate.check(edit, ctx) is None and len(questions) == 3  # the session rule covers it
+    assert prompt.listing() == [("edits files in the workspace", "session")] and saved == []

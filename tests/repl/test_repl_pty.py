@@ -115,6 +115,13 @@ def test_personality_changes_the_next_system_prompt(repl_factory):
     repl.quit()
 
 
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def wait_for_file(path: Path, timeout: float = 20.0) -> str:
     """The file's text once something wrote a line to it (an upper bound, not a delay)."""
     end = time.monotonic() + timeout
@@ -127,14 +134,22 @@ def wait_for_file(path: Path, timeout: float = 20.0) -> str:
 
 def test_ctrl_c_stops_a_running_command_and_the_prompt_works_after(repl_factory, tmp_path):
     started_file = tmp_path / "started"
+    # `$$` inside the OS sandbox is a pid of its own pid namespace: the sleep is found on the host by
+    # a unique duration instead (the file only says the command has started).
+    nap = f"30.{os.getpid()}"
     llm, repl = repl_factory([
-        Reply(tool_calls=[ToolCall("terminal", {"command": f"echo $$ > {started_file}; exec sleep 30"}, id="long")]),
+        Reply(tool_calls=[ToolCall("terminal", {"command": f"echo $$ > {started_file}; exec sleep {nap}"}, id="long")]),
         Reply(content="second answer"),
     ])
     repl.type("wait for it")
     # Ctrl-C once the command runs: on a busy machine the model call alone can take over a second,
     # and a Ctrl-C before the command starts interrupts the turn instead (another test's subject).
-    sleep_pid = int(wait_for_file(started_file))
+    wait_for_file(started_file)
+    deadline = time.monotonic() + 10  # the file is written just before the exec
+    while not (pids := [int(n) for n in os.listdir("/proc") if n.isdigit() and _cmdline(n) == f"sleep\0{nap}\0"]):
+        assert time.monotonic() < deadline, "the command's sleep never started"
+        time.sleep(0.02)
+    sleep_pid = pids[0]
     started = time.monotonic()
     repl.child.sendcontrol("c")
     repl.child.expect(PROMPT)

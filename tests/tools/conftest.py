@@ -31,10 +31,14 @@ def workdir(terminal_sandbox: Path) -> Path:
 
 @pytest.fixture
 def run_tool() -> Callable[..., dict[str, Any]]:
-    """run_tool(name, args, task_id="t", **ctx_fields) -> the parsed JSON result of the handler."""
+    """run_tool(name, args, task_id="t", **ctx_fields) -> the parsed JSON result of the handler.
+
+    File edits run in `auto-edit` mode unless a test passes another `approval_mode` (tests/tools are
+    about what the tools do; tests/tools/test_gate*.py are about asking)."""
     model_tools.load_tools()
 
     def run(name: str, args: dict[str, Any], task_id: str = "t", **ctx_fields: Any) -> dict[str, Any]:
+        ctx_fields.setdefault("approval_mode", "auto-edit")
         result = REGISTRY[name].handler(args, ToolContext(task_id=task_id, **ctx_fields))
         assert isinstance(result, str)
         return json.loads(result)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass
@@ -18,6 +18,7 @@ class ExecResult:
     timed_out: bool = False
     interrupted: bool = False
     truncated_chars: int = 0  # characters of output dropped from the middle to stay under the limit
+    sandbox_blocked: bool = False  # ran in the OS sandbox, which refused a write (tools/environments/sandbox.py)
 
 
 class BackgroundJob(Protocol):
@@ -45,6 +46,9 @@ class Environment:
     default_timeout: float = 60.0
     # The file tools read and write through `run_raw` when True; else they use this host's files.
     has_raw_channel: bool = False
+    # The OS sandbox its commands run in (only the local backend has one; tools/environments/sandbox.py).
+    # When set, execute() also takes `sandboxed=False` (a re-run the gate approved) and `sandbox_mode`.
+    sandbox: Any = None
 
     @property
     def cwd(self) -> str:

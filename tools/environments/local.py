@@ -26,8 +26,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.secrets import scrubbed_environ
 from tools.environments.base import Environment, ExecResult
+from tools.environments.env_policy import command_environ
 from tools.environments.output import (
     INTERRUPT_EXIT_CODE,
     OutputCollector,
@@ -35,6 +35,7 @@ from tools.environments.output import (
     note_outcome,
     wait_readable,
 )
+from tools.environments.sandbox import Sandbox, looks_blocked
 from tools.environments.shell_state import (
     ShellState,
     bash_argv,
@@ -124,6 +125,14 @@ class BackgroundProcess:
             stop_group(self.popen)
 
 
+def _remove_quiet(path: str) -> None:
+    with contextlib.suppress(OSError):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
 def _unlink_quiet(path: str) -> None:
     try:
         os.unlink(path)
@@ -142,11 +151,14 @@ class LocalEnvironment(Environment):
         max_output_chars: int | None = None,
         sudo_password: str | None = None,
         settings: TerminalSettings | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
-        # sandbox, sandbox_network, env_passthrough: validated and carried here, enforced in a later release
+        # `sandbox` is made from settings.sandbox / sandbox_network by the manager (None: unconfined)
         self.settings = settings
+        env_passthrough = tuple(settings.env_passthrough) if settings is not None else ()
         self.initial_cwd = os.path.abspath(cwd or os.getcwd())
-        base = scrubbed_environ()
+        # The documented policy (env_policy.py): inherit minus secrets, plus terminal.env_passthrough.
+        base = command_environ(env_passthrough)
         if env:
             base.update(env)
         self.state = ShellState(cwd=self.initial_cwd, env=base)
@@ -161,6 +173,7 @@ class LocalEnvironment(Environment):
         self.background: list[BackgroundProcess] = []
         self._closed = False
         self._sudo_password = sudo_password
+        self.sandbox = sandbox  # None: commands run unconfined (terminal.sandbox off or bwrap unusable)
 
     @property
     def cwd(self) -> str:
@@ -186,8 +199,12 @@ class LocalEnvironment(Environment):
     # -- running commands -------------------------------------------------------------------------
 
     def execute(
-        self, command: str, *, timeout: float | None = None, interrupt: threading.Event | None = None
+        self, command: str, *, timeout: float | None = None, interrupt: threading.Event | None = None,
+        sandboxed: bool = True, sandbox_mode: str | None = None,
     ) -> ExecResult:
+        """Run one command; `sandboxed=False` runs it outside the OS sandbox (only after the approval
+        gate said so: see tools/terminal_tool.py); `sandbox_mode="read-only"` tightens it for this
+        command (approval mode read-only)."""
         if self._closed:
             raise RuntimeError("environment has been cleaned up")
         timeout = self.default_timeout if timeout is None else timeout
@@ -204,13 +221,19 @@ class LocalEnvironment(Environment):
         collector = OutputCollector(self.max_output_chars)
         if note:
             collector.feed(note.encode())
+        argv = bash_argv(command, state_file, self._bash, command_file, prelude_file)
+        box = self.sandbox if sandboxed else None
+        watched = box.missing_frozen(sandbox_mode) if box is not None else []
         # A Ctrl-C or SIGTERM handler can raise inside Popen() after the fork (on a busy machine
         # even after the command has started), and a Popen that never returned cannot be killed:
         # the object is made first, so whatever raises, the command's group is stopped.
         proc = subprocess.Popen.__new__(subprocess.Popen)
         try:
+            if box is not None:
+                argv = box.wrap(argv, self.state_dir, sandbox_mode)
             proc.__init__(  # type: ignore[misc]
-                bash_argv(command, state_file, self._bash, command_file, prelude_file),
+                argv,
+                pass_fds=box.pass_fds if box is not None else (),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -241,13 +264,21 @@ class LocalEnvironment(Environment):
             proc.wait()
         exit_code = note_outcome(collector, outcome, exit_code, timeout)
         self._load_state(state_file)
+        for path in watched:  # protected files bwrap could not freeze because they did not exist yet
+            if os.path.lexists(path):
+                _remove_quiet(path)
+                collector.feed(f"\n[sandbox: {path} is protected; the file the command created was removed]\n".encode())
+                exit_code = exit_code or 1
         collector.finish()
+        output = collector.text()
         return ExecResult(
-            output=collector.text(),
+            output=output,
             exit_code=exit_code,
             timed_out=outcome == "timeout",
             interrupted=outcome == "interrupted",
             truncated_chars=collector.dropped,  # in characters, matching the note in the output
+            sandbox_blocked=box is not None and (bool(watched) and "[sandbox: " in output
+                                                 or looks_blocked(output)),
         )
 
     def _pump(
@@ -373,9 +404,12 @@ class LocalEnvironment(Environment):
         script = export_lines(oversized) + command
         argv = [self._bash, "-c", script] if not needs_command_file(script) else [
             self._bash, self._write_temp(f"bg-{n}.sh", script)]
+        if self.sandbox is not None:
+            argv = self.sandbox.wrap(argv, self.state_dir)
         with open(output_file, "wb") as log:
             popen = subprocess.Popen(
                 argv,
+                pass_fds=self.sandbox.pass_fds if self.sandbox is not None else (),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -406,4 +440,6 @@ class LocalEnvironment(Environment):
         for proc in lingering:
             kill_group(proc.pid, signal.SIGKILL)
             proc.wait()
+        if self.sandbox is not None:
+            self.sandbox.close()  # whatever is still running inside dies with the sandbox's pid namespace
         shutil.rmtree(self.state_dir, ignore_errors=True)

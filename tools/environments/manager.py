@@ -48,10 +48,13 @@ class EnvConfig:
 
 def _make_local(config: EnvConfig) -> Environment:
     from tools.environments.local import LocalEnvironment
+    from tools.environments.sandbox import make_sandbox
 
+    settings = config.settings or current_settings()
+    # terminal.sandbox / sandbox_network / env_passthrough travel in the TerminalSettings, nowhere else
     return LocalEnvironment(cwd=config.cwd, default_timeout=config.timeout, sudo_password=sudo_password(),
-                            max_output_chars=config.settings.max_output_chars if config.settings else None,
-                            settings=config.settings)
+                            max_output_chars=settings.max_output_chars, settings=settings,
+                            sandbox=make_sandbox(settings, config.cwd))
 
 
 def _make_docker(config: EnvConfig) -> Environment:
@@ -244,6 +247,14 @@ def resolve_path(task_id: str | None, path: str, settings: TerminalSettings | No
     # Only a local shell's cwd is a path on this machine; a container's or remote host's is not.
     base = env.cwd if env is not None and env.backend == "local" else None
     return os.path.normpath(os.path.join(base or default_cwd(settings), path))
+
+
+def workspace_root(task_id: str | None, settings: TerminalSettings | None = None) -> str:
+    """The task's workspace on this machine: its configured start directory, else the default cwd
+    (the approval gate lets writes under it run in auto-edit mode; the sandbox makes it writable)."""
+    with _lock:
+        own = _overrides.get(task_id or "default", {})
+    return own.get("cwd") or default_cwd(settings)
 
 
 def start_background(task_id: str, command: str, settings: TerminalSettings | None = None):

@@ -1,0 +1,68 @@
+"""The sandbox as an ordinary user (bwrap makes a user namespace too; commands join it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.environments.sandbox import probe
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = r"""
+import json, os, sys, time
+sys.path.insert(0, sys.argv[1])
+from tools.environments import sandbox as sb
+from tools.environments.local import LocalEnvironment
+ws, outside, hh = sys.argv[2], sys.argv[3], sys.argv[4]
+spec = sb.spec_for("workspace-write", ws, hermes_home=hh, hermes_cwd=ws)
+env = LocalEnvironment(cwd=ws, sandbox=sb.Sandbox(spec))
+out = {}
+for key, command in [("state", "mkdir -p d && cd d && export K=v && echo hi > f"), ("again", "pwd; echo $K; cat f"),
+                     ("outside", f"echo x > {outside}/f"), ("hidden", f"cat {hh}/.env"),
+                     ("bg", "sleep 741.5 >/dev/null 2>&1 &"), ("ps", "ps -eo args")]:
+    r = env.execute(command, timeout=10)
+    out[key] = [r.exit_code, r.output, r.sandbox_blocked]
+env.cleanup()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to become nobody")
+@pytest.mark.skipif(probe() is not None, reason=f"bubblewrap unusable here: {probe()}")
+def test_sandbox_works_for_an_unprivileged_user() -> None:
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="hermes-nobody-", dir="/tmp"))  # pytest's tmp_path is root-only
+    try:
+        run_as_nobody(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run_as_nobody(tmp_path: Path) -> None:
+    ws, outside, hh = tmp_path / "ws", tmp_path / "outside", tmp_path / "hh"
+    for d in (ws, outside, hh):
+        d.mkdir()
+    (hh / ".env").write_text("OPENAI_API_KEY=sk-nobody-0123456789\n", encoding="utf-8")
+    os.chown(ws, 65534, 65534)
+    os.chown(outside, 65534, 65534)
+    tmp_path.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "HOME": str(ws), "TMPDIR": str(ws)}
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", SCRIPT,
+                           str(ROOT), str(ws), str(outside), str(hh)], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["state"][0] == 0 and out["again"][1].split() == [str(ws / "d"), "v", "hi"]
+    assert out["outside"][2] and "Read-only file system" in out["outside"][1]
+    assert "sk-nobody" not in out["hidden"][1] and "No such file" in out["hidden"][1], out["hidden"]
+    assert "sleep 741.5" in out["ps"][1]  # the background child outlived its command
+    assert (ws / "d" / "f").stat().st_uid == 65534  # files belong to the user outside
+    assert not (outside / "f").exists()
+    leftovers = subprocess.run(["pgrep", "-f", "sleep 741.5"], capture_output=True, text=True).stdout
+    assert leftovers == ""
