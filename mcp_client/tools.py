@@ -85,22 +85,17 @@ def _schema(schema: dict[str, Any]) -> dict[str, Any]:
 def approve_mcp_call(name: str, tool: McpTool, args: dict[str, Any], ctx: ToolContext, *, trusted: bool) -> str | None:
     """THE approval decision for MCP tools: None to run, else the error the model gets back.
 
-    The lead re-points this at tools/gate.py when the one approval gate lands. Until then: tools the
-    server marks read-only (readOnlyHint), servers configured `trust: true`, and --yolo run without
-    asking; others ask through the same prompt as dangerous commands, and are denied when nobody
-    can be asked (one-shot and batch runs, like dangerous terminal commands).
+    MCP tools go through the one gate (tools/gate.py): tools the server marks read-only
+    (readOnlyHint) run; others follow the approval mode (ask, and denied where nobody can be asked;
+    read-only mode refuses them). A server configured `trust: true` runs without asking, except in
+    read-only mode, which nothing but a read-only tool passes.
     """
-    if tool.read_only or trusted or ctx.yolo:
+    from tools import gate
+
+    if trusted and not tool.read_only and gate.mode_of(ctx) != gate.READ_ONLY:
         return None
-    reason = f"MCP tool {name} (server '{tool.server}', not marked read-only)"
-    if ctx.approve is None:
-        return (f"{reason} needs approval, which cannot be given in non-interactive mode. The user can rerun "
-                f"with --yolo or set `trust: true` for the server in mcp_servers.")
-    try:
-        approved = ctx.approve(f"{name} {json.dumps(args, ensure_ascii=False)[:300]}", reason)
-    except Exception as exc:  # an approval UI failure must deny, not crash
-        return f"{reason} needs approval and asking failed: {exc}"
-    return None if approved else f"the user denied {name}. Do not retry it; ask or take another approach."
+    subject = f"{name} {json.dumps(args, ensure_ascii=False)[:300]}"
+    return gate.check(gate.ToolCall(name, read_only=tool.read_only), ctx, subject=subject)
 
 
 RESOURCES_DESCRIPTION = (

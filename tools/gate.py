@@ -127,7 +127,7 @@ def decide(action: Action, mode: str) -> Decision:
         return Decision("deny", f"read-only mode: {action.name} may change things")
     if mode == YOLO:
         return Decision("allow")
-    reason = f"{action.name} may change things"
+    reason = f"{action.name} is not marked read-only and may change things"
     return Decision("ask", reason, rule=reason)
 
 

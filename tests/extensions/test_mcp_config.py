@@ -66,11 +66,15 @@ def test_read_only_and_trusted_tools_run_without_asking_others_ask_or_are_denied
     ctx = ToolContext(interrupt=threading.Event(), approve=approve)
     assert approve_mcp_call("mcp__srv__get", read_only, {}, ctx, trusted=False) is None
     assert approve_mcp_call("mcp__srv__put", writer, {"k": 1}, ctx, trusted=False) is None
-    assert asked == [('mcp__srv__put {"k": 1}', "MCP tool mcp__srv__put (server 'srv', not marked read-only)")]
+    assert asked == [('mcp__srv__put {"k": 1}', "mcp__srv__put is not marked read-only and may change things")]
     assert approve_mcp_call("mcp__srv__put", writer, {}, ctx, trusted=True) is None and len(asked) == 1
     denied = approve_mcp_call("mcp__srv__put", writer, {}, ToolContext(), trusted=False)
     assert "non-interactive" in denied and "--yolo" in denied
     assert approve_mcp_call("mcp__srv__put", writer, {}, ToolContext(yolo=True), trusted=False) is None
+    # the one gate's modes apply: plan mode refuses a writer even from a trusted server, and runs readers
+    plan = ToolContext(approve=approve, approval_mode="read-only")
+    assert "read-only mode" in approve_mcp_call("mcp__srv__put", writer, {}, plan, trusted=True)
+    assert approve_mcp_call("mcp__srv__get", read_only, {}, plan, trusted=False) is None and len(asked) == 1
 
 
 def test_a_yaml_boolean_server_name_is_one_clear_line(hermetic_env):
