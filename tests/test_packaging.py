@@ -72,3 +72,22 @@ def test_ci_runs_the_readme_commands_exactly() -> None:
     assert commands == ["pip install -e '.[dev]' && python -m compileall -q .", "python -m pytest"]
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
     assert ci_lines.index(commands[0]) < ci_lines.index(commands[1])
+
+
+def test_the_dynamic_version_attribute_exists() -> None:
+    """setuptools reads the version attribute pyproject.toml names statically (an assignment in that
+    module's source, not an import); a moved `__version__` broke every fresh install
+    (`pip install -e .`: "cli has no attribute __version__")."""
+    import ast
+    import tomllib
+
+    spec = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["dynamic"]
+    module, _, attribute = spec["version"]["attr"].rpartition(".")
+    path = ROOT / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = ROOT / module.replace(".", "/") / "__init__.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    values = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+              and any(isinstance(t, ast.Name) and t.id == attribute for t in node.targets)
+              and isinstance(node.value, ast.Constant)]
+    assert values and re.fullmatch(r"\d+\.\d+\.\d+", values[0]), f"{path} assigns no literal {attribute}"
