@@ -393,6 +393,7 @@ class AIAgent:
         self.add_usage(completion.usage)
         self.context.observe(completion.usage, len(self.messages))
         if self._recorder is not None:
+            self._recorder.note_request(self.system_prompt, self.tools)  # logs a /prompt, /toolsets, ... change
             self._recorder.record_llm_call(
                 call=self.api_calls, attempts=attempt, model=completion.model or self.model,
                 params={"stream": self.stream, **{k: v for k, v in params.items() if k not in ("messages", "tools", "model")}},
@@ -405,6 +406,7 @@ class AIAgent:
                 completion_message=completion.message()
                 if completion.completion_token_ids is not None or completion.logprobs else None,
                 ephemeral_prompt=bool(self.ephemeral_system_prompt),
+                **({"request_model": params["model"]} if completion.model not in (None, params["model"]) else {}),
             )
         return completion
 

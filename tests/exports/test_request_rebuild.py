@@ -1,0 +1,111 @@
+"""The event log alone rebuilds every request the server received (system prompt, tools, messages,
+sampling parameters), whatever changed mid-session: `/prompt`, `/personality`, `/toolsets`, a
+`--continue` from another directory with other toolsets, a compaction, other sampling settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.compression import SUMMARY_INSTRUCTIONS
+from agent.prompts import build_system_prompt
+from recording.reader import load_session
+from recording.requests import canonical, request_body
+from scripted_server import Reply, ToolCall
+from tests.exports.toolkit import KEY
+
+
+def responder(body: dict, index: int) -> Reply:
+    """A tool call for each new prompt, an answer after the tool result, a summary when asked."""
+    if body["messages"][0]["content"] == SUMMARY_INSTRUCTIONS:
+        return Reply("They ran echo twice.")
+    if body["messages"][-1]["role"] == "tool":
+        return Reply(f"Done ({index}).")
+    return Reply(tool_calls=[ToolCall("terminal", {"command": f"echo {index}"}, id=f"call_{index}")])
+
+
+def agent_requests(llm) -> list[dict]:
+    """What the server received from the agent loop (the summariser's call is not an agent call)."""
+    return [r.body for r in llm.chat_requests if r.body["messages"][0]["content"] != SUMMARY_INSTRUCTIONS]
+
+
+def rebuilt(log: Path) -> list[dict]:
+    return [request_body(view) for view in load_session(log).calls]
+
+
+def new_agent(llm, **kwargs):
+    from run_agent import AIAgent
+
+    kwargs.setdefault("enabled_toolsets", ["terminal"])
+    return AIAgent(model="scripted-model", base_url=llm.base_url, api_key=KEY, **kwargs)
+
+
+def assert_rebuilt(llm, log: Path) -> None:
+    sent = agent_requests(llm)
+    got = rebuilt(log)
+    assert len(got) == len(sent)
+    for number, (mine, theirs) in enumerate(zip(got, sent, strict=True), 1):
+        assert canonical(mine) == canonical(theirs), f"call {number} differs"
+
+
+def log_of(agent, log_dir: Path) -> Path:
+    return log_dir / f"session_{agent.session_id}.jsonl"
+
+
+@pytest.mark.parametrize("change", ["prompt", "personality", "toolsets"])
+def test_repl_changes_are_in_the_log(scripted_llm, log_dir, change):
+    llm = scripted_llm(responder)
+    agent = new_agent(llm)
+    agent.chat("first")
+    if change == "prompt":  # what /prompt does (hermes_cli/repl/app.py rebuild_system_prompt)
+        agent.system_prompt = build_system_prompt("You are a pirate.", None, with_tools=True)
+    elif change == "personality":
+        agent.system_prompt = build_system_prompt(None, "Speak like a cat.", with_tools=True)
+    else:
+        agent.set_toolsets(["terminal", "file"])
+        agent.system_prompt = build_system_prompt(None, None, with_tools=True)
+    agent.chat("second")
+    agent.close()
+    log = log_of(agent, log_dir)
+    assert_rebuilt(llm, log)
+    views = load_session(log).calls
+    assert views[0].context.system_prompt != views[-1].context.system_prompt or change == "toolsets"
+    if change == "toolsets":
+        assert {t["function"]["name"] for t in views[-1].context.tools} > {"terminal"}
+
+
+def test_resume_from_another_directory_with_other_toolsets(scripted_llm, log_dir, tmp_path, monkeypatch):
+    llm = scripted_llm(responder)
+    first = tmp_path / "first"
+    second = tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    agent = new_agent(llm)
+    agent.chat("one")
+    agent.close()
+    log = log_of(agent, log_dir)
+    monkeypatch.chdir(second)
+    again = new_agent(llm, resume=log, enabled_toolsets=["terminal", "file"])
+    again.chat("two")
+    again.close()
+    assert_rebuilt(llm, log)
+    session = load_session(log)
+    assert str(second) in session.calls[-1].context.system_prompt
+    assert [v.number for v in session.calls] == [1, 2, 3, 4]  # unique across both runs
+
+
+def test_compaction_and_sampling_settings(scripted_llm, log_dir):
+    llm = scripted_llm(responder)
+    agent = new_agent(llm, request_params={"temperature": 0.3, "max_tokens": 77}, stream=False,
+                      token_capture=True)
+    for prompt in ("one", "two", "three"):
+        agent.chat(prompt)
+    assert agent.compress() is not None
+    agent.chat("four")
+    agent.close()
+    log = log_of(agent, log_dir)
+    assert_rebuilt(llm, log)
+    session = load_session(log)
+    assert len(session.calls) == 8 and any(e["type"] == "context_compressed" for e in session.edits)
