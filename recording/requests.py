@@ -54,7 +54,12 @@ class CallView:
 
 def context_after(event: dict[str, Any], current: RequestContext, start: dict[str, Any]) -> RequestContext:
     """The context in force after a context-bearing event (session_start/resume, tools_changed,
-    request_context)."""
+    request_context); `current` itself when nothing changed, so calls share one object."""
+    new = _context_after(event, current, start)
+    return current if new.same_as(current) else new
+
+
+def _context_after(event: dict[str, Any], current: RequestContext, start: dict[str, Any]) -> RequestContext:
     kind = event.get("type")
     if kind == "session_start":
         return RequestContext(str(event.get("system_prompt") or ""), event.get("tools") or [])

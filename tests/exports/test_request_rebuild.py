@@ -109,3 +109,40 @@ def test_compaction_and_sampling_settings(scripted_llm, log_dir):
     assert_rebuilt(llm, log)
     session = load_session(log)
     assert len(session.calls) == 8 and any(e["type"] == "context_compressed" for e in session.edits)
+
+
+# -- every export uses the request in force at each call -------------------------------------------
+def rendered_prompts(log: Path, chat_tok) -> list[list[int]]:
+    from exports.rollout import RolloutBuilder
+    from exports.source import load_trajectory
+
+    calls, left_out = RolloutBuilder(chat_tok).call_tokens(load_trajectory(log))
+    assert left_out == []
+    return [c.prompt for c in calls]
+
+
+@pytest.mark.parametrize("change", ["prompt", "toolsets", "compaction"])
+def test_rollout_renders_each_call_from_its_own_request(scripted_llm, log_dir, chat_tok, vllm, tmp_path, change):
+    """No server ids: every call's prompt is rendered locally, and must equal the server's render of
+    what it received (a stale system prompt, tool list or pre-compaction history would differ)."""
+    llm = scripted_llm(responder)
+    agent = new_agent(llm)
+    agent.chat("first")
+    if change == "prompt":
+        agent.system_prompt = build_system_prompt("You are a pirate.", None, with_tools=True)
+    elif change == "toolsets":
+        agent.set_toolsets(["terminal", "file"])
+    else:
+        agent.chat("second")
+        agent.chat("third")
+        assert agent.compress() is not None
+    agent.chat("last")
+    agent.close()
+    log = log_of(agent, log_dir)
+    served = [vllm.prompt_ids(body) for body in agent_requests(llm)]
+    assert rendered_prompts(log, chat_tok) == served
+    from tests.exports.toolkit import export
+
+    records = export(log, chat_tok, tmp_path / "r.jsonl")
+    assert sorted(n for r in records for n in r["calls"]) == list(range(1, len(served) + 1))
+    assert all(r["calls_left_out"] == "[]" for r in records)
