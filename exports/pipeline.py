@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
-from exports import FORMATS, TOKEN_FORMATS, adapters, atif, openai_ft, sharegpt
+from exports import FORMATS, TOKEN_FORMATS, adapters, atif, messages_ft, openai_ft, sharegpt
 from exports.filters import SessionFilter
 from exports.rollout import RolloutBuilder
 from exports.source import Trajectory, load_trajectory
@@ -82,7 +82,11 @@ class _Exporter:
         if fmt == "sharegpt":
             yield self.redact(sharegpt.dumps(sharegpt.to_record(t)))
         elif fmt == "openai":
-            yield self.redact(_plain(openai_ft.to_record(t, self.o.train_on)))
+            for record in openai_ft.to_records(t, self.o.train_on):
+                yield self.redact(_plain(record))
+        elif fmt == "messages":
+            for record in messages_ft.to_records(t):
+                yield self.redact(_plain(record))
         elif fmt == "atif":
             document = atif.to_document(t)
             if document is not None:

@@ -1,6 +1,6 @@
 """`hermes export`: session event logs -> training data (JSONL).
 
-    hermes export [PATH|SESSION_ID ...] --format sharegpt|openai|atif|rollout|atropos|verl
+    hermes export [PATH|SESSION_ID ...] --format sharegpt|openai|messages|atif|rollout|atropos|verl
                   [--output FILE|-] [--completed-only] [--model GLOB] [--since DATE] [--until DATE]
                   [--tokenizer DIR_OR_HF_NAME] [--chat-template FILE] [--rewards FILE]
 
@@ -24,7 +24,8 @@ USAGE_EXIT = 2
 EPILOG = """\
 formats:
   sharegpt  Hermes ShareGPT (conversations, timestamp, model, completed), byte-compatible with Hermes-Agent
-  openai    OpenAI/TRL fine-tuning messages + tools, arguments as JSON strings, per-message weight
+  openai    OpenAI fine-tuning messages + tools, arguments as JSON strings, per-message weight (no reasoning)
+  messages  HF/TRL/verl SFT messages + tools: arguments as objects, tool `name`, reasoning_content
   atif      ATIF-v1.5 trajectories (one JSON document per line), checked against a strict schema
   rollout   token ids, 0/1 loss mask, logprobs, turn spans, token_source (needs --tokenizer)
   atropos   Atropos ScoredDataGroup per session (needs --tokenizer)

@@ -32,6 +32,7 @@ def test_openai_record_has_tools_string_arguments_and_weights(tmp_path):
             {"role": "assistant", "content": "Python 3.11.6 is installed on this system ✓", "weight": 1},
         ],
         "tools": TOOLS,
+        "compaction": "none",
     }
     assert isinstance(record["messages"][2]["tool_calls"][0]["function"]["arguments"], str)
 

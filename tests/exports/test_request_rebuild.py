@@ -146,3 +146,49 @@ def test_rollout_renders_each_call_from_its_own_request(scripted_llm, log_dir, c
     records = export(log, chat_tok, tmp_path / "r.jsonl")
     assert sorted(n for r in records for n in r["calls"]) == list(range(1, len(served) + 1))
     assert all(r["calls_left_out"] == "[]" for r in records)
+
+
+def test_chat_formats_follow_the_request_context_and_mark_compaction(scripted_llm, log_dir, tmp_path):
+    from tests.exports.toolkit import export
+
+    llm = scripted_llm(responder)
+    agent = new_agent(llm)
+    agent.chat("first")
+    agent.system_prompt = "You are a pirate."
+    for prompt in ("second", "third", "fourth"):
+        agent.chat(prompt)
+    assert agent.compress() is not None
+    agent.chat("last")
+    agent.close()
+    log = log_of(agent, log_dir)
+    sent = agent_requests(llm)
+    records = export(log, None, tmp_path / "o.jsonl", fmt="openai")
+    assert [r["compaction"] for r in records] == ["before", "before", "after"]
+    trained = [m for r in records for m in r["messages"] if m["role"] == "assistant" and m["weight"]]
+    assert len(trained) == len(sent)  # every reply trained exactly once
+    for record in records:  # each record's system prompt is the one in force for its trained turns
+        assert record["messages"][0]["content"] in {"You are a pirate.", sent[0]["messages"][0]["content"]}
+    assert records[0]["messages"][0]["content"] == sent[0]["messages"][0]["content"]
+    assert all(r["messages"][0]["content"] == "You are a pirate." for r in records[1:])
+
+    rows = export(log, None, tmp_path / "m.jsonl", fmt="messages")
+    assert [r["compaction"] for r in rows] == ["before", "before", "after"]
+    calls = [m for r in rows for m in r["messages"] if m.get("tool_calls")]
+    assert all(isinstance(c["tool_calls"][0]["function"]["arguments"], dict) for c in calls)
+    tools = [m for r in rows for m in r["messages"] if m["role"] == "tool"]
+    assert tools and all(m["name"] == "terminal" for m in tools)
+
+
+def test_messages_render_to_what_the_server_rendered(scripted_llm, log_dir, tmp_path, hf_tok, vllm):
+    from tests.exports.toolkit import HERMES_TEMPLATE, export
+
+    llm = scripted_llm(responder)
+    agent = new_agent(llm)
+    agent.chat("first")
+    agent.chat("second")
+    agent.close()
+    (row,) = export(log_of(agent, log_dir), None, tmp_path / "m.jsonl", fmt="messages")
+    last = agent_requests(llm)[-1]
+    ours = hf_tok.apply_chat_template(row["messages"][:-1], tools=row["tools"], add_generation_prompt=True,
+                                      tokenize=False, chat_template=HERMES_TEMPLATE)
+    assert hf_tok.encode(ours, add_special_tokens=False) == vllm.prompt_ids(last)
