@@ -75,7 +75,7 @@ class _Exporter:
         self.redact = Redactor()
         self.builder = (RolloutBuilder(options.tokenizer, merge=options.merge, redact=self.redact)
                         if options.tokenizer else None)
-        self.pending: dict[str, list[dict[str, Any]]] = {}  # atropos groups by prompt
+        self.pending: dict[str, list[tuple[dict[str, Any], Any]]] = {}  # atropos groups by prompt
 
     def lines(self, t: Trajectory) -> Iterator[str]:
         fmt = self.o.fmt
@@ -104,14 +104,16 @@ class _Exporter:
             yield from map(_compact, records)
         elif self.o.fmt == "verl":
             yield from (_compact(adapters.verl_row(r)) for r in records)
-        elif records and self.o.group_by == "prompt":
-            self.pending.setdefault(t.session.first_prompt, []).extend(records)
         elif records:
-            yield _compact(adapters.atropos_group(records))
+            conversation = adapters.atropos_messages(t.system_prompt, t.messages)
+            if self.o.group_by == "prompt":
+                self.pending.setdefault(t.session.first_prompt, []).extend((r, conversation) for r in records)
+            else:
+                yield _compact(adapters.atropos_group(records, [conversation] * len(records)))
 
     def finish(self) -> Iterator[str]:
-        for records in self.pending.values():
-            yield _compact(adapters.atropos_group(records))
+        for pairs in self.pending.values():
+            yield _compact(adapters.atropos_group([r for r, _ in pairs], [m for _, m in pairs]))
 
 
 def _convert(exporter: _Exporter, path: Path) -> tuple[str, Any]:

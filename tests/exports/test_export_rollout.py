@@ -252,8 +252,11 @@ def test_atropos_and_verl_adapters(scripted_llm, log_dir, vllm, chat_tok, tmp_pa
     assert group["inference_logprobs"] == [[lp if m else 1.0 for lp, m in
                                             zip(record["logprobs"], record["loss_mask"], strict=True)]]
     assert group["group_overrides"] == {"group_size": 1} and len(group["overrides"]) == 1
-    for key in ("advantages", "ref_logprobs", "messages", "generation_params"):
+    for key in ("advantages", "ref_logprobs", "generation_params"):
         assert group[key] is None
+    (conversation,) = group["messages"]  # Atropos' viewer and API need role + content on each
+    assert [m["role"] for m in conversation] == ["system", "user", "assistant", "tool", "assistant"]
+    assert all(isinstance(m["content"], str) for m in conversation) and "echo 42" in conversation[2]["content"]
 
     (row,) = export(log, chat_tok, tmp_path / "v.jsonl", fmt="verl")
     split = record["prompt_len"]
@@ -263,6 +266,18 @@ def test_atropos_and_verl_adapters(scripted_llm, log_dir, vllm, chat_tok, tmp_pa
                                         zip(record["logprobs"][split:], record["loss_mask"][split:], strict=True)]
     assert 0 in row["response_mask"] and row["response_mask"][0] == 1  # tool tokens in the response, untrained
     assert row["extra_fields"]["token_source"] == "server"
+    assert row["metrics"] == {"generate_sequences": 0.0, "tool_calls": 0.0, "compute_score": 0.0,
+                              "num_preempted": -1}  # AgentLoopOutput requires it
+
+
+def test_atropos_never_puts_a_filler_logprob_on_a_trained_token(tmp_path, chat_tok, hf_tok):
+    """A trained token without a server logprob (a retokenized call) makes the group's
+    inference_logprobs null rather than 1.0 (Atropos' 'masked') at a trained position."""
+    from tests.exports.toolkit import small_session
+
+    log = small_session(tmp_path / "session_20261121_100000_abc123.jsonl")
+    (group,) = export(log, chat_tok, tmp_path / "a.jsonl", fmt="atropos")
+    assert group["inference_logprobs"] is None and group["messages"][0][0]["role"] == "system"
 
 
 def test_atropos_groups_attempts_at_the_same_prompt(scripted_llm, log_dir, vllm, tok_dir):
