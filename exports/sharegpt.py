@@ -14,12 +14,18 @@ from recording.sharegpt import to_sharegpt
 
 
 def to_record(trajectory: Trajectory) -> dict[str, Any]:
-    return {
+    """A session whose context was compacted also gets `"compacted": true` (its human turn
+    "[Summary of earlier conversation: …" is the agent's summary, not the user); other records
+    stay byte-identical to upstream's."""
+    record = {
         "conversations": to_sharegpt(trajectory.messages, trajectory.tools),
         "timestamp": trajectory.finished_at or "",
         "model": trajectory.model,
         "completed": trajectory.completed,
     }
+    if trajectory.session.compactions:
+        record["compacted"] = True
+    return record
 
 
 def dumps(record: dict[str, Any]) -> str:

@@ -60,6 +60,11 @@ class Trajectory:
         return self.session.calls
 
     @cached_property
+    def reply_calls(self) -> dict[int, CallView]:
+        """id(assistant message) -> the call that produced it."""
+        return {id(v.reply): v for v in self.session.calls if v.reply is not None}
+
+    @cached_property
     def final_positions(self) -> dict[int, int]:
         """id(message) -> its index in the final history."""
         return {id(m): i for i, m in enumerate(self.session.messages)}

@@ -54,6 +54,10 @@ class Session:
     # system prompt and tools in force at the end of the log.
     calls: list[CallView] = field(default_factory=list)
     context: RequestContext = field(default_factory=RequestContext)
+    # (len(recorded_messages) when it happened, context_compressed event), and the ids of recorded
+    # messages an undo/retry/reset removed: with these, the whole story can be told in log order.
+    compactions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    undone: set[int] = field(default_factory=set)
 
     @property
     def model(self) -> str | None:
@@ -145,8 +149,11 @@ def load_session(path: Path) -> Session:
             if kind == "history_edit":
                 count = int(event.get("removed_count") or 0)
                 for message in session.messages[max(len(session.messages) - count, 0):] if count > 0 else ():
+                    session.undone.add(id(message))
                     if (view := replies.get(id(message))) is not None:
                         view.reply_undone = True
+            else:
+                session.compactions.append((len(session.recorded_messages), event))
             apply_edit(session.messages, event)
             apply_edit(session.message_calls, event, replacement=_NO_CALL if event.get("message") is not None else None)
             session.message_calls = [None if c is _NO_CALL else c for c in session.message_calls]

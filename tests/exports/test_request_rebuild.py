@@ -192,3 +192,42 @@ def test_messages_render_to_what_the_server_rendered(scripted_llm, log_dir, tmp_
     ours = hf_tok.apply_chat_template(row["messages"][:-1], tools=row["tools"], add_generation_prompt=True,
                                       tokenize=False, chat_template=HERMES_TEMPLATE)
     assert hf_tok.encode(ours, add_special_tokens=False) == vllm.prompt_ids(last)
+
+
+def test_atif_and_sharegpt_mark_the_compaction(scripted_llm, log_dir, tmp_path):
+    from tests.exports.toolkit import export
+
+    llm = scripted_llm(responder)
+    agent = new_agent(llm)
+    for prompt in ("one", "two", "three"):
+        agent.chat(prompt)
+    assert agent.compress() is not None
+    agent.chat("four")
+    agent.close()
+    log = log_of(agent, log_dir)
+    (doc,) = export(log, None, tmp_path / "a.jsonl", fmt="atif")
+    steps = doc["steps"]
+    (boundary,) = [s for s in steps if (s.get("extra") or {}).get("context_management")]
+    assert boundary["source"] == "system" and boundary["message"].startswith("[Summary of earlier conversation:")
+    assert boundary["extra"]["context_management"]["type"] == "compaction"
+    at = steps.index(boundary)
+    # every reply is an agent step once outside copied context; the kept messages follow as copies
+    fresh = [s for s in steps if s["source"] == "agent" and not s.get("is_copied_context")]
+    assert len(fresh) == len(agent_requests(llm))
+    assert all(s.get("is_copied_context") for s in steps[at + 1: at + 2])
+    assert [s["message"] for s in steps if s["source"] == "user" and not s.get("is_copied_context")] == \
+        ["one", "two", "three", "four"]
+    (record,) = export(log, None, tmp_path / "s.jsonl", fmt="sharegpt")
+    assert record["compacted"] is True
+
+
+def test_sharegpt_text_mode_results_are_human_turns_as_upstream(tmp_path):
+    from recording.sharegpt import to_sharegpt
+
+    turns = to_sharegpt([
+        {"role": "user", "content": "list"},
+        {"role": "assistant", "content": '<tool_call>\n{"name": "terminal", "arguments": {"command": "ls"}}\n</tool_call>'},
+        {"role": "user", "content": '<tool_response>\n{"name": "terminal", "content": "a"}\n</tool_response>'},
+        {"role": "assistant", "content": "a"},
+    ], [])
+    assert [t["from"] for t in turns] == ["system", "human", "gpt", "human", "gpt"]
