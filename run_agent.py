@@ -345,6 +345,7 @@ class AIAgent:
         params.update(self.request_params)
         if self.token_capture:
             params.setdefault("logprobs", True)
+            params.setdefault("top_logprobs", 0)  # llama.cpp computes logprobs only when this is set
             params["extra_body"] = {**params.get("extra_body", {}), "return_token_ids": True}
         return params
 

@@ -44,6 +44,16 @@ def _end_cut_line(path: Path) -> None:
         pass
 
 
+def _ids_in_logprobs(entries: Any) -> list[int] | None:
+    """Token ids carried by logprob entries (`id`, as llama.cpp sends them), if every entry has one."""
+    if not isinstance(entries, list) or not entries:
+        return None
+    ids = [e.get("id") if isinstance(e, dict) else None for e in entries]
+    if all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return ids  # type: ignore[return-value]
+    return None
+
+
 class SessionRecorder:
     def __init__(
         self,
@@ -193,6 +203,10 @@ class SessionRecorder:
         system prompt or a secret, completion ids (and logprob token strings) of a reply that held
         a secret. Redaction works on text; it cannot find a secret spelled as token ids."""
         withheld: dict[str, str] = {}
+        if fields.get("completion_token_ids") is None and (ids := _ids_in_logprobs(fields.get("logprobs"))):
+            # llama.cpp sends no id fields but puts each sampled token's id in its logprob entry
+            fields["completion_token_ids"] = ids
+            fields["token_ids_from"] = "logprobs"
         if fields.get("prompt_token_ids") is not None:
             if ephemeral_prompt:
                 withheld["prompt_token_ids"] = "ephemeral system prompt"
