@@ -346,7 +346,9 @@ class AIAgent:
         if self.token_capture:
             params.setdefault("logprobs", True)
             params.setdefault("top_logprobs", 0)  # llama.cpp computes logprobs only when this is set
-            params["extra_body"] = {**params.get("extra_body", {}), "return_token_ids": True}
+            # vLLM and SGLang: return_token_ids; older SGLang only knows return_prompt_token_ids
+            params["extra_body"] = {**params.get("extra_body", {}), "return_token_ids": True,
+                                    "return_prompt_token_ids": True}
         return params
 
     def _call_llm(self) -> llm.Completion:

@@ -151,8 +151,10 @@ class Rendering:
     call_ids: list[str]
     token_ids: TokenIds | None = None
     logprob_tokens: LogprobTokens | None = None
-    # "vllm": token ids on `return_token_ids`. "llamacpp" (llama-cpp-python / llama-server): no
-    # token-id fields, logprobs only when `top_logprobs` is set, each entry carrying the token `id`.
+    # "vllm": token ids on `return_token_ids`. "sglang": the same request, but both id lists on the
+    # choice, and not when streaming (the completion server would reject it; here they are left out).
+    # "llamacpp" (llama-cpp-python / llama-server): no token-id fields, logprobs only when
+    # `top_logprobs` is set, each entry carrying the token `id`.
     flavour: str = "vllm"
 
     @property
@@ -167,7 +169,9 @@ class Rendering:
 
     @property
     def want_token_ids(self) -> bool:
-        return self.flavour == "vllm" and bool(self.body.get("return_token_ids"))
+        if self.flavour == "sglang" and self.body.get("stream"):
+            return False
+        return self.flavour in ("vllm", "sglang") and bool(self.body.get("return_token_ids"))
 
     def ids(self) -> tuple[list[int], list[int]]:
         return (self.token_ids or default_token_ids)(self.body, completion_text(self.reply))
@@ -216,7 +220,9 @@ class Rendering:
             "choices": [choice],
             "usage": compute_usage(reply, self.body),
         }
-        if self.want_token_ids:
+        if self.want_token_ids and self.flavour == "sglang":
+            choice["prompt_token_ids"], choice["token_ids"] = self.ids()
+        elif self.want_token_ids:
             out["prompt_token_ids"], choice["token_ids"] = self.ids()
         return out
 
