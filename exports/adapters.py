@@ -8,7 +8,7 @@ sequence's conversation as role + content.
 
 verl `AgentLoopOutput`-style rows (SkyRL reads the same fields as prompt_token_ids / loss_masks /
 rollout_logprobs): the first prompt, then every later token as the response, mask 1 where trained,
-logprobs 0.0 elsewhere.
+logprobs 0.0 elsewhere (null when some trained token has no server logprob: verl recomputes them).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from exports.rollout import NO_LOGPROB
 from recording.sharegpt import text_of
 
 ATROPOS_IGNORE = -100
@@ -48,8 +49,7 @@ def atropos_messages(system_prompt: str, messages: list[dict[str, Any]]) -> list
 
 
 def _trained_logprobs_known(record: dict[str, Any]) -> bool:
-    logprobs = record["logprobs"]
-    return logprobs is not None and all(lp is not None for lp, m in zip(logprobs, record["loss_mask"], strict=True) if m)
+    return all(lp != NO_LOGPROB for lp, m in zip(record["logprobs"], record["loss_mask"], strict=True) if m)
 
 
 def atropos_group(records: list[dict[str, Any]], messages: list[list[dict[str, Any]]] | None = None) -> dict[str, Any]:
@@ -63,8 +63,7 @@ def atropos_group(records: list[dict[str, Any]], messages: list[list[dict[str, A
                   for r in records],
         "scores": [float(r["reward"]) if r["reward"] is not None else 0.0 for r in records],
         "inference_logprobs": [
-            [lp if (lp is not None and m) else ATROPOS_NO_LOGPROB
-             for lp, m in zip(r["logprobs"] or [None] * len(r["tokens"]), r["loss_mask"], strict=True)]
+            [lp if m else ATROPOS_NO_LOGPROB for lp, m in zip(r["logprobs"], r["loss_mask"], strict=True)]
             for r in records
         ] if with_logprobs else None,
         "advantages": None,
@@ -96,9 +95,9 @@ def verl_row(record: dict[str, Any]) -> dict[str, Any]:
         "prompt_ids": tokens[:split],
         "response_ids": tokens[split:],
         "response_mask": mask[split:],
-        "response_logprobs": [lp if (lp is not None and m) else 0.0 for lp, m in zip(logprobs[split:], mask[split:],
-                                                                                 strict=True)]
-        if logprobs is not None else None,
+        # None (verl recomputes them) unless every trained token has the server's logprob
+        "response_logprobs": [lp if m else 0.0 for lp, m in zip(logprobs[split:], mask[split:], strict=True)]
+        if _trained_logprobs_known(record) else None,
         "reward_score": record["reward"],
         "num_turns": sum(1 for s in record["turn_spans"] if s["role"] != "template"),
         # required by AgentLoopOutput; hermes does not time these, so verl's defaults

@@ -21,6 +21,8 @@ completion of the previous call); otherwise a new sample starts, so a template t
 yields one sample per call instead of a wrong merge. Loss mask 1 covers completion tokens only,
 plus an end-of-turn token the next prompt adds right after a completion that stopped normally;
 a truncated (`finish_reason == "length"`) turn never gets an end token it did not sample.
+`logprobs` is one float per token: the server's where trained and known, else 1.0 (NO_LOGPROB,
+impossible for a logprob), never null, so `datasets` types the column alike in every file.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from exports.textcalls import is_text_response
 from exports.tokenizer import ChatTokenizer, template_messages
 from recording.requests import CallView, RequestContext
 
+NO_LOGPROB = 1.0  # an impossible logprob (Atropos' marker): no logprob at this position
 SOURCE_ORDER = ("server", "local_render", "retokenized")  # best first; a sample reports its worst
 
 
@@ -277,7 +280,6 @@ class RolloutBuilder:
                 if self.redact(text) != text:
                     raise RolloutError("its token ids spell a secret (a key pattern or a secret set in this "
                                        "environment); not exported")
-            has_logprobs = any(c.logprobs is not None for c in sample.calls)
             records.append({
                 "session_id": trajectory.session_id,
                 "sample": number,
@@ -285,8 +287,9 @@ class RolloutBuilder:
                 "model": trajectory.model,
                 "tokens": sample.tokens,
                 "loss_mask": sample.mask,
-                "logprobs": [lp if m else None for lp, m in zip(sample.logprobs, sample.mask, strict=True)]
-                if has_logprobs else None,
+                # always a list of floats (one type in every file): NO_LOGPROB where masked or unknown
+                "logprobs": [lp if (m and lp is not None) else NO_LOGPROB
+                             for lp, m in zip(sample.logprobs, sample.mask, strict=True)],
                 "turn_spans": sample.spans,
                 "prompt_len": sample.prompt_len,
                 "finish_reason": sample.calls[-1].finish_reason,
