@@ -39,7 +39,7 @@ class ExportOptions:
     rewards: dict[str, float] = field(default_factory=dict)
     merge: bool = True  # rollout: merge calls whose prompts extend each other
     train_on: str = "all"  # openai: "all" assistant turns or only the "last"
-    group_by: str = "session"  # atropos: "session" or "prompt"
+    group_by: str = "prompt"  # atropos: "prompt" (attempts at one task form a group) or "session"
     workers: int | None = None  # token formats: processes converting sessions (None: one per CPU, up to 4)
 
 
