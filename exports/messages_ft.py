@@ -7,7 +7,9 @@ tool templates require it) and `tool_call_id`, reasoning as `reasoning_content` 
 templates read). Text-mode tool calls stay text, as the model wrote and saw them. Records are cut
 per request context and compaction as in the openai format (exports/chat_records.py); TRL has no
 per-message weight, so turns a record holds only as context are trained too: filter on
-`compaction` (drop "before" if you keep "after") when that matters.
+`compaction` (drop "before" if you keep "after") when that matters. A turn cut by the token limit
+(`finish_reason: length`) ends its record: the template would close it with an end-of-turn token
+the model never sampled.
 """
 
 from __future__ import annotations
@@ -58,10 +60,18 @@ def to_messages(messages: list[dict[str, Any]], system_prompt: str) -> list[dict
     return out
 
 
-def _record(chat: ChatRecord) -> dict[str, Any]:
-    return {"messages": to_messages(chat.messages, chat.context.system_prompt),
+def _record(chat: ChatRecord) -> dict[str, Any] | None:
+    messages = chat.messages
+    # A turn cut by the token limit: TRL has no weight and its template would close the turn,
+    # training a stop the model never made. The record ends before it (or is dropped).
+    cut = next((i for i in sorted(chat.trained) if (chat.calls.get(i) or {}).get("finish_reason") == "length"), None)
+    if cut is not None:
+        messages = messages[:cut]
+        if not any(i < cut for i in chat.trained):
+            return None
+    return {"messages": to_messages(messages, chat.context.system_prompt),
             "tools": chat.context.tool_list, "compaction": chat.compaction}
 
 
 def to_records(trajectory: Trajectory) -> list[dict[str, Any]]:
-    return [_record(r) for r in chat_records(trajectory)]
+    return [r for r in map(_record, chat_records(trajectory)) if r is not None]
