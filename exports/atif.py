@@ -15,7 +15,7 @@ from typing import Any
 from exports import atif_schema
 from exports.source import Trajectory
 from exports.textcalls import is_text_response, text_before_calls, text_calls, text_responses
-from recording.requests import CallView
+from recording.requests import CallView, RequestContext
 from recording.sharegpt import text_of
 
 
@@ -71,8 +71,11 @@ class _Builder:
         model's context from there is that step's summary plus what follows) and the messages the
         compaction kept are repeated as copied context (`is_copied_context`, which SFT drops)."""
         t = self.t
-        if t.system_prompt:
-            self.add({"source": "system", "message": t.system_prompt})
+        # The system prompt of the first call (the log's first one if there was none); a later
+        # `/prompt`, `/personality` or `/toolsets` shows as a system step where it took effect.
+        self.context = t.calls[0].context if t.calls else t.context
+        if self.context.system_prompt:
+            self.add({"source": "system", "message": self.context.system_prompt})
         session = t.session
         recorded = session.recorded_messages
         if not session.compactions:
@@ -102,7 +105,10 @@ class _Builder:
                 continue
             role = message.get("role")
             if role == "assistant":
-                agent_step = self._agent_step(message, calls.get(id(message)), copied)
+                view = calls.get(id(message))
+                if view is not None and not copied and not view.context.same_as(self.context):
+                    self._context_step(view.context)
+                agent_step = self._agent_step(message, view, copied)
                 following = messages[index + 1] if index + 1 < len(messages) else None
                 if agent_step.get("tool_calls") and is_text_response(following) and following is not None:
                     self._text_results(agent_step, following)
@@ -122,6 +128,12 @@ class _Builder:
         if copied:
             for step in self.steps[first:]:
                 step["is_copied_context"] = True
+
+    def _context_step(self, context: RequestContext) -> None:
+        tools = [t.get("function", t).get("name") for t in context.tools]
+        self.add({"source": "system", "message": context.system_prompt,
+                  "extra": {"request_context": {"tools": tools}}})
+        self.context = context
 
     def _agent_step(self, message: dict[str, Any], call: CallView | None, copied: bool) -> dict[str, Any]:
         step: dict[str, Any] = {"source": "agent", "model_name": (call.event.get("model") if call else None) or self.t.model}
@@ -199,8 +211,12 @@ def to_document(trajectory: Trajectory) -> dict[str, Any] | None:
     agent: dict[str, Any] = {"name": "hermes", "version": __version__}
     if trajectory.model:
         agent["model_name"] = trajectory.model
-    if trajectory.tools:
-        agent["tool_definitions"] = trajectory.tools
+    tools: dict[str, dict[str, Any]] = {}  # every tool the session offered at some point, by name
+    for context in [*(v.context for v in trajectory.calls), trajectory.context]:
+        for tool in context.tools:
+            tools.setdefault(str(tool.get("function", tool).get("name")), tool)
+    if tools:
+        agent["tool_definitions"] = list(tools.values())
     document = {
         "schema_version": atif_schema.SCHEMA_VERSION,
         "session_id": trajectory.session_id,

@@ -231,3 +231,21 @@ def test_sharegpt_text_mode_results_are_human_turns_as_upstream(tmp_path):
         {"role": "assistant", "content": "a"},
     ], [])
     assert [t["from"] for t in turns] == ["system", "human", "gpt", "human", "gpt"]
+
+
+def test_atif_shows_each_system_prompt_and_every_tool_offered(scripted_llm, log_dir, tmp_path):
+    from tests.exports.toolkit import export
+
+    llm = scripted_llm(responder)
+    agent = new_agent(llm)
+    agent.chat("first")
+    agent.set_toolsets(["terminal", "file"])
+    agent.system_prompt = "You are a pirate."
+    agent.chat("second")
+    agent.close()
+    (doc,) = export(log_of(agent, log_dir), None, tmp_path / "a.jsonl", fmt="atif")
+    sent = agent_requests(llm)
+    systems = [s["message"] for s in doc["steps"] if s["source"] == "system"]
+    assert systems == [sent[0]["messages"][0]["content"], "You are a pirate."]
+    names = {t["function"]["name"] for t in doc["agent"]["tool_definitions"]}
+    assert names == {t["function"]["name"] for t in sent[-1]["tools"]} | {"terminal"}
