@@ -5,7 +5,8 @@ there are (grouping Atropos records by prompt is the one mode that holds records
 A session that cannot be converted is reported and skipped; the others are still written.
 
 Token formats spend most of their time converting (chat-template renders, encoding, decoding for
-the secrets check), one session independent of the next: with many sessions and more than one
+the secrets check), one session independent of the next (Atropos groups by prompt are put together here, at the end):
+with many sessions and more than one
 CPU, forked workers convert them while this process writes, in the same order and with the same
 bytes and reports as one process would give (exports/workers.py).
 """
@@ -62,6 +63,14 @@ def _plain(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
+@dataclass
+class _Pending:
+    """Atropos records waiting for the other attempts at their prompt (grouped at the end)."""
+
+    prompt: str
+    records: list[tuple[dict[str, Any], Any]]
+
+
 class _Exporter:
     def __init__(self, options: ExportOptions, report: ExportReport) -> None:
         if options.fmt not in FORMATS:
@@ -106,10 +115,13 @@ class _Exporter:
             yield from (_compact(adapters.verl_row(r)) for r in records)
         elif records:
             conversation = adapters.atropos_messages(t.system_prompt, t.messages)
-            if self.o.group_by == "prompt":
-                self.pending.setdefault(t.session.first_prompt, []).extend((r, conversation) for r in records)
+            if self.o.group_by == "prompt":  # grouped by the writing process (see run_export)
+                yield _Pending(t.session.first_prompt, [(r, conversation) for r in records])
             else:
                 yield _compact(adapters.atropos_group(records, [conversation] * len(records)))
+
+    def collect(self, pending: _Pending) -> None:
+        self.pending.setdefault(pending.prompt, []).extend(pending.records)
 
     def finish(self) -> Iterator[str]:
         for pairs in self.pending.values():
@@ -134,8 +146,8 @@ def run_export(paths: list[Path], options: ExportOptions, writer: JsonlWriter,
                on_failure: Callable[[Path, str], None] | None = None) -> ExportReport:
     report = ExportReport()
     exporter = _Exporter(options, report)
-    # Atropos groups by prompt collect records across sessions: that state stays in one process.
-    parallel = options.fmt in TOKEN_FORMATS and options.group_by != "prompt" and len(paths) >= WORKERS_FROM
+    # Atropos groups by prompt collect records across sessions: workers convert, this process groups.
+    parallel = options.fmt in TOKEN_FORMATS and len(paths) >= WORKERS_FROM
     workers = worker_count(options.workers) if parallel else 1
     results = (converted(lambda p: _convert(exporter, p), paths, workers, report) if workers > 1
                else ((p, _convert(exporter, p)) for p in paths))
@@ -150,7 +162,10 @@ def run_export(paths: list[Path], options: ExportOptions, writer: JsonlWriter,
                     on_failure(path, value)
             else:
                 for line in value:
-                    writer.write(line)
+                    if isinstance(line, _Pending):
+                        exporter.collect(line)
+                    else:
+                        writer.write(line)
                 report.exported += 1
         for line in exporter.finish():
             writer.write(line)
