@@ -283,6 +283,8 @@ def _from_response(response: Any) -> Completion:
             result.logprobs = _logprob_entries(choice.logprobs)
         if (ids := _extra(choice, "token_ids")) is not None:
             result.completion_token_ids = list(ids)
+        if result.prompt_token_ids is None and (ids := _extra(choice, "prompt_token_ids")) is not None:
+            result.prompt_token_ids = list(ids)  # SGLang puts the prompt ids on each choice
     return result
 
 

@@ -179,6 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             call_ids=[c.id or owner._new_call_id() for c in reply.tool_calls],
             token_ids=owner.token_ids,
             logprob_tokens=owner.logprob_tokens,
+            flavour=owner.flavour,
         )
         if body.get("stream"):
             self._stream(rendering)
@@ -259,6 +260,7 @@ class ScriptedLLM:
         logprob_tokens: LogprobTokens | None = None,
         default: Reply | None = None,
         host: str = "127.0.0.1",
+        flavour: str = "vllm",
     ) -> None:
         self.replies = replies if replies is not None else []
         self.models = list(models) if models else ["scripted-model"]
@@ -266,6 +268,7 @@ class ScriptedLLM:
         self.host = host
         self.token_ids = token_ids
         self.logprob_tokens = logprob_tokens
+        self.flavour = flavour  # whose response shapes to mimic for token data: "vllm" or "llamacpp"
         self.default = default
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # exceptions raised while answering (e.g. by a responder)
