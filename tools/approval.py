@@ -15,7 +15,6 @@ recursive delete of `build`, `exactly: git push -f` for a command with no path t
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from tools.risk_rules import BLOCKED, DANGEROUS, OK, SYSTEM_DIRS, Finding
 
 __all__ = ["BLOCKED", "DANGEROUS", "OK", "SYSTEM_DIRS", "Finding", "Rule", "Verdict", "check_command",
-           "parse_rule", "yolo_from_env"]
+           "parse_rule"]
 
 EXACT_PREFIX = "exactly: "
 _UNDER = " under "
