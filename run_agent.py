@@ -473,7 +473,10 @@ class AIAgent:
         params.update(self.request_params)
         if self.token_capture:
             params.setdefault("logprobs", True)
-            params["extra_body"] = {**params.get("extra_body", {}), "return_token_ids": True}
+            params.setdefault("top_logprobs", 0)  # llama.cpp computes logprobs only when this is set
+            # vLLM and SGLang: return_token_ids; older SGLang only knows return_prompt_token_ids
+            params["extra_body"] = {**params.get("extra_body", {}), "return_token_ids": True,
+                                    "return_prompt_token_ids": True}
         return params
 
     def _call_llm(self) -> llm.Completion:
@@ -522,6 +525,7 @@ class AIAgent:
         self.add_usage(completion.usage)
         self.context.observe(completion.usage, len(self.messages))
         if self._recorder is not None:
+            self._recorder.note_request(self.system_prompt, self.tools)  # logs a /prompt, /toolsets, ... change
             self._recorder.record_llm_call(
                 call=self.api_calls, attempts=attempt, model=completion.model or self.model,
                 params={"stream": self.stream, **{k: v for k, v in params.items() if k not in ("messages", "tools", "model")}},
@@ -534,6 +538,7 @@ class AIAgent:
                 completion_message=completion.message()
                 if completion.completion_token_ids is not None or completion.logprobs else None,
                 ephemeral_prompt=bool(self.ephemeral_system_prompt),
+                **({"request_model": params["model"]} if completion.model not in (None, params["model"]) else {}),
             )
         return completion
 

@@ -455,6 +455,8 @@ def _from_dict(data: dict[str, Any]) -> Completion:
         result.logprobs = [_without_none(entry) for entry in lp.get("content") or []]
     if (ids := choice.get("token_ids")) is not None:
         result.completion_token_ids = list(ids)
+    if result.prompt_token_ids is None and (ids := choice.get("prompt_token_ids")) is not None:
+        result.prompt_token_ids = list(ids)  # SGLang puts the prompt ids on each choice
     return result
 
 

@@ -4,6 +4,7 @@
     filters.py     which sessions to export (completed only, model, date range)
     sharegpt.py    Hermes ShareGPT records          openai_ft.py   OpenAI fine-tuning records
     atif.py        ATIF-v1.5 trajectories           atif_schema.py strict ATIF models
+    messages_ft.py HF/TRL/verl SFT messages         chat_records.py which conversation a chat record holds
     tokenizer.py   HF tokenizer + chat template     rollout.py     token-level RL samples
     chat_render.py templates, no transformers       workers.py     sessions in forked workers
     adapters.py    Atropos / verl shapes            writer.py      JSONL output (file, .gz, stdout)
@@ -13,5 +14,5 @@ Nothing here imports transformers until a tokenizer is asked for, and a plain lo
 directory is read without it.
 """
 
-FORMATS = ("sharegpt", "openai", "atif", "rollout", "atropos", "verl")
+FORMATS = ("sharegpt", "openai", "messages", "atif", "rollout", "atropos", "verl")
 TOKEN_FORMATS = frozenset({"rollout", "atropos", "verl"})

@@ -15,6 +15,7 @@ from typing import Any
 from exports import atif_schema
 from exports.source import Trajectory
 from exports.textcalls import is_text_response, text_before_calls, text_calls, text_responses
+from recording.requests import CallView, RequestContext
 from recording.sharegpt import text_of
 
 
@@ -65,20 +66,49 @@ class _Builder:
         return step
 
     def build(self) -> list[dict[str, Any]]:
+        """Steps in log order: every recorded message (undone ones left out); at a compaction a
+        system step marks the boundary (`extra.context_management`, boundary "replace": the
+        model's context from there is that step's summary plus what follows) and the messages the
+        compaction kept are repeated as copied context (`is_copied_context`, which SFT drops)."""
         t = self.t
-        if t.system_prompt:
-            self.add({"source": "system", "message": t.system_prompt})
-        calls = t.call_for_message
-        messages = t.messages
+        # The system prompt of the first call (the log's first one if there was none); a later
+        # `/prompt`, `/personality` or `/toolsets` shows as a system step where it took effect.
+        self.context = t.calls[0].context if t.calls else t.context
+        if self.context.system_prompt:
+            self.add({"source": "system", "message": self.context.system_prompt})
+        session = t.session
+        recorded = session.recorded_messages
+        if not session.compactions:
+            self._steps(t.messages, False)
+            return self.steps
+        done = 0
+        for position, event in session.compactions:
+            self._steps([m for m in recorded[done:position] if id(m) not in session.undone], False)
+            done = position
+            summary = event.get("message") or {}
+            self.add({"source": "system", "message": text_of(summary.get("content")),
+                      "extra": {"context_management": {"type": "compaction", "boundary": "replace",
+                                                       "replaced_messages": event.get("replaced_count")}}})
+            kept = _history_after(recorded[:position], session.undone, session.compactions, event)
+            self._steps(kept, True)
+        self._steps([m for m in recorded[done:] if id(m) not in session.undone], False)
+        return self.steps
+
+    def _steps(self, messages: list[dict[str, Any]], copied: bool) -> None:
+        calls = self.t.reply_calls
         agent_step: dict[str, Any] | None = None
         skip_next = False
+        first = len(self.steps)
         for index, message in enumerate(messages):
             if skip_next:
                 skip_next = False
                 continue
             role = message.get("role")
             if role == "assistant":
-                agent_step = self._agent_step(message, index, calls.get(index))
+                view = calls.get(id(message))
+                if view is not None and not copied and not view.context.same_as(self.context):
+                    self._context_step(view.context)
+                agent_step = self._agent_step(message, view, copied)
                 following = messages[index + 1] if index + 1 < len(messages) else None
                 if agent_step.get("tool_calls") and is_text_response(following) and following is not None:
                     self._text_results(agent_step, following)
@@ -95,10 +125,18 @@ class _Builder:
                 agent_step = None
                 source = "system" if role == "system" else "user"
                 self.add({"source": source, "message": text_of(message.get("content"))})
-        return self.steps
+        if copied:
+            for step in self.steps[first:]:
+                step["is_copied_context"] = True
 
-    def _agent_step(self, message: dict[str, Any], index: int, call: dict[str, Any] | None) -> dict[str, Any]:
-        step: dict[str, Any] = {"source": "agent", "model_name": (call or {}).get("model") or self.t.model}
+    def _context_step(self, context: RequestContext) -> None:
+        tools = [t.get("function", t).get("name") for t in context.tools]
+        self.add({"source": "system", "message": context.system_prompt,
+                  "extra": {"request_context": {"tools": tools}}})
+        self.context = context
+
+    def _agent_step(self, message: dict[str, Any], call: CallView | None, copied: bool) -> dict[str, Any]:
+        step: dict[str, Any] = {"source": "agent", "model_name": (call.event.get("model") if call else None) or self.t.model}
         tool_calls = [
             {"tool_call_id": c.get("id") or f"call_{i}", "function_name": (c.get("function") or {}).get("name", ""),
              "arguments": _arguments((c.get("function") or {}).get("arguments"))}
@@ -114,8 +152,9 @@ class _Builder:
             step["reasoning_content"] = message["reasoning"]
         if tool_calls:
             step["tool_calls"] = tool_calls
-        if call is not None and (metrics := _metrics(call, self.t.server_prompt_ids(call),
-                                                     self.t.server_completion_ids(call, index))):
+        if call is not None and not copied and (metrics := _metrics(
+                call.event, None if self.t.view_redacted(call) else self.t.server_prompt_ids(call.event),
+                self.t.server_completion_ids_of(call.event, message))):
             step["metrics"] = metrics
         return self.add(step)
 
@@ -128,6 +167,23 @@ class _Builder:
         if rest:
             results.append({"content": rest})
         step["observation"] = {"results": results}
+
+
+def _history_after(recorded: list[dict[str, Any]], undone: set[int], compactions: list[tuple[int, dict[str, Any]]],
+                   event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages a compaction kept (its summary not included): the history up to it, replayed."""
+    from recording.reader import apply_edit
+
+    history: list[Any] = []
+    done = 0
+    for position, edit in compactions:
+        history.extend(m for m in recorded[done:position] if id(m) not in undone)
+        done = position
+        apply_edit(history, edit)
+        if edit is event:
+            summary = edit.get("message")
+            return [m for m in history if m is not summary]
+    return history
 
 
 def _final_metrics(trajectory: Trajectory, steps: int) -> dict[str, Any]:
@@ -155,8 +211,12 @@ def to_document(trajectory: Trajectory) -> dict[str, Any] | None:
     agent: dict[str, Any] = {"name": "hermes", "version": __version__}
     if trajectory.model:
         agent["model_name"] = trajectory.model
-    if trajectory.tools:
-        agent["tool_definitions"] = trajectory.tools
+    tools: dict[str, dict[str, Any]] = {}  # every tool the session offered at some point, by name
+    for context in [*(v.context for v in trajectory.calls), trajectory.context]:
+        for tool in context.tools:
+            tools.setdefault(str(tool.get("function", tool).get("name")), tool)
+    if tools:
+        agent["tool_definitions"] = list(tools.values())
     document = {
         "schema_version": atif_schema.SCHEMA_VERSION,
         "session_id": trajectory.session_id,

@@ -1,8 +1,12 @@
 """OpenAI chat fine-tuning records: `{"messages", "tools"}` with arguments as JSON strings (formats.md §6.1).
 
-The system message is the recorded one (an ephemeral prompt is never in the log). Reasoning is
-dropped (the format has no field for it). Every assistant message gets a `weight`: 0 for a turn
-cut off by the token limit, and, with `train_on="last"`, for every assistant turn but the last.
+The system message and tools are those in force when the record's turns were written (a session
+whose prompt or tools changed gives one record per stretch, see exports/chat_records.py; an
+ephemeral prompt is never in the log). Reasoning is dropped: the format has no field for it (use
+`--format messages` to keep it). Every assistant message gets a `weight`: 0 for a turn cut off by
+the token limit, for a turn that is only context in this record, and, with `train_on="last"`, for
+every trained turn but the last. `compaction` says whether the record lies before or after a
+context compaction ("none" otherwise).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from exports.chat_records import ChatRecord, chat_records
 from exports.source import Trajectory
 
 _KEEP = {
@@ -44,25 +49,31 @@ def _message(message: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-def to_record(trajectory: Trajectory, train_on: str = "all") -> dict[str, Any]:
+def to_records(trajectory: Trajectory, train_on: str = "all") -> list[dict[str, Any]]:
+    """One record per conversation in `chat_records` (usually one per session)."""
+    return [_record(r, train_on) for r in chat_records(trajectory)]
+
+
+def _record(chat: ChatRecord, train_on: str) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
-    if trajectory.system_prompt:
-        messages.append({"role": "system", "content": trajectory.system_prompt})
-    calls = trajectory.call_for_message
-    assistant_at: list[int] = []
-    for index, message in enumerate(trajectory.messages):
+    if chat.context.system_prompt:
+        messages.append({"role": "system", "content": chat.context.system_prompt})
+    trained_at: list[int] = []
+    for index, message in enumerate(chat.messages):
         out = _message(message)
         if out is None:
             continue
         if out["role"] == "assistant":
-            truncated = (calls.get(index) or {}).get("finish_reason") == "length"
-            out["weight"] = 0 if truncated else 1
-            assistant_at.append(len(messages))
+            truncated = (chat.calls.get(index) or {}).get("finish_reason") == "length"
+            out["weight"] = 1 if index in chat.trained and not truncated else 0
+            if out["weight"]:
+                trained_at.append(len(messages))
         messages.append(out)
     if train_on == "last":
-        for position in assistant_at[:-1]:
+        for position in trained_at[:-1]:
             messages[position]["weight"] = 0
     record: dict[str, Any] = {"messages": messages}
-    if trajectory.tools:
-        record["tools"] = trajectory.tools
+    if chat.context.tools:
+        record["tools"] = chat.context.tool_list
+    record["compaction"] = chat.compaction
     return record

@@ -5,7 +5,8 @@ there are (grouping Atropos records by prompt is the one mode that holds records
 A session that cannot be converted is reported and skipped; the others are still written.
 
 Token formats spend most of their time converting (chat-template renders, encoding, decoding for
-the secrets check), one session independent of the next: with many sessions and more than one
+the secrets check), one session independent of the next (Atropos groups by prompt are put together here, at the end):
+with many sessions and more than one
 CPU, forked workers convert them while this process writes, in the same order and with the same
 bytes and reports as one process would give (exports/workers.py).
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
-from exports import FORMATS, TOKEN_FORMATS, adapters, atif, openai_ft, sharegpt
+from exports import FORMATS, TOKEN_FORMATS, adapters, atif, messages_ft, openai_ft, sharegpt
 from exports.filters import SessionFilter
 from exports.rollout import RolloutBuilder
 from exports.source import Trajectory, load_trajectory
@@ -39,7 +40,7 @@ class ExportOptions:
     rewards: dict[str, float] = field(default_factory=dict)
     merge: bool = True  # rollout: merge calls whose prompts extend each other
     train_on: str = "all"  # openai: "all" assistant turns or only the "last"
-    group_by: str = "session"  # atropos: "session" or "prompt"
+    group_by: str = "prompt"  # atropos: "prompt" (attempts at one task form a group) or "session"
     workers: int | None = None  # token formats: processes converting sessions (None: one per CPU, up to 4)
 
 
@@ -62,6 +63,14 @@ def _plain(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
+@dataclass
+class _Pending:
+    """Atropos records waiting for the other attempts at their prompt (grouped at the end)."""
+
+    prompt: str
+    records: list[tuple[dict[str, Any], Any]]
+
+
 class _Exporter:
     def __init__(self, options: ExportOptions, report: ExportReport) -> None:
         if options.fmt not in FORMATS:
@@ -75,14 +84,18 @@ class _Exporter:
         self.redact = Redactor()
         self.builder = (RolloutBuilder(options.tokenizer, merge=options.merge, redact=self.redact)
                         if options.tokenizer else None)
-        self.pending: dict[str, list[dict[str, Any]]] = {}  # atropos groups by prompt
+        self.pending: dict[str, list[tuple[dict[str, Any], Any]]] = {}  # atropos groups by prompt
 
     def lines(self, t: Trajectory) -> Iterator[str]:
         fmt = self.o.fmt
         if fmt == "sharegpt":
             yield self.redact(sharegpt.dumps(sharegpt.to_record(t)))
         elif fmt == "openai":
-            yield self.redact(_plain(openai_ft.to_record(t, self.o.train_on)))
+            for record in openai_ft.to_records(t, self.o.train_on):
+                yield self.redact(_plain(record))
+        elif fmt == "messages":
+            for record in messages_ft.to_records(t):
+                yield self.redact(_plain(record))
         elif fmt == "atif":
             document = atif.to_document(t)
             if document is not None:
@@ -100,14 +113,19 @@ class _Exporter:
             yield from map(_compact, records)
         elif self.o.fmt == "verl":
             yield from (_compact(adapters.verl_row(r)) for r in records)
-        elif records and self.o.group_by == "prompt":
-            self.pending.setdefault(t.session.first_prompt, []).extend(records)
         elif records:
-            yield _compact(adapters.atropos_group(records))
+            conversation = adapters.atropos_messages(t.system_prompt, t.messages)
+            if self.o.group_by == "prompt":  # grouped by the writing process (see run_export)
+                yield _Pending(t.session.first_prompt, [(r, conversation) for r in records])
+            else:
+                yield _compact(adapters.atropos_group(records, [conversation] * len(records)))
+
+    def collect(self, pending: _Pending) -> None:
+        self.pending.setdefault(pending.prompt, []).extend(pending.records)
 
     def finish(self) -> Iterator[str]:
-        for records in self.pending.values():
-            yield _compact(adapters.atropos_group(records))
+        for pairs in self.pending.values():
+            yield _compact(adapters.atropos_group([r for r, _ in pairs], [m for _, m in pairs]))
 
 
 def _convert(exporter: _Exporter, path: Path) -> tuple[str, Any]:
@@ -128,8 +146,8 @@ def run_export(paths: list[Path], options: ExportOptions, writer: JsonlWriter,
                on_failure: Callable[[Path, str], None] | None = None) -> ExportReport:
     report = ExportReport()
     exporter = _Exporter(options, report)
-    # Atropos groups by prompt collect records across sessions: that state stays in one process.
-    parallel = options.fmt in TOKEN_FORMATS and options.group_by != "prompt" and len(paths) >= WORKERS_FROM
+    # Atropos groups by prompt collect records across sessions: workers convert, this process groups.
+    parallel = options.fmt in TOKEN_FORMATS and len(paths) >= WORKERS_FROM
     workers = worker_count(options.workers) if parallel else 1
     results = (converted(lambda p: _convert(exporter, p), paths, workers, report) if workers > 1
                else ((p, _convert(exporter, p)) for p in paths))
@@ -144,7 +162,10 @@ def run_export(paths: list[Path], options: ExportOptions, writer: JsonlWriter,
                     on_failure(path, value)
             else:
                 for line in value:
-                    writer.write(line)
+                    if isinstance(line, _Pending):
+                        exporter.collect(line)
+                    else:
+                        writer.write(line)
                 report.exported += 1
         for line in exporter.finish():
             writer.write(line)

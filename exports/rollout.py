@@ -9,18 +9,25 @@ Each model call contributes a prompt and a completion, taken from the best sourc
   retokenized   no usable completion ids: the assistant turn rendered from the text, with no
                 logprobs (an approximation of what the model sampled)
 
-A call made before a context compaction that rewrote the history it saw, with no server ids,
-cannot be rebuilt from the log; it is left out and listed in `calls_left_out`.
+Each call is rendered from the request it answered (recording/requests.py): the system prompt and
+tools in force then, and the history as it was, so calls made before a compaction or before a
+`/prompt` or `/toolsets` change are exported as they were sent (in samples of their own where the
+prompt no longer extends the previous sequence). A call is left out only when it cannot be a
+sample, and `calls_left_out` (a JSON text, so the column has one type in every file) lists it
+with the reason: no reply in the log, or a reply the user undid.
 
 Calls are merged into one sequence while each prompt starts with everything before it (prompt +
 completion of the previous call); otherwise a new sample starts, so a template that rewrites history
 yields one sample per call instead of a wrong merge. Loss mask 1 covers completion tokens only,
 plus an end-of-turn token the next prompt adds right after a completion that stopped normally;
 a truncated (`finish_reason == "length"`) turn never gets an end token it did not sample.
+`logprobs` is one float per token: the server's where trained and known, else 1.0 (NO_LOGPROB,
+impossible for a logprob), never null, so `datasets` types the column alike in every file.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +35,9 @@ from typing import Any
 from exports.source import Trajectory
 from exports.textcalls import is_text_response
 from exports.tokenizer import ChatTokenizer, template_messages
+from recording.requests import CallView, RequestContext
 
+NO_LOGPROB = 1.0  # an impossible logprob (Atropos' marker): no logprob at this position
 SOURCE_ORDER = ("server", "local_render", "retokenized")  # best first; a sample reports its worst
 
 
@@ -39,12 +48,13 @@ class RolloutError(Exception):
 @dataclass
 class CallTokens:
     number: int  # the call's number in the session log
-    message_index: int  # the assistant message it produced
+    message_index: int  # the assistant message it produced (index into `conv`)
     prompt: list[int]
     completion: list[int]
     logprobs: list[float | None] | None  # aligned with `completion`
     source: str
     finish_reason: str | None
+    conv: list[dict[str, Any]] = field(default_factory=list)  # the history the indices refer to
 
     @property
     def truncated(self) -> bool:
@@ -98,11 +108,11 @@ def _context_role(messages: list[dict[str, Any]]) -> str:
 class _Renderer:
     """Chat-template renders of the conversation's prefixes, each computed at most once."""
 
-    def __init__(self, tokenizer: ChatTokenizer, trajectory: Trajectory) -> None:
+    def __init__(self, tokenizer: ChatTokenizer, context: RequestContext, messages: list[dict[str, Any]]) -> None:
         self.tok = tokenizer
-        self.tools = trajectory.tools
-        system = {"role": "system", "content": trajectory.system_prompt}
-        self.conv = template_messages([system, *trajectory.messages])
+        self.tools = context.tool_list
+        system = {"role": "system", "content": context.system_prompt}
+        self.conv = template_messages([system, *messages])
         self._cache: dict[tuple[int, bool], tuple[list[int], list[int] | None]] = {}
 
     def prompt(self, message_index: int, *, from_reply: bool = False) -> list[int]:
@@ -158,33 +168,50 @@ class RolloutBuilder:
         self.redact = redact  # last check: a sample whose decoded text it would change is refused
 
     # -- per call ---------------------------------------------------------------------------------
-    def call_tokens(self, trajectory: Trajectory) -> tuple[list[CallTokens], list[int]]:
-        """Each call's prompt and completion ids, and the numbers of calls that had to be left out
-        (their prompt was neither returned by the server nor can it be rebuilt from the log)."""
-        renderer: _Renderer | None = None
+    def call_tokens(self, trajectory: Trajectory) -> tuple[list[CallTokens], list[dict[str, Any]]]:
+        """Each call's prompt and completion ids, and the calls left out with the reason."""
+        renderers: dict[int, _Renderer] = {}  # id(context) -> renderer of the final history
         out: list[CallTokens] = []
-        left_out: list[int] = []
-        for index, call in sorted(trajectory.call_for_message.items()):
+        left_out: list[dict[str, Any]] = []
+        for view in trajectory.calls:
+            reason = _left_out_reason(view)
+            if reason is not None:
+                left_out.append({"call": view.number, "reason": reason})
+                continue
+            call = view.event
+            index = trajectory.final_index(view)
+            own = index is None  # the history was rewritten since: render this call's own request
+            if own:
+                conv, index = [*view.messages, view.reply], len(view.messages)
+            else:
+                conv = trajectory.messages
             finish = call.get("finish_reason")
-            number = int(call.get("call") or len(out) + 1)
-            prompt = trajectory.server_prompt_ids(call)
-            completion = trajectory.server_completion_ids(call, index)
+            prompt = trajectory.server_prompt_ids(call) if not trajectory.view_redacted(view) else None
+            completion = trajectory.server_completion_ids_of(call, view.reply)
             logprobs = _aligned_logprobs(call.get("logprobs"), len(completion)) if completion is not None else None
             if prompt is not None and completion is not None:
-                out.append(CallTokens(number, index, prompt, completion, logprobs, "server", finish))
+                out.append(CallTokens(view.number, index, prompt, completion, logprobs, "server", finish, conv))
                 continue
-            if trajectory.history_changed_before(call, index):
-                left_out.append(number)  # compacted since: the log no longer holds what this call saw
-                continue
-            renderer = renderer or _Renderer(self.tok, trajectory)
+            renderer = self._renderer(renderers, view, conv, own)
             if completion is not None:
                 prompt = prompt if prompt is not None else renderer.prompt(index)
-                out.append(CallTokens(number, index, prompt, completion, logprobs, "local_render", finish))
+                out.append(CallTokens(view.number, index, prompt, completion, logprobs, "local_render", finish, conv))
             else:
                 prompt = prompt if prompt is not None else renderer.prompt(index, from_reply=True)
                 completion = self._assistant_tokens(renderer, index, prompt, finish == "length")
-                out.append(CallTokens(number, index, prompt, completion, None, "retokenized", finish))
+                out.append(CallTokens(view.number, index, prompt, completion, None, "retokenized", finish, conv))
         return out, left_out
+
+    def _renderer(self, cache: dict[int, _Renderer], view: CallView, conv: list[dict[str, Any]],
+                  own: bool) -> _Renderer:
+        """One renderer per context over the final history (its prefix renders are shared by the
+        calls); a call whose history was rewritten since gets one of its own."""
+        if own:
+            return _Renderer(self.tok, view.context, conv)
+        key = id(view.context)
+        if key not in cache:
+            cache[key] = _Renderer(self.tok, view.context, conv)
+        return cache[key]
 
     def _assistant_tokens(self, renderer: _Renderer, index: int, prompt: list[int], truncated: bool) -> list[int]:
         full, mask = renderer.through(index)
@@ -207,7 +234,7 @@ class RolloutBuilder:
         return tokens
 
     # -- merging ----------------------------------------------------------------------------------
-    def samples(self, calls: list[CallTokens], messages: list[dict[str, Any]]) -> list[Sample]:
+    def samples(self, calls: list[CallTokens]) -> list[Sample]:
         out: list[Sample] = []
         current: Sample | None = None
         eot = self.tok.eot_ids
@@ -224,7 +251,7 @@ class RolloutBuilder:
                 start = len(current.tokens)
                 current.add(suffix, trained=False)
                 between = (last.message_index + 1, call.message_index)
-                current.span(_context_role(messages[between[0]:between[1]]), start, between)
+                current.span(_context_role(call.conv[between[0]:between[1]]), start, between)
             else:
                 if current is not None:
                     out.append(current)
@@ -240,7 +267,8 @@ class RolloutBuilder:
     # -- records ----------------------------------------------------------------------------------
     def records(self, trajectory: Trajectory, reward: float | None = None) -> list[dict[str, Any]]:
         calls, left_out = self.call_tokens(trajectory)
-        samples = self.samples(calls, trajectory.messages)
+        samples = self.samples(calls)
+        left_out_text = json.dumps(left_out, ensure_ascii=False)
         described = self.tok.describe()
         records = []
         for number, sample in enumerate(samples):
@@ -252,7 +280,6 @@ class RolloutBuilder:
                 if self.redact(text) != text:
                     raise RolloutError("its token ids spell a secret (a key pattern or a secret set in this "
                                        "environment); not exported")
-            has_logprobs = any(c.logprobs is not None for c in sample.calls)
             records.append({
                 "session_id": trajectory.session_id,
                 "sample": number,
@@ -260,8 +287,9 @@ class RolloutBuilder:
                 "model": trajectory.model,
                 "tokens": sample.tokens,
                 "loss_mask": sample.mask,
-                "logprobs": [lp if m else None for lp, m in zip(sample.logprobs, sample.mask, strict=True)]
-                if has_logprobs else None,
+                # always a list of floats (one type in every file): NO_LOGPROB where masked or unknown
+                "logprobs": [lp if (m and lp is not None) else NO_LOGPROB
+                             for lp, m in zip(sample.logprobs, sample.mask, strict=True)],
                 "turn_spans": sample.spans,
                 "prompt_len": sample.prompt_len,
                 "finish_reason": sample.calls[-1].finish_reason,
@@ -270,9 +298,17 @@ class RolloutBuilder:
                 **described,
                 "reward": reward,
                 "completed": trajectory.completed,
-                "calls_left_out": left_out,
+                "calls_left_out": left_out_text,
             })
         return records
+
+
+def _left_out_reason(view: CallView) -> str | None:
+    if view.reply is None:
+        return "no reply in the log (the run was cut off or the reply was not recorded)"
+    if view.reply_undone:
+        return "the user undid or retried this reply"
+    return None
 
 
 def _extends(prompt: list[int], sequence: list[int]) -> bool:

@@ -14,12 +14,17 @@ from recording.sharegpt import to_sharegpt
 
 
 def to_record(trajectory: Trajectory) -> dict[str, Any]:
-    return {
+    """Upstream's record plus `compacted` (true: a human turn "[Summary of earlier conversation: …"
+    is the agent's summary, not the user). It is on every record, so files of different runs
+    share one schema; the turns themselves are byte-identical to upstream's."""
+    record = {
         "conversations": to_sharegpt(trajectory.messages, trajectory.tools),
         "timestamp": trajectory.finished_at or "",
         "model": trajectory.model,
         "completed": trajectory.completed,
+        "compacted": bool(trajectory.session.compactions),
     }
+    return record
 
 
 def dumps(record: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from agent.errors import ConfigError
 from recording.reader import LOG_GLOB, Session, load_session
 from recording.redact import REDACTED
+from recording.requests import CallView, RequestContext
 
 
 @dataclass
@@ -35,8 +36,13 @@ class Trajectory:
         return self.session.model or next((c.get("model") for c in self.session.llm_calls if c.get("model")), "") or ""
 
     @property
+    def context(self) -> RequestContext:
+        """The system prompt and tools in force at the end of the log (recording/requests.py)."""
+        return self.session.context
+
+    @property
     def tools(self) -> list[dict[str, Any]]:
-        return self.session.start.get("tools") or []
+        return self.context.tool_list
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -44,8 +50,44 @@ class Trajectory:
 
     @property
     def system_prompt(self) -> str:
-        """The recorded (non-ephemeral) system prompt; the ephemeral text is never in the log."""
-        return self.session.start.get("system_prompt") or ""
+        """The recorded (non-ephemeral) system prompt in force at the end; the ephemeral text is
+        never in the log."""
+        return self.context.system_prompt
+
+    @property
+    def calls(self) -> list[CallView]:
+        """Every model call with the request it answered, in log order (numbers unique per session)."""
+        return self.session.calls
+
+    @cached_property
+    def reply_calls(self) -> dict[int, CallView]:
+        """id(assistant message) -> the call that produced it."""
+        return {id(v.reply): v for v in self.session.calls if v.reply is not None}
+
+    @cached_property
+    def final_positions(self) -> dict[int, int]:
+        """id(message) -> its index in the final history."""
+        return {id(m): i for i, m in enumerate(self.session.messages)}
+
+    def final_index(self, view: CallView) -> int | None:
+        """Where this call's reply sits in the final history, if that history still starts with
+        exactly what the call was sent (no compaction rewrote it since); else None."""
+        if view.reply is None:
+            return None
+        index = self.final_positions.get(id(view.reply))
+        if index is None or index != len(view.messages) or self.history_changed_before(view.event, index):
+            return None
+        return index
+
+    def view_redacted(self, view: CallView) -> bool:
+        """The request of this call held text redaction touched (its ids would spell a secret)."""
+        if REDACTED in view.context.system_prompt:
+            return True
+        index = self.final_index(view)
+        if index is not None:
+            first = self.first_redacted
+            return first is not None and first < index
+        return any(REDACTED in json.dumps(m, ensure_ascii=False) for m in view.messages)
 
     @cached_property
     def had_ephemeral_prompt(self) -> bool:
@@ -84,6 +126,15 @@ class Trajectory:
         if not isinstance(ids, list):
             return None
         if REDACTED in json.dumps(self.messages[message_index], ensure_ascii=False):
+            return None
+        return ids
+
+    def server_completion_ids_of(self, call: dict[str, Any], reply: dict[str, Any] | None) -> list[int] | None:
+        """The completion ids the server returned for `reply`, if exportable (no redacted text)."""
+        ids = call.get("completion_token_ids")
+        if not isinstance(ids, list) or reply is None:
+            return None
+        if REDACTED in json.dumps(reply, ensure_ascii=False):
             return None
         return ids
 

@@ -1,6 +1,6 @@
 """`hermes export`: session event logs -> training data (JSONL).
 
-    hermes export [PATH|SESSION_ID ...] --format sharegpt|openai|atif|rollout|atropos|verl
+    hermes export [PATH|SESSION_ID ...] --format sharegpt|openai|messages|atif|rollout|atropos|verl
                   [--output FILE|-] [--completed-only] [--model GLOB] [--since DATE] [--until DATE]
                   [--tokenizer DIR_OR_HF_NAME] [--chat-template FILE] [--rewards FILE]
 
@@ -24,10 +24,11 @@ USAGE_EXIT = 2
 EPILOG = """\
 formats:
   sharegpt  Hermes ShareGPT (conversations, timestamp, model, completed), byte-compatible with Hermes-Agent
-  openai    OpenAI/TRL fine-tuning messages + tools, arguments as JSON strings, per-message weight
+  openai    OpenAI fine-tuning messages + tools, arguments as JSON strings, per-message weight (no reasoning)
+  messages  HF/TRL/verl SFT messages + tools: arguments as objects, tool `name`, reasoning_content
   atif      ATIF-v1.5 trajectories (one JSON document per line), checked against a strict schema
   rollout   token ids, 0/1 loss mask, logprobs, turn spans, token_source (needs --tokenizer)
-  atropos   Atropos ScoredDataGroup per session (needs --tokenizer)
+  atropos   Atropos ScoredDataGroup per prompt: the attempts at one task (needs --tokenizer)
   verl      verl/SkyRL rows: prompt_ids, response_ids, response_mask, response_logprobs (needs --tokenizer)
 
 examples:
@@ -61,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_argument("--rewards", type=Path, metavar="FILE",
                         help="rewards per session: JSON {id: reward} or JSONL {session_id, reward}")
     tokens.add_argument("--per-call", action="store_true", help="one sample per model call, never merged")
-    tokens.add_argument("--group-by", choices=["session", "prompt"], default="session",
-                        help="atropos: one group per session (default) or per first user prompt")
+    tokens.add_argument("--group-by", choices=["prompt", "session"], default="prompt",
+                        help="atropos: one group per first user prompt, i.e. the attempts at one task "
+                             "(default; Atropos drops groups whose scores are all equal), or per session")
     p.add_argument("--train-on", choices=["all", "last"], default="all",
                    help="openai: weight 1 on all assistant turns (default) or only the last")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")

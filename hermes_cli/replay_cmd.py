@@ -64,6 +64,9 @@ def _args_text(arguments: object) -> str:
 
 def _print_step(out: TextIO, step, total: int, full: bool) -> None:
     call = step.call
+    if step.skipped:
+        out.write(f"[{call.step}/{total}] {call.name} {_args_text(call.arguments)}  -> SKIPPED: {call.skip}\n")
+        return
     mark = "same" if step.matched else "DIFFERS"
     out.write(f"[{call.step}/{total}] {call.name} {_args_text(call.arguments)}  -> {mark}\n")
     out.write(f"  recorded: {_preview(call.recorded, full)}\n")
@@ -104,24 +107,32 @@ def main(argv: list[str]) -> int:
         out.write(f"replaying {total} tool call{'s' if total != 1 else ''} of session {session.session_id}\n")
     first = None
     matched = ran = 0
+    skipped: list[int] = []
     for step in replay(session, approval_mode=settings.approvals.mode, terminal=settings.terminal):
-        ran += 1
-        matched += step.matched
+        if step.skipped:
+            skipped.append(step.call.step)
+        else:
+            ran += 1
+            matched += step.matched
         if args.json:
             out.write(json.dumps({"step": step.call.step, "tool": step.call.name, "arguments": step.call.arguments,
                                   "recorded": step.call.recorded, "replayed": step.replayed,
-                                  "matched": step.matched}, ensure_ascii=False) + "\n")
+                                  "matched": step.matched, "skipped": step.call.skip}, ensure_ascii=False) + "\n")
         else:
             _print_step(out, step, total, args.full)
         out.flush()
-        if not step.matched and first is None:
+        if not step.matched and not step.skipped and first is None:
             first = step
             if args.stop_at_divergence:
                 break
     if args.json:
         out.write(json.dumps({"session_id": session.session_id, "steps": total, "replayed": ran, "matched": matched,
-                              "first_divergence": first.call.step if first else None}) + "\n")
-    elif first is None:
+                              "skipped": skipped, "first_divergence": first.call.step if first else None}) + "\n")
+        return 0 if first is None else 1
+    if skipped:
+        out.write(f"skipped {len(skipped)} step{'s' if len(skipped) != 1 else ''} "
+                  f"({', '.join(map(str, skipped))}): see the reasons above\n")
+    if first is None:
         out.write(f"all {ran} steps matched the recording\n")
     else:
         out.write(f"first divergence at step {first.call.step}/{total} ({first.call.name} "

@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from recording.requests import CONTEXT_EVENTS, CallView, RequestContext, context_after
+
 LOG_GLOB = "session_*.jsonl"
 EDIT_EVENTS = ("history_edit", "context_compressed")
 PROMPT_CLIP = 80
@@ -48,6 +50,14 @@ class Session:
     # right before the message), else None. Edits are applied to both lists alike.
     message_calls: list[dict[str, Any] | None] = field(default_factory=list)
     last_seq: int = 0
+    # Every llm_call with the request it answered (recording/requests.py), in log order, and the
+    # system prompt and tools in force at the end of the log.
+    calls: list[CallView] = field(default_factory=list)
+    context: RequestContext = field(default_factory=RequestContext)
+    # (len(recorded_messages) when it happened, context_compressed event), and the ids of recorded
+    # messages an undo/retry/reset removed: with these, the whole story can be told in log order.
+    compactions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    undone: set[int] = field(default_factory=set)
 
     @property
     def model(self) -> str | None:
@@ -116,29 +126,49 @@ _NO_CALL: dict[str, Any] = {}
 def load_session(path: Path) -> Session:
     session = Session(session_id_of(path), path)
     pending_call: dict[str, Any] | None = None
+    pending_view: CallView | None = None
+    replies: dict[int, CallView] = {}  # id(reply message) -> its call, to see undone replies
     for event in iter_events(path):
         kind = event.get("type")
         session.last_seq = max(session.last_seq, int(event.get("seq") or 0))
-        if kind == "session_start":
-            session.start = event
-        elif kind == "message":
+        if kind in CONTEXT_EVENTS:
+            if kind == "session_start":
+                session.start = event
+            session.context = context_after(event, session.context, session.start)
+        if kind == "message":
             message = event["message"]
             session.messages.append(message)
             session.recorded_messages.append(message)
-            session.message_calls.append(pending_call if message.get("role") == "assistant" else None)
-            pending_call = None
+            is_reply = message.get("role") == "assistant"
+            session.message_calls.append(pending_call if is_reply else None)
+            if is_reply and pending_view is not None:
+                pending_view.reply = message
+                replies[id(message)] = pending_view
+            pending_call = pending_view = None
         elif kind in EDIT_EVENTS:
+            if kind == "history_edit":
+                count = int(event.get("removed_count") or 0)
+                for message in session.messages[max(len(session.messages) - count, 0):] if count > 0 else ():
+                    session.undone.add(id(message))
+                    if (view := replies.get(id(message))) is not None:
+                        view.reply_undone = True
+            else:
+                session.compactions.append((len(session.recorded_messages), event))
             apply_edit(session.messages, event)
             apply_edit(session.message_calls, event, replacement=_NO_CALL if event.get("message") is not None else None)
             session.message_calls = [None if c is _NO_CALL else c for c in session.message_calls]
             session.edits.append(event)
-            pending_call = None
+            pending_call = pending_view = None
         elif kind == "session_resume":
             session.resumes.append(event)
             session.end = None  # the session is open again until its next session_end
         elif kind == "llm_call":
             session.llm_calls.append(event)
             pending_call = event
+            count = event.get("prompt_messages")
+            sent = session.messages[:count] if isinstance(count, int) else list(session.messages)
+            pending_view = CallView(event, len(session.calls) + 1, sent, session.context)
+            session.calls.append(pending_view)
         elif kind == "session_end":
             session.end = event
     return session

@@ -45,6 +45,16 @@ def _end_cut_line(path: Path) -> None:
         pass
 
 
+def _ids_in_logprobs(entries: Any) -> list[int] | None:
+    """Token ids carried by logprob entries (`id`, as llama.cpp sends them), if every entry has one."""
+    if not isinstance(entries, list) or not entries:
+        return None
+    ids = [e.get("id") if isinstance(e, dict) else None for e in entries]
+    if all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return ids  # type: ignore[return-value]
+    return None
+
+
 class SessionRecorder:
     def __init__(
         self,
@@ -89,6 +99,9 @@ class SessionRecorder:
         system_prompt = str((metadata or {}).get("system_prompt") or "")
         self._secret_in_system = self._redact(system_prompt) != system_prompt
         self._secret_in_history = self._secret_in_system
+        # The system prompt and tools the log says are in force (recording/requests.py): a call
+        # made with others is preceded by a `request_context` event.
+        self._context: tuple[str, list[dict[str, Any]]] = (system_prompt, tools)
         if session_start is None:
             self.record_event(
                 "session_start", session_id=session_id, model=model, tools=tools,
@@ -119,6 +132,7 @@ class SessionRecorder:
                        session_start=session_start, first_seq=last_seq)
         system_prompt = str((metadata or {}).get("system_prompt") or "")
         recorder._secret_in_system = recorder._redact(system_prompt) != system_prompt
+        recorder._context = (system_prompt, tools)
         recorder.record_event("session_resume", previous_messages=len(previous_messages), model=model,
                               **(metadata or {}))
         recorder.replace_history(previous_messages)
@@ -131,6 +145,8 @@ class SessionRecorder:
             if self._closed or self.failed:
                 return False
             self._seq += 1
+            if type_ == "tools_changed":
+                self._context = (self._context[0], fields.get("tools") or [])
             event = {"v": LOG_FORMAT_VERSION, "type": type_, "seq": self._seq, "ts": _now(), **fields}
             raw = json.dumps(event, ensure_ascii=False, default=str)
             line = self._redact(raw)
@@ -181,6 +197,22 @@ class SessionRecorder:
             self._encoded = [self._redact(json.dumps(turn, ensure_ascii=False)) for turn in self._sharegpt.turns]
             self._write_session_file()
 
+    def note_request(self, system_prompt: str, tools: list[dict[str, Any]]) -> None:
+        """Log the system prompt and tools of the request about to be recorded, if they changed
+        (`/prompt`, `/personality`, `/toolsets`, a resume elsewhere): exports rebuild every request."""
+        old_prompt, old_tools = self._context
+        if system_prompt == old_prompt and (tools is old_tools or tools == old_tools):
+            return
+        fields: dict[str, Any] = {}
+        if system_prompt != old_prompt:
+            fields["system_prompt"] = system_prompt
+            self._secret_in_system = self._redact(system_prompt) != system_prompt
+            self._secret_in_history = self._secret_in_history or self._secret_in_system
+        if tools is not old_tools and tools != old_tools:
+            fields["tools"] = tools
+        self._context = (system_prompt, tools)
+        self.record_event("request_context", **fields)
+
     def record_llm_call(self, *, completion_message: dict[str, Any] | None = None, ephemeral_prompt: bool = False,
                         **fields: Any) -> None:
         """Log one model call. Token ids that would carry text the log must not hold are withheld
@@ -188,6 +220,10 @@ class SessionRecorder:
         system prompt or a secret, completion ids (and logprob token strings) of a reply that held
         a secret. Redaction works on text; it cannot find a secret spelled as token ids."""
         withheld: dict[str, str] = {}
+        if fields.get("completion_token_ids") is None and (ids := _ids_in_logprobs(fields.get("logprobs"))):
+            # llama.cpp sends no id fields but puts each sampled token's id in its logprob entry
+            fields["completion_token_ids"] = ids
+            fields["token_ids_from"] = "logprobs"
         if fields.get("prompt_token_ids") is not None:
             if ephemeral_prompt:
                 withheld["prompt_token_ids"] = "ephemeral system prompt"

@@ -3,7 +3,8 @@
 Roles map system/user/assistant/tool -> system/human/gpt/tool. The system turn is regenerated from
 the tool schemas (the live system prompt, and any ephemeral one, is never saved). Every gpt turn
 starts with a <think> block; tool calls become <tool_call> blocks; the results of one assistant
-turn become a single tool turn of <tool_response> blocks.
+turn become a single tool turn of <tool_response> blocks. Results of text-mode <tool_call>s travel
+as a user message and stay a `human` turn, as upstream's converter writes them (byte-identical).
 """
 
 from __future__ import annotations
@@ -106,17 +107,6 @@ def tool_value(tool_messages: list[dict[str, Any]], parent: dict[str, Any] | Non
     return "\n".join(blocks)
 
 
-def _is_text_tool_response(message: dict[str, Any], previous: dict[str, Any] | None) -> bool:
-    """Results of text-mode <tool_call>s travel as a user message; in ShareGPT they are a tool turn."""
-    return (
-        message.get("role") == "user"
-        and text_of(message.get("content")).startswith("<tool_response>")
-        and previous is not None
-        and previous.get("role") == "assistant"
-        and "<tool_call>" in text_of(previous.get("content"))
-    )
-
-
 class ShareGPTBuilder:
     """Turns appended one message at a time, so a long session is never re-converted from scratch."""
 
@@ -139,8 +129,7 @@ class ShareGPTBuilder:
                 self._parent = message
                 self.turns.append({"from": "gpt", "value": gpt_value(message)})
             elif role == "user":
-                origin = "tool" if _is_text_tool_response(message, self._previous) else "human"
-                self.turns.append({"from": origin, "value": text_of(message.get("content"))})
+                self.turns.append({"from": "human", "value": text_of(message.get("content"))})
             # system messages are not copied: the system turn is regenerated from the tools
         self._previous = message
 

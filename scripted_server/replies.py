@@ -166,9 +166,16 @@ class Rendering:
     call_ids: list[str]
     token_ids: TokenIds | None = None
     logprob_tokens: LogprobTokens | None = None
+    # "vllm": token ids on `return_token_ids`. "sglang": the same request, but both id lists on the
+    # choice, and not when streaming (the completion server would reject it; here they are left out).
+    # "llamacpp" (llama-cpp-python / llama-server): no token-id fields, logprobs only when
+    # `top_logprobs` is set, each entry carrying the token `id`.
+    flavour: str = "vllm"
 
     @property
     def want_logprobs(self) -> bool:
+        if self.flavour == "llamacpp" and "top_logprobs" not in self.body:
+            return False
         return bool(self.body.get("logprobs"))
 
     @property
@@ -177,7 +184,9 @@ class Rendering:
 
     @property
     def want_token_ids(self) -> bool:
-        return bool(self.body.get("return_token_ids"))
+        if self.flavour == "sglang" and self.body.get("stream"):
+            return False
+        return self.flavour in ("vllm", "sglang") and bool(self.body.get("return_token_ids"))
 
     def ids(self) -> tuple[list[int], list[int]]:
         return (self.token_ids or default_token_ids)(self.body, completion_text(self.reply))
@@ -185,7 +194,11 @@ class Rendering:
     def hooked_logprobs(self) -> list[dict]:
         """Entries from the `logprob_tokens` hook: one per generated token, tool-call text included."""
         assert self.logprob_tokens is not None
-        return hook_logprob_entries(self.logprob_tokens(self.body, completion_text(self.reply)), self.top_k)
+        entries = hook_logprob_entries(self.logprob_tokens(self.body, completion_text(self.reply)), self.top_k)
+        if self.flavour == "llamacpp":
+            for entry, token_id in zip(entries, self.ids()[1], strict=False):
+                entry["id"] = token_id
+        return entries
 
     def _tool_call_json(self, i: int, call: ToolCall) -> dict:
         out: dict[str, Any] = {"id": self.call_ids[i], "type": "function",
@@ -222,7 +235,9 @@ class Rendering:
             "choices": [choice],
             "usage": compute_usage(reply, self.body),
         }
-        if self.want_token_ids:
+        if self.want_token_ids and self.flavour == "sglang":
+            choice["prompt_token_ids"], choice["token_ids"] = self.ids()
+        elif self.want_token_ids:
             out["prompt_token_ids"], choice["token_ids"] = self.ids()
         return out
 

@@ -192,6 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
             call_ids=[c.id or owner._new_call_id() for c in reply.tool_calls],
             token_ids=owner.token_ids,
             logprob_tokens=owner.logprob_tokens,
+            flavour=owner.flavour,
         )
         if body.get("stream") and not reply.non_streamed:
             self._stream(rendering)
@@ -287,6 +288,7 @@ class ScriptedLLM:
         default: Reply | None = None,
         host: str = "127.0.0.1",
         strict: bool = False,
+        flavour: str = "vllm",
     ) -> None:
         self.replies = replies if replies is not None else []
         self.models = list(models) if models else ["scripted-model"]
@@ -294,6 +296,7 @@ class ScriptedLLM:
         self.host = host
         self.token_ids = token_ids
         self.logprob_tokens = logprob_tokens
+        self.flavour = flavour  # whose response shapes to mimic for token data: "vllm" or "llamacpp"
         self.default = default
         # strict: refuse malformed histories with OpenAI's 400s (see strict.py); refusals consume
         # no script entry and their messages are kept in `rejections`.

@@ -1,8 +1,10 @@
-"""Exports of sessions whose history was edited (undo/retry, context compaction): each assistant
-message is paired with the call that produced it, and a call whose context no longer exists in
-the log is left out of token samples rather than rebuilt wrongly."""
+"""Exports of sessions whose history was edited (undo/retry, context compaction): each call is
+rendered from the request it answered, so calls made before a compaction become samples too; an
+undone reply is left out and listed with the reason."""
 
 from __future__ import annotations
+
+import json
 
 from tests.exports.toolkit import END, export, masked_in, write_log
 
@@ -34,6 +36,7 @@ def test_after_undo_the_new_reply_gets_its_own_call(tmp_path, hf_tok, chat_tok):
     ])
     (record,) = export(log, chat_tok, tmp_path / "r.jsonl")
     assert record["calls"] == [2] and masked_in(record) == [second]
+    assert json.loads(record["calls_left_out"]) == [{"call": 1, "reason": "the user undid or retried this reply"}]
     assert hf_tok.decode(record["tokens"]).endswith("<|im_start|>user\nb<|im_end|>\n<|im_start|>assistant\n"
                                                     "Second answer." + END)
 
@@ -45,7 +48,7 @@ def test_after_undo_the_new_reply_gets_its_own_call(tmp_path, hf_tok, chat_tok):
     assert steps[2]["metrics"]["completion_token_ids"] == second
 
 
-def test_calls_before_a_compaction_that_rewrote_their_context_are_left_out(tmp_path, hf_tok, chat_tok):
+def test_calls_before_a_compaction_are_rendered_from_their_own_requests(tmp_path, hf_tok, chat_tok):
     log = write_log(tmp_path / "session_20261121_160000_eeeeee.jsonl", [
         START,
         user("u0"), call(1, 1), assistant("a1"),
@@ -56,12 +59,15 @@ def test_calls_before_a_compaction_that_rewrote_their_context_are_left_out(tmp_p
         user("u6"), call(4, 6), assistant("a7"),
         {"type": "run_end", "status": "success"},
     ])
-    (record,) = export(log, chat_tok, tmp_path / "r.jsonl")
-    assert record["calls"] == [1, 4] and record["calls_left_out"] == [3]
-    assert [hf_tok.decode(run) for run in masked_in(record)] == ["a1" + END, "a7" + END]
-    text = hf_tok.decode(record["tokens"])
+    before, after = export(log, chat_tok, tmp_path / "r.jsonl")
+    assert before["calls"] == [1, 2, 3] and after["calls"] == [4]
+    assert before["calls_left_out"] == after["calls_left_out"] == "[]"
+    assert [hf_tok.decode(run) for run in masked_in(before)] == ["a1" + END, "a3" + END, "a5" + END]
+    assert hf_tok.decode(before["tokens"]).endswith("<|im_start|>user\nu4<|im_end|>\n<|im_start|>assistant\na5" + END)
+    assert [hf_tok.decode(run) for run in masked_in(after)] == ["a7" + END]
+    text = hf_tok.decode(after["tokens"])
     assert "[Summary of earlier conversation: u2 then a3]" in text and "a5" in text  # context, not trained
-    assert [s["role"] for s in record["turn_spans"]] == ["prompt", "assistant", "mixed", "assistant"]
+    assert [s["role"] for s in after["turn_spans"]] == ["prompt", "assistant"]
 
 
 def test_server_ids_survive_a_compaction(tmp_path, hf_tok, chat_tok):
@@ -77,5 +83,7 @@ def test_server_ids_survive_a_compaction(tmp_path, hf_tok, chat_tok):
          "message": {"role": "user", "content": "[Summary of earlier conversation: ...]"}},
     ])
     records = export(log, chat_tok, tmp_path / "r.jsonl")
-    assert [r["calls"] for r in records] == [[3]]  # calls 1 and 2 produced messages compacted away
-    assert records[0]["tokens"] == prompt + completion and records[0]["calls_left_out"] == []
+    # calls 1 and 2 produced messages compacted away: rendered from their own requests
+    assert [r["calls"] for r in records] == [[1, 2], [3]]
+    assert records[1]["tokens"] == prompt + completion and records[1]["calls_left_out"] == "[]"
+    assert records[0]["token_source"] == "retokenized" and records[1]["token_source"] == "server"

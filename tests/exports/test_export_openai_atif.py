@@ -32,6 +32,7 @@ def test_openai_record_has_tools_string_arguments_and_weights(tmp_path):
             {"role": "assistant", "content": "Python 3.11.6 is installed on this system ✓", "weight": 1},
         ],
         "tools": TOOLS,
+        "compaction": "none",
     }
     assert isinstance(record["messages"][2]["tool_calls"][0]["function"]["arguments"], str)
 
@@ -231,3 +232,21 @@ def test_session_with_tool_call_parallel_results_keeps_ids_unique(scripted_llm, 
     (doc,) = atif_docs(log)
     step = next(s for s in doc["steps"] if s.get("tool_calls"))
     assert [r["source_call_id"] for r in step["observation"]["results"]] == ["call_a", "call_b"]
+
+
+def test_messages_format_ends_a_record_before_a_truncated_turn(tmp_path):
+    """TRL ignores `weight` and its template closes every turn: a cut turn would train a stop."""
+    from tests.exports.toolkit import export
+
+    log = write_log(tmp_path / "session_20261121_130000_dddddd.jsonl", [
+        {"type": "session_start", "session_id": "20261121_130000_dddddd", "model": "m", "tools": [],
+         "system_prompt": "sys"},
+        {"type": "message", "message": {"role": "user", "content": "hi"}},
+        {"type": "llm_call", "call": 1, "prompt_messages": 1, "finish_reason": "stop"},
+        {"type": "message", "message": {"role": "assistant", "content": "Hello."}},
+        {"type": "message", "message": {"role": "user", "content": "write a long poem"}},
+        {"type": "llm_call", "call": 2, "prompt_messages": 3, "finish_reason": "length"},
+        {"type": "message", "message": {"role": "assistant", "content": "Roses are red, violets"}},
+    ])
+    (row,) = export(log, None, tmp_path / "m.jsonl", fmt="messages")
+    assert [m["content"] for m in row["messages"]] == ["sys", "hi", "Hello.", "write a long poem"]

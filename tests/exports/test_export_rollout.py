@@ -41,10 +41,9 @@ def check_record(record: dict[str, Any], tok) -> None:
     """Invariants of every rollout record."""
     n = len(record["tokens"])
     assert len(record["loss_mask"]) == n and set(record["loss_mask"]) <= {0, 1}
-    if record["logprobs"] is not None:
-        assert len(record["logprobs"]) == n
-        for lp, m in zip(record["logprobs"], record["loss_mask"], strict=True):
-            assert (lp is None) if not m else isinstance(lp, (float, type(None)))
+    assert len(record["logprobs"]) == n  # always floats: 1.0 (impossible) where masked or unknown
+    for lp, m in zip(record["logprobs"], record["loss_mask"], strict=True):
+        assert isinstance(lp, float) and (lp == 1.0 if not m else lp <= 0 or lp == 1.0)
     spans = record["turn_spans"]
     assert spans[0]["start"] == 0 and spans[-1]["end"] == n
     assert all(a["end"] == b["start"] for a, b in zip(spans, spans[1:], strict=False))
@@ -86,7 +85,7 @@ def test_server_token_ids_round_trip_exactly(scripted_llm, log_dir, vllm, chat_t
     assert [s["role"] for s in record["turn_spans"]] == ["prompt", "assistant", "tool", "assistant"]
     tool = record["turn_spans"][2]
     assert "<tool_response>" in hf_tok.decode(record["tokens"][tool["start"]:tool["end"]])
-    assert record["calls"] == [1, 2] and record["calls_left_out"] == []
+    assert record["calls"] == [1, 2] and record["calls_left_out"] == "[]"
 
 
 class StopStringHooks(VllmHooks):
@@ -110,7 +109,7 @@ def test_end_token_the_next_prompt_carries_is_trained(scripted_llm, log_dir, hf_
     assert masked_in(record) == [first["completion"] + [end_id], second["completion"]]
     at = len(first["prompt"]) + len(first["completion"])
     assert record["tokens"][at] == end_id and record["loss_mask"][at] == 1
-    assert record["logprobs"][at] is None  # the server gave no logprob for it; none is invented
+    assert record["logprobs"][at] == 1.0  # the server gave no logprob for it; none is invented
     assert record["tokens"][-1] != end_id  # the last turn's end was never seen: not added
 
 
@@ -148,7 +147,7 @@ def test_rerendered_session_masks_exactly_the_assistant_turns(scripted_llm, log_
     log = record_session(llm, "What is 6*7?", log_dir)  # no token capture
     (record,) = export(log, chat_tok, tmp_path / "r.jsonl")
     check_record(record, hf_tok)
-    assert record["token_source"] == "retokenized" and record["logprobs"] is None
+    assert record["token_source"] == "retokenized" and set(record["logprobs"]) == {1.0}
     hooks = VllmHooks(hf_tok, HERMES_TEMPLATE)
     assert record["tokens"][: record["prompt_len"]] == hooks.prompt_ids(llm.chat_requests[0].body)
     assert [hf_tok.decode(run) for run in masked_in(record)] == TOOL_TURN_TEXTS
@@ -181,7 +180,7 @@ def test_local_render_keeps_server_completions_with_a_locally_rendered_prompt(sc
     check_record(record, hf_tok)
     assert masked_in(record) == [c["completion"] for c in vllm.calls]  # the model's own ids
     assert "Be brief." not in hf_tok.decode(record["tokens"])
-    assert all(lp is not None for lp, m in zip(record["logprobs"], record["loss_mask"], strict=True) if m)
+    assert all(lp != 1.0 for lp, m in zip(record["logprobs"], record["loss_mask"], strict=True) if m)
 
 
 # -- truncation ------------------------------------------------------------------------------------
@@ -252,8 +251,11 @@ def test_atropos_and_verl_adapters(scripted_llm, log_dir, vllm, chat_tok, tmp_pa
     assert group["inference_logprobs"] == [[lp if m else 1.0 for lp, m in
                                             zip(record["logprobs"], record["loss_mask"], strict=True)]]
     assert group["group_overrides"] == {"group_size": 1} and len(group["overrides"]) == 1
-    for key in ("advantages", "ref_logprobs", "messages", "generation_params"):
+    for key in ("advantages", "ref_logprobs", "generation_params"):
         assert group[key] is None
+    (conversation,) = group["messages"]  # Atropos' viewer and API need role + content on each
+    assert [m["role"] for m in conversation] == ["system", "user", "assistant", "tool", "assistant"]
+    assert all(isinstance(m["content"], str) for m in conversation) and "echo 42" in conversation[2]["content"]
 
     (row,) = export(log, chat_tok, tmp_path / "v.jsonl", fmt="verl")
     split = record["prompt_len"]
@@ -263,6 +265,18 @@ def test_atropos_and_verl_adapters(scripted_llm, log_dir, vllm, chat_tok, tmp_pa
                                         zip(record["logprobs"][split:], record["loss_mask"][split:], strict=True)]
     assert 0 in row["response_mask"] and row["response_mask"][0] == 1  # tool tokens in the response, untrained
     assert row["extra_fields"]["token_source"] == "server"
+    assert row["metrics"] == {"generate_sequences": 0.0, "tool_calls": 0.0, "compute_score": 0.0,
+                              "num_preempted": -1}  # AgentLoopOutput requires it
+
+
+def test_atropos_never_puts_a_filler_logprob_on_a_trained_token(tmp_path, chat_tok, hf_tok):
+    """A trained token without a server logprob (a retokenized call) makes the group's
+    inference_logprobs null rather than 1.0 (Atropos' 'masked') at a trained position."""
+    from tests.exports.toolkit import small_session
+
+    log = small_session(tmp_path / "session_20261121_100000_abc123.jsonl")
+    (group,) = export(log, chat_tok, tmp_path / "a.jsonl", fmt="atropos")
+    assert group["inference_logprobs"] is None and group["messages"][0][0]["role"] == "system"
 
 
 def test_atropos_groups_attempts_at_the_same_prompt(scripted_llm, log_dir, vllm, tok_dir):

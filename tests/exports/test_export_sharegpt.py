@@ -32,7 +32,7 @@ EXPECTED_LINE = (
     r'{"from": "tool", "value": "<tool_response>\n{\"tool_call_id\": \"call_abc123\", \"name\": \"terminal\", '
     r'\"content\": {\"output\": \"Python 3.11.6\\n\", \"exit_code\": 0, \"error\": null}}\n</tool_response>"}, '
     r'{"from": "gpt", "value": "<think>\n</think>\nPython 3.11.6 is installed on this system ✓"}], '
-    r'"timestamp": "2026-11-21T10:00:05.123456", "model": "nous/hermes-test", "completed": true}'
+    r'"timestamp": "2026-11-21T10:00:05.123456", "model": "nous/hermes-test", "completed": true, "compacted": false}'
 )
 
 
@@ -43,7 +43,7 @@ def test_sharegpt_line_is_byte_for_byte_the_hermes_dialect(tmp_path):
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == (EXPECTED_LINE + "\n").encode("utf-8")
     record = json.loads(EXPECTED_LINE)  # the expected text is itself what the spec describes
-    assert list(record) == ["conversations", "timestamp", "model", "completed"]
+    assert list(record) == ["conversations", "timestamp", "model", "completed", "compacted"]  # upstream keys, then ours
     assert all(set(turn) == {"from", "value"} for turn in record["conversations"])
     assert "hermes export: 1 of 1 sessions -> 1 sharegpt record" in result.stderr
 

@@ -78,7 +78,7 @@ def test_replay_json_and_stop_at_divergence(recorded, workdir):
     assert json.loads(steps[2]["recorded"])["output"] == "alpha\nbeta\n"
     assert json.loads(steps[2]["replayed"])["output"] == "changed\n"
     assert summary == {"session_id": log.stem.removeprefix("session_"), "steps": 4, "replayed": 3, "matched": 2,
-                       "first_divergence": 3}
+                       "skipped": [], "first_divergence": 3}
 
 
 def test_replay_errors_are_one_line(tmp_path, log_dir):
@@ -94,3 +94,43 @@ def test_replay_of_a_session_without_tool_calls(scripted_llm, log_dir):
     result = run_hermes("replay", str(log))
     assert result.returncode == 0
     assert result.stdout == f"session {log.stem.removeprefix('session_')} has no tool calls to replay\n"
+
+
+def test_replay_walks_calls_a_compaction_removed_and_never_prints_a_secret(scripted_llm, log_dir, workdir,
+                                                                             monkeypatch):
+    """Calls summarised away still ran and set up state: all are replayed. A secret known to the
+    recording (in its environment) but not to the replay is neither printed nor a divergence."""
+    from run_agent import AIAgent
+    from scripted_server import Reply
+    from tests.exports.toolkit import KEY
+
+    secret = "hunter2-very-secret-value"
+    (workdir / "token.txt").write_text(secret + "\n", encoding="utf-8")
+    monkeypatch.setenv("MY_SERVICE_TOKEN", secret)
+    commands = ["echo one > a.txt", "cat token.txt", "cat a.txt", "echo two >> a.txt", "cat a.txt"]
+
+    def responder(body: dict, index: int) -> Reply:
+        if body["messages"][0]["content"].startswith("You summarise"):
+            return Reply("Earlier: files were made.")
+        if body["messages"][-1]["role"] == "tool":
+            return Reply("ok")
+        command = commands[min(index // 2, len(commands) - 1)]
+        return Reply(tool_calls=[ToolCall("terminal", {"command": command}, id=f"call_{index}")])
+
+    llm = scripted_llm(responder)
+    agent = AIAgent(model="scripted-model", base_url=llm.base_url, api_key=KEY, enabled_toolsets=["terminal"])
+    for prompt in ("a", "b", "c", "d"):
+        agent.chat(prompt)
+    assert agent.compress() is not None
+    agent.chat("e")
+    agent.close()
+    log = log_dir / f"session_{agent.session_id}.jsonl"
+    assert secret not in log.read_text(encoding="utf-8")
+    monkeypatch.delenv("MY_SERVICE_TOKEN")
+
+    result = replay("--json", str(log), cwd=workdir)
+    assert secret not in result.stdout + result.stderr
+    *steps, summary = read_jsonl_text(result.stdout)
+    assert summary["steps"] == 5 and summary["replayed"] == 5 and summary["skipped"] == []
+    assert [s["arguments"] for s in steps] == [json.dumps({"command": c}) for c in commands]
+    assert result.returncode == 0, result.stdout  # the redacted step matches outside the redaction

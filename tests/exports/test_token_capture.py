@@ -98,3 +98,45 @@ def test_repl_rollout_captures_ids(scripted_llm, vllm, log_dir, tok_dir):
     result = run_hermes("export", str(log), "--format", "verl", "--tokenizer", str(tok_dir))
     (row,) = read_jsonl_text(result.stdout)
     assert row["prompt_ids"] + row["response_ids"] == vllm.calls[1]["prompt"] + vllm.calls[1]["completion"]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+def test_llamacpp_ids_come_from_its_logprob_entries(scripted_llm, vllm, log_dir, chat_tok, tmp_path, stream):
+    """llama.cpp sends logprobs only when `top_logprobs` is set, and no id fields: each entry's `id`
+    is the sampled token. The export renders the prompt here and says so (local_render)."""
+    from tests.exports.toolkit import export, record_session
+
+    llm = scripted_llm(tool_session_replies(), flavour="llamacpp", **vllm.server_kwargs())
+    log = record_session(llm, "What is 6*7?", log_dir, token_capture=True, stream=stream)
+    assert all(r.body["top_logprobs"] == 0 for r in llm.chat_requests)
+    calls = llm_calls(log)
+    for call, served in zip(calls, vllm.calls, strict=True):
+        assert call["completion_token_ids"] == served["completion"] and call["prompt_token_ids"] is None
+        assert call["token_ids_from"] == "logprobs" and call["token_source"] == "server"
+    (record,) = export(log, chat_tok, tmp_path / "r.jsonl")
+    assert record["token_source"] == "local_render"
+    assert record["tokens"] == vllm.calls[1]["prompt"] + vllm.calls[1]["completion"]
+    trained = [lp for lp, m in zip(record["logprobs"], record["loss_mask"], strict=True) if m]
+    assert trained == [logprob(k) for k in range(len(vllm.calls[0]["completion"]))] + \
+        [logprob(k) for k in range(len(vllm.calls[1]["completion"]))]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+def test_sglang_ids_are_read_off_the_choice(scripted_llm, vllm, log_dir, chat_tok, tmp_path, stream):
+    """SGLang returns prompt and completion ids on the choice, and only without streaming: a
+    streamed call records no ids and the export says it retokenized."""
+    from tests.exports.toolkit import export, record_session
+
+    llm = scripted_llm(tool_session_replies(), flavour="sglang", **vllm.server_kwargs())
+    log = record_session(llm, "What is 6*7?", log_dir, token_capture=True, stream=stream)
+    assert all(r.body["return_prompt_token_ids"] is True for r in llm.chat_requests)
+    calls = llm_calls(log)
+    (record,) = export(log, chat_tok, tmp_path / "r.jsonl")
+    last_prompt = vllm.prompt_ids(llm.chat_requests[-1].body)
+    assert record["tokens"][: len(last_prompt)] == last_prompt
+    if stream:
+        assert all(c["completion_token_ids"] is None and c["token_source"] is None for c in calls)
+        assert record["token_source"] == "retokenized"
+    else:
+        assert [c["prompt_token_ids"] for c in calls] == [c["prompt"] for c in vllm.calls]
+        assert record["token_source"] == "server"

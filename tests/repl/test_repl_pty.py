@@ -418,3 +418,28 @@ def test_an_endpoint_error_echoing_the_key_is_redacted_on_screen(repl_factory):
     assert "Incorrect API key provided: [REDACTED]" in repl.screen.replace("\n", "")
     assert "sk-test-0123456789" not in repl.screen
     assert repl.quit() == 0
+
+
+def test_settings_changed_by_commands_are_logged_so_every_request_rebuilds(repl_factory, tmp_path, hermetic_env):
+    """/prompt, /personality, /toolsets and /model go through the live settings; the log still
+    holds what each request carried (request_context and tools_changed events, the model per call)."""
+    from recording.reader import load_session
+    from recording.requests import canonical, request_body
+
+    llm, repl = repl_factory(answer_with_user_text, cwd=tmp_path)
+    for line in ("first", "/prompt Always answer in French.", "second", "/personality pirate", "third",
+                 "/toolsets file", "fourth", "/model other-model", "fifth"):
+        repl.say(line)
+    assert repl.quit() == 0
+    (log,) = (hermetic_env / "logs").glob("session_*.jsonl")
+    session = load_session(log)
+    sent = [r.body for r in llm.chat_requests]
+    rebuilt = [request_body(view) for view in session.calls]
+    assert [canonical(b) for b in rebuilt] == [canonical(b) for b in sent]
+    prompts = [b["messages"][0]["content"] for b in sent]
+    assert len(set(prompts)) == 3 and "pirate" in prompts[2] and len({len(b["tools"]) for b in sent}) == 2
+    assert [b["model"] for b in sent] == ["scripted-model"] * 4 + ["other-model"]
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [sorted(e) for e in events if e["type"] == "request_context"] == [
+        ["seq", "system_prompt", "ts", "type", "v"]] * 2  # /prompt, /personality; /toolsets: tools_changed
+    assert sum(e["type"] == "tools_changed" for e in events) == 1
