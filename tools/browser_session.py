@@ -93,8 +93,8 @@ class Session:
     release: Callable[[], None] | None = None
     next_ref: int = 1
     snapshot_id: int = 0
-    refs: dict[str, str] = field(default_factory=dict)  # refs of the latest snapshot
-    first_ref: int = 1  # first ref number of the latest snapshot
+    doc_id: int = 0  # the document the refs belong to (set in the page by its first snapshot)
+    refs: dict[str, str] = field(default_factory=dict)  # every ref handed out for that document
 
 
 class _State:

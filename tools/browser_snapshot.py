@@ -1,22 +1,30 @@
 """The page snapshot the model reads: a compact text tree with `@eN` refs on interactive elements.
 
 The walk runs inside the page (one evaluate call). Each interactive element gets a
-`data-hermes-ref` attribute so a later click or type finds exactly that element; refs keep counting
-up across snapshots of one browser context, so a ref from an older snapshot is recognisably stale
-instead of silently pointing at whatever element now has the same number.
+`data-hermes-ref` attribute the first time a snapshot sees it and keeps it while it exists, so later
+snapshots of the same document repeat its number and only number new elements: a model can plan
+several actions from one snapshot. A new document (navigation, reload) clears the tags; numbers keep
+counting up across documents of one browser context, so a ref from an earlier page is recognisably
+stale instead of silently pointing at whatever element now has the same number.
 """
 
 from __future__ import annotations
 
-# Arguments: [first ref number, snapshot id]. Returns {lines, next, refs}.
+# Arguments: [next unused ref number, id for a new document]. Returns {lines, next, refs, doc}.
 SNAPSHOT_JS = r"""
-([first, snapId]) => {
+([first, newDoc]) => {
   const MAX_TEXT = 200;
   const STRUCTURE = 'a[href],button,input,select,textarea,summary,[role],[contenteditable],h1,h2,h3,h4,h5,h6,img,' +
     'form,nav,main,table,ul,ol,dialog,fieldset';
-  document.querySelectorAll('[data-hermes-ref]').forEach(el => el.removeAttribute('data-hermes-ref'));
-  window.__hermesSnapshot = snapId;
+  if (window.__hermesDoc === undefined) {  // a document no snapshot has seen: any tags are not ours
+    document.querySelectorAll('[data-hermes-ref]').forEach(el => el.removeAttribute('data-hermes-ref'));
+    window.__hermesDoc = newDoc;
+  }
   let next = first;
+  const seen = new Set();
+  // Reuse a tag only if it is one we handed out (below `first`) and no earlier element in this walk
+  // has it: a page script that cloned a tagged element must not give two elements one ref.
+  const ours = ref => /^e\d+$/.test(ref || '') && Number(ref.slice(1)) < first && !seen.has(ref);
   const lines = [];
   const refs = {};
   const clean = s => (s || '').replace(/\s+/g, ' ').trim();
@@ -72,8 +80,9 @@ SNAPSHOT_JS = r"""
     const pad = '  '.repeat(depth);
     const role = roleOf(el);
     if (role) {
-      const ref = 'e' + next++;
-      el.setAttribute('data-hermes-ref', ref);
+      let ref = el.getAttribute('data-hermes-ref');
+      if (!ours(ref)) { ref = 'e' + next++; el.setAttribute('data-hermes-ref', ref); }
+      seen.add(ref);
       let name = role === 'link' || role === 'button' || role === 'option'
         ? (el.getAttribute('aria-label') || el.innerText || el.value || el.getAttribute('title') || '')
         : labelOf(el);
@@ -127,7 +136,7 @@ SNAPSHOT_JS = r"""
     if (el.shadowRoot) for (const child of el.shadowRoot.children) walk(child, childDepth);
   };
   walk(document.body || document.documentElement, 0);
-  return {lines, next, refs};
+  return {lines, next, refs, doc: window.__hermesDoc};
 }
 """
 
@@ -137,8 +146,8 @@ IMAGES_JS = r"""
 }))
 """
 
-# [ref, snapshot id] -> "ok" | "navigated" | "missing"
+# [ref, document id] -> "ok" | "navigated" | "missing"
 REF_STATE_JS = r"""
-([ref, snapId]) => window.__hermesSnapshot !== snapId ? 'navigated'
+([ref, doc]) => window.__hermesDoc !== doc ? 'navigated'
   : (document.querySelector('[data-hermes-ref="' + ref + '"]') ? 'ok' : 'missing')
 """

@@ -2,7 +2,9 @@
 
 Each task_id has its own browser context (tools/browser_session.py). Actions that can change the page
 (navigate, click, press, back) return a fresh snapshot, so the model reads the result without
-another call; refs from older snapshots are then stale and refused with a clear error.
+another call. A ref stays valid while its element exists in the same document, so several actions
+can be planned from one snapshot; a ref whose element is gone, or whose page navigated away, is
+refused with a clear error.
 """
 
 from __future__ import annotations
@@ -38,9 +40,12 @@ def _call(ctx: ToolContext, job: Callable[[bs.Session], dict[str, Any]]) -> str:
 def snapshot(session: bs.Session) -> dict[str, Any]:
     page = session.page
     session.snapshot_id += 1
-    first = session.next_ref
-    data = page.evaluate(SNAPSHOT_JS, [first, session.snapshot_id])
-    session.next_ref, session.refs, session.first_ref = data["next"], data["refs"], first
+    data = page.evaluate(SNAPSHOT_JS, [session.next_ref, session.snapshot_id])
+    if data["doc"] != session.doc_id:  # a new document: the previous page's refs are all stale
+        session.doc_id, session.refs = data["doc"], {}
+    # Refs of this document seen before but not now stay known, so using one says "gone", not "unknown".
+    session.next_ref = data["next"]
+    session.refs.update(data["refs"])
     text = "\n".join(data["lines"]) or "(the page has no visible content)"
     fields: dict[str, Any] = {"url": page.url, "title": page.title(), "snapshot": text}
     if len(text) > SNAPSHOT_CHARS:
@@ -50,21 +55,23 @@ def snapshot(session: bs.Session) -> dict[str, Any]:
     return fields
 
 
+def _span(session: bs.Session) -> str:
+    numbers = sorted(int(ref[1:]) for ref in session.refs)
+    return f"@e{numbers[0]}–@e{numbers[-1]}" if numbers else "none (this page has no interactive elements)"
+
+
 def _locate(session: bs.Session, raw: Any) -> Any:
-    """The element behind a ref from the latest snapshot, or a BrowserError saying why not."""
+    """The element behind a ref handed out for the current page, or a BrowserError saying why not."""
     match = REF_RE.match(str(raw or "").strip())
     if not match:
         raise bs.BrowserError(f"ref must look like @e12 (from browser_snapshot), got {raw!r}")
     ref = match.group(1)
     if ref not in session.refs:
-        number = int(ref[1:])
-        span = (f"@e{session.first_ref}–@e{session.next_ref - 1}" if session.refs
-                else "none (the latest snapshot has no interactive elements)")
-        if number < session.first_ref:
-            raise bs.BrowserError(f"ref @{ref} is stale: it came from an earlier snapshot. Current refs: {span}; "
-                                  "use browser_snapshot for fresh ones")
-        raise bs.BrowserError(f"unknown ref @{ref}; current refs: {span}. Take a browser_snapshot first")
-    state = session.page.evaluate(REF_STATE_JS, [ref, session.snapshot_id])
+        if int(ref[1:]) < session.next_ref:  # handed out, but for a document that is no longer shown
+            raise bs.BrowserError(f"ref @{ref} is stale: the page navigated since that snapshot (now at "
+                                  f"{session.page.url}; its refs: {_span(session)}). Take a new browser_snapshot")
+        raise bs.BrowserError(f"unknown ref @{ref}; current refs: {_span(session)}. Take a browser_snapshot first")
+    state = session.page.evaluate(REF_STATE_JS, [ref, session.doc_id])
     if state != "ok":
         why = "the page navigated" if state == "navigated" else "the element is gone from the page"
         raise bs.BrowserError(f"ref @{ref} ({session.refs[ref]}) is stale: {why} since the snapshot "
@@ -219,7 +226,7 @@ def _check() -> str | None:
     return bs.unavailable_reason()
 
 
-_REF = {"type": "string", "description": "Element ref from the latest snapshot, e.g. @e3"}
+_REF = {"type": "string", "description": "Element ref from a snapshot of the current page, e.g. @e3"}
 TOOLS = [
     ("browser_navigate", "Open a URL in the browser and return a snapshot of the page (text tree with @eN refs).",
      {"url": {"type": "string", "description": "URL to open"}}, ["url"], browser_navigate),

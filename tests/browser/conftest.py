@@ -54,6 +54,13 @@ PAGES = {
     "/leave": ("<html><body><button>Stay</button>"
                "<script>setTimeout(() => { location.href = '/left'; }, 300)</script></body></html>"),
     "/left": "<html><body><h1>Left</h1><script>fetch('/arrived')</script></body></html>",
+    # Clicking "Drop apples" removes that item and adds a new one: the DOM changes, the document stays.
+    "/todo": ("<html><body><ul id=l><li id=a>Apples <button onclick=\"drop('a'); add('Cherries')\">Drop apples</button>"
+              "</li><li id=b>Bananas <button onclick=\"drop('b')\">Drop bananas</button></li></ul>"
+              "<script>const drop = id => document.getElementById(id).remove();"
+              "function add(t) { const li = document.createElement('li');"
+              " li.innerHTML = t + ' <button>Drop ' + t.toLowerCase() + '</button>';"
+              " document.getElementById('l').appendChild(li); }</script></body></html>"),
 }
 
 

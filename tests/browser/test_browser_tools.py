@@ -67,8 +67,9 @@ def test_stale_unknown_and_malformed_refs_are_clear_errors(shop, call):
     old_ref = ref_of(first, 'link "Order form"')
     call("browser_navigate", url=shop.url("/form"))
     stale = call("browser_click", ref=old_ref)
-    assert stale["error"].startswith(f"ref {old_ref} is stale: it came from an earlier snapshot. Current refs: @e")
-    assert "browser_snapshot" in stale["error"]
+    assert stale["error"].startswith(f"ref {old_ref} is stale: the page navigated since that snapshot "
+                                     f"(now at {shop.url('/form')}; its refs: @e")
+    assert stale["error"].endswith("Take a new browser_snapshot")
 
     assert call("browser_click", ref="@e999")["error"].startswith("unknown ref @e999; current refs: @e")
     assert call("browser_click", ref="submit")["error"] == (
@@ -90,6 +91,47 @@ def test_refs_go_stale_when_the_page_changes_by_itself(shop, call):
     moved = call("browser_click", ref=button)
     assert moved["error"].startswith(f'ref {button} (button "Stay") is stale: the page navigated since the snapshot '
                                      f"(now at {shop.url('/left')})")
+
+
+def test_one_snapshot_plans_several_actions(shop, call):
+    """Tick, type, then submit, all with refs from the first snapshot (clicks re-snapshot in between)."""
+    snap = call("browser_navigate", url=shop.url("/form"))["snapshot"]
+    gift, name, order = (ref_of(snap, start) for start in ('checkbox "Gift wrap"', 'textbox "Your name"',
+                                                           'button "Place order"'))
+    ticked = call("browser_click", ref=gift)
+    assert f'checkbox "Gift wrap" [checked] {gift}' in ticked["snapshot"]
+    assert ref_of(ticked["snapshot"], 'textbox "Your name"') == name  # the next snapshot kept the numbers
+    assert call("browser_type", ref=name, text="Ada")["value"] == "Ada"
+    result = call("browser_click", ref=order)
+    assert 'heading "Hello, Ada!" [level=1]' in result["snapshot"]
+
+
+def test_refs_survive_dom_changes_until_their_element_goes(shop, call):
+    snap = call("browser_navigate", url=shop.url("/todo"))["snapshot"]
+    apples, bananas = ref_of(snap, 'button "Drop apples"'), ref_of(snap, 'button "Drop bananas"')
+    after = call("browser_click", ref=apples)["snapshot"]
+    assert "Apples" not in after
+    assert ref_of(after, 'button "Drop bananas"') == bananas
+    cherries = ref_of(after, 'button "Drop cherries"')
+    assert int(cherries[2:]) > max(int(apples[2:]), int(bananas[2:]))  # a new element gets a new number
+
+    gone = call("browser_click", ref=apples)
+    assert gone["error"] == (f'ref {apples} (button "Drop apples") is stale: the element is gone from the page '
+                             f"since the snapshot (now at {shop.url('/todo')}). Take a new browser_snapshot")
+    dropped = call("browser_click", ref=bananas)  # from the first snapshot, and its element still exists
+    assert "error" not in dropped and "Bananas" not in dropped["snapshot"]
+    assert ref_of(dropped["snapshot"], 'button "Drop cherries"') == cherries
+
+
+def test_reloading_the_page_invalidates_its_refs(shop, call):
+    first = call("browser_navigate", url=shop.url("/form"))["snapshot"]
+    old = ref_of(first, 'textbox "Your name"')
+    again = call("browser_navigate", url=shop.url("/form"))["snapshot"]  # same URL, new document
+    new = ref_of(again, 'textbox "Your name"')
+    assert new != old  # numbers keep counting, so an old ref never names an element of the new page
+    stale = call("browser_type", ref=old, text="x")
+    assert stale["error"].startswith(f"ref {old} is stale: the page navigated since that snapshot")
+    assert call("browser_type", ref=new, text="Ada")["value"] == "Ada"
 
 
 def wait_for_request(site, path: str, timeout: float = 20) -> float:
