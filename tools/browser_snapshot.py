@@ -146,8 +146,11 @@ IMAGES_JS = r"""
 }))
 """
 
-# [ref, document id] -> "ok" | "navigated" | "missing"
+# [ref, document id] -> "ok" | "navigated" | "missing" | "copied" (a page script cloned the element)
 REF_STATE_JS = r"""
-([ref, doc]) => window.__hermesDoc !== doc ? 'navigated'
-  : (document.querySelector('[data-hermes-ref="' + ref + '"]') ? 'ok' : 'missing')
+([ref, doc]) => {
+  if (window.__hermesDoc !== doc) return 'navigated';
+  const n = document.querySelectorAll('[data-hermes-ref="' + ref + '"]').length;
+  return n === 0 ? 'missing' : n === 1 ? 'ok' : 'copied';
+}
 """

@@ -73,8 +73,10 @@ def _locate(session: bs.Session, raw: Any) -> Any:
         raise bs.BrowserError(f"unknown ref @{ref}; current refs: {_span(session)}. Take a browser_snapshot first")
     state = session.page.evaluate(REF_STATE_JS, [ref, session.doc_id])
     if state != "ok":
-        why = "the page navigated" if state == "navigated" else "the element is gone from the page"
-        raise bs.BrowserError(f"ref @{ref} ({session.refs[ref]}) is stale: {why} since the snapshot "
+        why = {"navigated": "the page navigated since the snapshot",
+               "missing": "the element is gone from the page since the snapshot"}.get(
+            state, "the page copied the element since the snapshot, so the ref names more than one")
+        raise bs.BrowserError(f"ref @{ref} ({session.refs[ref]}) is stale: {why} "
                               f"(now at {session.page.url}). Take a new browser_snapshot")
     return session.page.locator(f'[data-hermes-ref="{ref}"]')
 

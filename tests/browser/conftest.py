@@ -54,9 +54,13 @@ PAGES = {
     "/leave": ("<html><body><button>Stay</button>"
                "<script>setTimeout(() => { location.href = '/left'; }, 300)</script></body></html>"),
     "/left": "<html><body><h1>Left</h1><script>fetch('/arrived')</script></body></html>",
+    "/clone": ("<html><body><button id=t>Twin</button><script>setTimeout(() => { const t = "
+               "document.getElementById('t'); t.after(t.cloneNode(true)); fetch('/cloned'); }, 300)</script>"
+               "</body></html>"),
     # Clicking "Drop apples" removes that item and adds a new one: the DOM changes, the document stays.
     "/todo": ("<html><body><ul id=l><li id=a>Apples <button onclick=\"drop('a'); add('Cherries')\">Drop apples</button>"
               "</li><li id=b>Bananas <button onclick=\"drop('b')\">Drop bananas</button></li></ul>"
+              "<button onclick=\"l.append(l.lastElementChild.cloneNode(true))\">Copy last</button>"
               "<script>const drop = id => document.getElementById(id).remove();"
               "function add(t) { const li = document.createElement('li');"
               " li.innerHTML = t + ' <button>Drop ' + t.toLowerCase() + '</button>';"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import model_tools
 from tests.conftest import ROOT, run_hermes
@@ -121,6 +122,39 @@ def test_refs_survive_dom_changes_until_their_element_goes(shop, call):
     dropped = call("browser_click", ref=bananas)  # from the first snapshot, and its element still exists
     assert "error" not in dropped and "Bananas" not in dropped["snapshot"]
     assert ref_of(dropped["snapshot"], 'button "Drop cherries"') == cherries
+
+
+def test_a_copied_element_gets_its_own_ref(shop, call):
+    snap = call("browser_navigate", url=shop.url("/todo"))["snapshot"]
+    bananas = ref_of(snap, 'button "Drop bananas"')
+    page = call("browser_click", ref=ref_of(snap, 'button "Copy last"'))["snapshot"]  # clones the item, tag too
+    refs = [line.rsplit(" ", 1)[1] for line in page.splitlines() if 'button "Drop bananas"' in line]
+    assert len(refs) == 2 and refs[0] == bananas and refs[1] != bananas  # the copy got its own number
+    after = call("browser_click", ref=bananas)["snapshot"]  # drops the original item (the first #b)
+    assert [line.rsplit(" ", 1)[1] for line in after.splitlines() if 'button "Drop bananas"' in line] == refs[1:]
+
+    snap = call("browser_navigate", url=shop.url("/clone"))["snapshot"]
+    button = ref_of(snap, 'button "Twin"')
+    wait_for_request(shop, "/cloned")  # the page copied the button, tag included, with no snapshot since
+    twice = call("browser_click", ref=button)
+    assert twice["error"] == (f'ref {button} (button "Twin") is stale: the page copied the element since the '
+                              f"snapshot, so the ref names more than one (now at {shop.url('/clone')}). "
+                              "Take a new browser_snapshot")
+    fresh = call("browser_snapshot")["snapshot"]
+    assert [line.rsplit(" ", 1)[1] for line in fresh.splitlines() if 'button "Twin"' in line][0] == button
+    assert "error" not in call("browser_click", ref=button)
+
+
+def test_parallel_calls_from_one_snapshot(shop, call):
+    snap = call("browser_navigate", url=shop.url("/form"))["snapshot"]
+    jobs = [("browser_click", {"ref": ref_of(snap, 'checkbox "Gift wrap"')}),
+            ("browser_type", {"ref": ref_of(snap, 'textbox "Your name"'), "text": "Ada"}),
+            ("browser_type", {"ref": ref_of(snap, 'combobox "Colour"'), "text": "blue"})]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        results = list(pool.map(lambda job: call(job[0], **job[1]), jobs))
+    assert [r.get("error") for r in results] == [None, None, None]
+    after = call("browser_snapshot")["snapshot"]
+    assert 'checkbox "Gift wrap" [checked]' in after and 'value="Ada"' in after and 'value="blue"' in after
 
 
 def test_reloading_the_page_invalidates_its_refs(shop, call):
