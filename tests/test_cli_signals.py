@@ -1,4 +1,4 @@
-"""SIGTERM and Ctrl-C stop a one-shot run promptly, kill the commands it started, and log the end."""
+"""SIGTERM, SIGHUP (terminal closed) and Ctrl-C stop a one-shot run promptly, kill the commands it started, and log the end."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def wait_for(predicate, timeout: float = 15) -> bool:
     return False
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 @pytest.mark.parametrize("parallel", [False, True])
 def test_signal_stops_run_and_its_commands(scripted_llm, log_dir, tmp_path, sig, code, parallel):
     pidfiles = [tmp_path / f"pid{i}" for i in range(2 if parallel else 1)]
