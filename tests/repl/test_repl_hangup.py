@@ -11,8 +11,11 @@ import pexpect
 
 from recording.reader import load_session
 from scripted_server import Reply, ToolCall
-from tests.repl.test_repl_pty import _cmdline, repl_factory, wait_for_file  # noqa: F401 (fixture)
+from tests.repl import test_repl_pty
+from tests.repl.test_repl_pty import _cmdline, wait_for_file
 from tests.tools.proc_util import process_alive
+
+repl_factory = test_repl_pty.repl_factory  # the pty REPL fixture
 
 
 def test_sighup_kills_the_running_command_and_closes_the_session(repl_factory, tmp_path, log_dir):
