@@ -107,6 +107,9 @@ def run() -> None:
         from hermes_cli.hide_secrets import hide_and_reexec
 
         hide_and_reexec()  # credentials out of /proc/<pid>/environ and cmdline (may re-exec)
+        from hermes_cli.subreaper import become_subreaper
+
+        become_subreaper()  # commands that setsid or daemonise still end with us (not in library use)
     sys.exit(main())
 
 

@@ -168,7 +168,9 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
         agent.interrupt()  # kills running tool processes; the finally below records and cleans up
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, terminate)
+    # SIGHUP is a closed terminal or a dropped SSH session: clean up exactly as for SIGTERM.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, terminate)
     try:
         # Ctrl-C comes back as status "interrupted"; a resumed agent's history is the session's so far.
         run = agent.run_conversation(prompt, conversation_history=agent.messages)

@@ -22,6 +22,7 @@ from typing import Any
 from recording.paths import event_log_path, session_file_path
 from recording.redact import Redactor
 from recording.session_file import SessionFileWriter
+from recording.session_lock import lock_session, release_session
 from recording.sharegpt import ShareGPTBuilder
 
 LOG_FORMAT_VERSION = 1
@@ -86,6 +87,11 @@ class SessionRecorder:
         self.failed: str | None = None
         self.on_failure: Callable[[str], None] | None = None
         self._fd = os.open(self.event_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            lock_session(self.event_log, session_id)  # SessionInUse when another process has it open
+        except BaseException:
+            os.close(self._fd)
+            raise
         self._seq = first_seq  # a reopened log carries on its sequence numbers
         self._message_count = 0
         self._tools = tools
@@ -263,6 +269,7 @@ class SessionRecorder:
             self._closed = True
             os.close(self._fd)
         self._writer.close()
+        release_session(self.event_log)
 
     # -- session file --------------------------------------------------------------------------
     def _write_session_file(self, *, now: bool = False) -> None:

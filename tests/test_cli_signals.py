@@ -1,4 +1,4 @@
-"""SIGTERM and Ctrl-C stop a one-shot run promptly, kill the commands it started, and log the end."""
+"""SIGTERM, SIGHUP (terminal closed) and Ctrl-C stop a one-shot run promptly, kill the commands it started, and log the end."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def wait_for(predicate, timeout: float = 15) -> bool:
     return False
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 @pytest.mark.parametrize("parallel", [False, True])
 def test_signal_stops_run_and_its_commands(scripted_llm, log_dir, tmp_path, sig, code, parallel):
     pidfiles = [tmp_path / f"pid{i}" for i in range(2 if parallel else 1)]
@@ -74,3 +74,21 @@ def test_signal_stops_run_and_its_commands(scripted_llm, log_dir, tmp_path, sig,
     assert [m["tool_call_id"] for m in messages[2:]] == call_ids  # every call has its result
     assert all("interrupted" in m["content"] for m in messages[2:])
     assert "Traceback" not in proc.stderr.read().decode()
+
+
+@pytest.mark.parametrize("sandbox", ["off", "workspace-write"])  # off: hermes' subreaper; else the sandbox's pid namespace
+def test_a_command_that_escapes_with_setsid_ends_with_hermes(scripted_llm, log_dir, sandbox):
+    nap = f"1000.{os.getpid()}5"
+    command = f"setsid sleep {nap} >/dev/null 2>&1 < /dev/null & echo started"
+    llm = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": command})]), Reply(content="done")])
+    proc = subprocess.Popen(
+        [sys.executable, str(HERMES), "-p", "escape", "--base-url", llm.base_url, "--model", "m", "--sandbox", sandbox],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
+    )
+    try:
+        out, err = proc.communicate(timeout=30)
+        assert (proc.returncode, out) == (0, b"done\n"), err
+        assert wait_for(lambda: not any(alive(pid) for pid in host_pids([nap])), timeout=3), "setsid child outlived hermes"
+    finally:
+        for pid in host_pids([nap]):
+            os.kill(pid, signal.SIGKILL)

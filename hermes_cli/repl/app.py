@@ -140,6 +140,15 @@ class Repl:
         )
 
     def resume(self, path: Path) -> None:
+        from agent.errors import HermesError
+        from recording.reader import session_id_of
+        from recording.session_lock import lock_session
+
+        try:  # before closing this session: one in use by another process leaves us where we were
+            lock_session(path, session_id_of(path))
+        except HermesError as exc:
+            self.renderer.warn(str(exc))
+            return
         self.agent.close()
         self.agent = self._make_agent(resume=path)
 
@@ -205,11 +214,23 @@ class Repl:
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.agent.close()
-        self.renderer.info(f"session saved: {self.log_dir / f'session_{self.agent.session_id}.jsonl'}")
+        try:
+            self.renderer.info(f"session saved: {self.log_dir / f'session_{self.agent.session_id}.jsonl'}")
+        except OSError:  # the terminal is gone (SIGHUP)
+            pass
+
+    def _hang_up(self, signum: int, frame: object) -> None:
+        """SIGTERM, or SIGHUP (terminal closed, SSH dropped): stop the turn; `run` closes and cleans up."""
+        self.agent.interrupt()  # kills the running command
+        raise SystemExit(128 + signum)
 
     def run(self) -> int:
+        import signal
+
         from hermes_cli.repl.prompt import make_prompt_session
 
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._hang_up)
         self.banner()
         threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
         session = make_prompt_session(self, self.settings.home / "history")

@@ -1,5 +1,5 @@
 """A real `hermes -p` run on the docker and ssh backends leaves nothing behind: not at a normal exit,
-not after SIGTERM, not after Ctrl-C (SIGINT) in the middle of a command."""
+not after SIGTERM or SIGHUP (terminal closed), not after Ctrl-C (SIGINT) in the middle of a command."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _start(scripted_llm, calls: list[ToolCall]) -> subprocess.Popen:
     )
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_signal_mid_command_cleans_up(backend, scripted_llm, sig, code) -> None:
     name, host_dir, cmd_dir, leftovers, sleeper = backend
     proc = _start(scripted_llm, [ToolCall("terminal", {"command": f"echo up > {cmd_dir}/started; {sleeper}"})])
