@@ -12,7 +12,8 @@ Settings (config `terminal.*` keys are bridged to these variables):
 
 Hardening: all capabilities dropped except the few a package manager needs as root inside the
 container, no-new-privileges, a pids limit, memory and CPU limits. The container is removed
-(`docker rm -f`) at cleanup; only containers this environment started are ever touched.
+(`docker rm -f`) at cleanup; only containers this environment started are ever touched, plus
+those whose owner labels name a hermes process that no longer exists (reaper.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING
 
+from tools.environments import reaper
 from tools.environments.remote import BOOT, ProcessChannel, RemoteShellEnvironment, run_to_completion
 from tools.environments.settings import terminal_settings
 
@@ -69,13 +71,15 @@ class DockerEnvironment(RemoteShellEnvironment):
         self.name = f"hermes-{os.getpid()}-{safe_task}-{secrets.token_hex(3)}"
         self.run_argv = self._run_argv(workdir, host_cwd)
         self._started = False
+        # containers a `kill -9`ed hermes left on this daemon (owner labels, dead owner only)
+        reaper.reap_containers(self.docker, settings.environ.get("DOCKER_HOST", ""))
         self._start()
 
     def _run_argv(self, workdir: str, host_cwd: str | None) -> list[str]:
         settings = self.settings
         argv = [
             self.docker, "run", "-d", "--name", self.name,
-            "--label", f"hermes.pid={os.getpid()}",
+            "--label", f"hermes.pid={os.getpid()}", *reaper.docker_labels(),
             "--cap-drop", "ALL", *(f"--cap-add={cap}" for cap in CAPS_KEPT),
             "--init",  # reaps the zombies that commands' background children leave
             "--security-opt", "no-new-privileges",

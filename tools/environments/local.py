@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tools.environments import reaper
 from tools.environments.base import Environment, ExecResult
 from tools.environments.env_policy import command_environ
 from tools.environments.output import (
@@ -165,6 +166,8 @@ class LocalEnvironment(Environment):
         self.default_timeout = default_timeout
         self.max_output_chars = max_output_chars or configured_max_output_chars()
         self.state_dir = tempfile.mkdtemp(prefix="hermes-env-")
+        reaper.mark_dir(self.state_dir)
+        reaper.reap_temp_dirs()  # what a `kill -9`ed hermes left (owner record, dead owner only)
         self._bash = shutil.which("bash", path=base.get("PATH")) or "/bin/bash"
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
