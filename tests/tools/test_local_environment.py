@@ -209,7 +209,8 @@ def test_commands_too_big_for_argv_still_run(env: LocalEnvironment):
     result = env.execute(f"export BIG={big}; echo ${{#BIG}}; exit 4", timeout=10)
     assert (result.output, result.exit_code) == ("300000\n", 4)
     assert env.execute("echo ${#BIG}", timeout=5).output == "300000\n"
-    assert sorted(os.listdir(env.state_dir)) == []  # the command file is gone
+    # the command file is gone; only the owner record (for reaping after a kill -9) stays
+    assert sorted(os.listdir(env.state_dir)) == [".hermes-owner"]
 
 
 def test_already_interrupted_command_does_not_start(env: LocalEnvironment, workdir: Path):
