@@ -267,6 +267,7 @@ def main() -> None:
                   f"{row['export_seconds']:>10}{row['wall_seconds']:>8}{row['peak_mib']:>10}"
                   f"{row['worker_peak_mib'] or '-':>12}", flush=True)
         target = ROOT / "bench" / "results" / f"exports-{results['date']}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)  # bench/results/ is git-ignored: absent in a fresh clone
         target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"results: {target.relative_to(ROOT)}")
 
