@@ -17,7 +17,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import model_tools
 from agent import compression, extensions, history, llm, unicode_text
@@ -40,10 +39,10 @@ from agent.prompts import build_system_prompt
 from agent.retry import (
     RetryPolicy,
     describe_error,
+    failure_message,
     is_retryable,
     retry_after_seconds,
     status_code,
-    unreachable,
 )
 from agent.session_resume import ResumedSession, load_history
 from agent.settings import Settings, with_overrides
@@ -51,7 +50,7 @@ from agent.settings import retry_policy as settings_retry_policy
 from agent.tool_calls import format_tool_responses, has_text_tool_calls, parse_text_tool_calls
 from recording.paths import new_session_id
 from recording.recorder import SessionRecorder
-from recording.redact import Redactor
+from recording.sharegpt import append_trajectory
 from tools.registry import ToolContext
 
 INVALID_TEXT_CALLS = "The previous <tool_call> blocks were invalid. Please output valid JSON inside <tool_call>."
@@ -350,7 +349,8 @@ class AIAgent:
             self._recorder.record_event("run_end", status=status, error=error, usage=self.usage)
             self._recorder.flush()
         if self.save_trajectories:
-            self._save_trajectory(completed=status == "success")
+            append_trajectory(self.messages, self.tools, self.model, completed=status == "success",
+                              secrets=[self.endpoint.api_key])
         return {
             "final_response": final,
             "messages": self.messages,
@@ -513,7 +513,7 @@ class AIAgent:
                 delay = policy.delay(attempt, retry_after_seconds(exc))
                 out_of_time = time.monotonic() - started + delay > policy.deadline
                 if not is_retryable(exc) or attempt == policy.max_attempts or out_of_time:
-                    raise LLMError(self._failure_message(exc, attempt)) from None
+                    raise LLMError(failure_message(exc, attempt, self.endpoint, self.model)) from None
                 if streamed[0]:
                     self.on_event(StreamReset())
                 self.on_event(Retrying(attempt, policy.max_attempts, delay, describe_error(exc)))
@@ -544,24 +544,6 @@ class AIAgent:
 
     def _set_stream(self, stream: Any) -> None:
         self._active_stream = stream
-
-    def _failure_message(self, exc: Exception, attempts: int) -> str:
-        code, host, detail = status_code(exc), self.endpoint.host, describe_error(exc)
-        if problem := unreachable(exc):
-            url = urlparse(self.endpoint.base_url)
-            where = f"{url.hostname}:{url.port or (443 if url.scheme == 'https' else 80)}"
-            if problem == "refused":
-                return (f"connection refused: {where}; is the model server running and listening there? "
-                        f"check --base-url ({self.endpoint.base_url})")
-            return f"unknown host: {url.hostname}; check --base-url ({self.endpoint.base_url})"
-        if code in (401, 403):
-            return f"the model endpoint {host} refused the API key ({detail}); check --api-key / OPENAI_API_KEY"
-        if code == 404:
-            return f"{host} does not know model '{self.model}' or the URL is wrong ({detail}); check --model / --base-url"
-        if code is not None and not is_retryable(exc):
-            return f"{host} rejected the request ({detail})"
-        tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
-        return f"could not get a response from {self.endpoint.base_url} after {tries}: {detail}"
 
     def add_usage(self, usage: dict[str, Any] | None) -> None:
         for key, value in (usage or {}).items():
@@ -630,42 +612,8 @@ class AIAgent:
         self._append({"role": "user", "content": text}, text_tool_responses=True)
         return True
 
-    def _save_trajectory(self, completed: bool) -> None:
-        """Seed-compatible `save_trajectories`: one ShareGPT record per run, appended in the cwd."""
-        from datetime import datetime
 
-        from recording.sharegpt import to_sharegpt
+if __name__ == "__main__":  # seed-compatible `python run_agent.py --query "..."`
+    from hermes_cli.seed_runner import fire_main
 
-        record = {"conversations": to_sharegpt(self.messages, self.tools),
-                  "timestamp": datetime.now().isoformat(), "model": self.model, "completed": completed}
-        name = "trajectory_samples.jsonl" if completed else "failed_trajectories.jsonl"
-        line = Redactor([self.endpoint.api_key])(json.dumps(record, ensure_ascii=False))
-        with open(name, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-
-
-def main(query: str, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
-         max_turns: int = 60, enabled_toolsets: str | None = None, disabled_toolsets: str | None = None,
-         save_trajectories: bool = False) -> None:
-    """Seed-compatible direct runner: `python run_agent.py --query "..."` (prefer `./hermes -p`)."""
-    import toolsets
-
-    agent = AIAgent(model=model, base_url=base_url, api_key=api_key, max_turns=max_turns,
-                    enabled_toolsets=toolsets.parse_toolset_list(enabled_toolsets),
-                    disabled_toolsets=toolsets.parse_toolset_list(disabled_toolsets),
-                    save_trajectories=save_trajectories, mode="run_agent")
-    try:
-        print(agent.chat(str(query)))
-    finally:
-        agent.close()
-
-
-def fire_main() -> None:
-    """Console script `hermes-agent` (seed-compatible flags via python-fire)."""
-    import fire
-
-    fire.Fire(main)
-
-
-if __name__ == "__main__":
     fire_main()

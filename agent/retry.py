@@ -10,6 +10,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,26 @@ def describe_error(exc: BaseException) -> str:
     if getattr(exc, "retryable", False):  # our own BadResponse messages read as they are
         return message
     return f"{type(exc).__name__}: {message}"
+
+
+def failure_message(exc: BaseException, attempts: int, endpoint: Any, model: str | None) -> str:
+    """The one line a user sees when a model call failed for good: what went wrong and what to check.
+    `endpoint`: agent.endpoint.Endpoint (base_url, host)."""
+    from urllib.parse import urlparse
+
+    code, host, detail = status_code(exc), endpoint.host, describe_error(exc)
+    if problem := unreachable(exc):
+        url = urlparse(endpoint.base_url)
+        where = f"{url.hostname}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        if problem == "refused":
+            return (f"connection refused: {where}; is the model server running and listening there? "
+                    f"check --base-url ({endpoint.base_url})")
+        return f"unknown host: {url.hostname}; check --base-url ({endpoint.base_url})"
+    if code in (401, 403):
+        return f"the model endpoint {host} refused the API key ({detail}); check --api-key / OPENAI_API_KEY"
+    if code == 404:
+        return f"{host} does not know model '{model}' or the URL is wrong ({detail}); check --model / --base-url"
+    if code is not None and not is_retryable(exc):
+        return f"{host} rejected the request ({detail})"
+    tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+    return f"could not get a response from {endpoint.base_url} after {tries}: {detail}"

@@ -139,3 +139,19 @@ def to_sharegpt(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> 
     for message in messages:
         builder.add(message)
     return builder.turns
+
+
+def append_trajectory(messages: list[dict[str, Any]], tools: list[dict[str, Any]], model: str | None, *,
+                      completed: bool, secrets: list[str | None]) -> None:
+    """Seed-compatible `save_trajectories`: one ShareGPT record per run, appended in the cwd."""
+    import json
+    from datetime import datetime
+
+    from recording.redact import Redactor
+
+    record = {"conversations": to_sharegpt(messages, tools), "timestamp": datetime.now().isoformat(),
+              "model": model, "completed": completed}
+    name = "trajectory_samples.jsonl" if completed else "failed_trajectories.jsonl"
+    line = Redactor(secrets)(json.dumps(record, ensure_ascii=False))
+    with open(name, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")

@@ -78,8 +78,7 @@ def run_agent_with(llm_factory, calls: list[ToolCall], *, mode: str, approve=Non
 
     llm = llm_factory([Reply(tool_calls=[c]) for c in calls] + [Reply(content="done")])
     agent = AIAgent(model="scripted-model", base_url=llm.base_url, api_key="sk-test-key-123456", approve=approve,
-                    enabled_toolsets=["terminal", "file"])
-    agent.tool_context.approval_mode = mode
+                    enabled_toolsets=["terminal", "file"], approval_mode=mode)
     try:
         agent.run_conversation("do your worst")
     finally:
