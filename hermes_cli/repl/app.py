@@ -225,6 +225,7 @@ class Repl:
         raise SystemExit(128 + signum)
 
     def run(self) -> int:
+        import asyncio
         import signal
 
         from hermes_cli.repl.prompt import make_prompt_session
@@ -241,7 +242,9 @@ class Repl:
                     text = session.prompt()
                 except EOFError:
                     break
-                except KeyboardInterrupt:
+                # A Ctrl-C that lands while prompt_toolkit is still starting its event loop (before its
+                # own SIGINT handling is in place) surfaces as asyncio's CancelledError: same meaning.
+                except (KeyboardInterrupt, asyncio.CancelledError):
                     now = time.monotonic()
                     if now - last_ctrl_c < DOUBLE_CTRL_C:
                         break
