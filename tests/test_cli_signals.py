@@ -13,14 +13,8 @@ import pytest
 
 from scripted_server import Reply, ToolCall
 from tests.conftest import HERMES, read_jsonl
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in state
+from tests.tools.proc_util import process_alive as alive
+from tests.tools.proc_util import wait_for
 
 
 def host_pids(naps: list[str]) -> list[int]:
@@ -36,15 +30,6 @@ def host_pids(naps: list[str]) -> list[int]:
     return pids
 
 
-def wait_for(predicate, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 @pytest.mark.parametrize("parallel", [False, True])
 def test_signal_stops_run_and_its_commands(scripted_llm, log_dir, tmp_path, sig, code, parallel):
@@ -58,8 +43,8 @@ def test_signal_stops_run_and_its_commands(scripted_llm, log_dir, tmp_path, sig,
         [sys.executable, str(HERMES), "-p", "wait", "--base-url", llm.base_url, "--model", "m"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
     )
-    assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pidfiles))
-    assert wait_for(lambda: len(host_pids(naps)) == len(naps))
+    assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pidfiles), timeout=15)
+    assert wait_for(lambda: len(host_pids(naps)) == len(naps), timeout=15)
     pids = host_pids(naps)
     started = time.monotonic()
     proc.send_signal(sig)

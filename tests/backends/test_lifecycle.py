@@ -14,15 +14,7 @@ import pytest
 
 from scripted_server import Reply, ToolCall
 from tests.conftest import HERMES
-
-
-def _wait_for(predicate, timeout: float = 30) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.tools.proc_util import wait_for
 
 
 def _pgrep(pattern: str) -> bool:
@@ -63,12 +55,12 @@ def _start(scripted_llm, calls: list[ToolCall]) -> subprocess.Popen:
 def test_signal_mid_command_cleans_up(backend, scripted_llm, sig, code) -> None:
     name, host_dir, cmd_dir, leftovers, sleeper = backend
     proc = _start(scripted_llm, [ToolCall("terminal", {"command": f"echo up > {cmd_dir}/started; {sleeper}"})])
-    assert _wait_for(lambda: (host_dir / "started").exists()), proc.stderr.read1().decode() if proc.poll() else ""
+    assert wait_for(lambda: (host_dir / "started").exists(), timeout=30), proc.stderr.read1().decode() if proc.poll() else ""
     assert leftovers(proc.pid)
     time.sleep(0.3)  # the command is running, not just starting
     proc.send_signal(sig)
     assert proc.wait(timeout=30) == code, proc.stderr.read().decode()[-3000:]
-    assert _wait_for(lambda: not leftovers(proc.pid), timeout=10), f"{name}: something outlived hermes"
+    assert wait_for(lambda: not leftovers(proc.pid), timeout=10), f"{name}: something outlived hermes"
     assert "Traceback" not in proc.stderr.read().decode()
 
 
@@ -78,4 +70,4 @@ def test_normal_exit_cleans_up(backend, scripted_llm) -> None:
         "command": f"({sleeper}) >/dev/null 2>&1 & echo up > {cmd_dir}/started"})])
     assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()
     assert (host_dir / "started").exists()
-    assert _wait_for(lambda: not leftovers(proc.pid), timeout=10), f"{name}: something outlived hermes"
+    assert wait_for(lambda: not leftovers(proc.pid), timeout=10), f"{name}: something outlived hermes"

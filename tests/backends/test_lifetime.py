@@ -6,16 +6,8 @@ import os
 import threading
 import time
 
+from tests.tools.proc_util import wait_for
 from tools.environments import manager
-
-
-def _wait_for(predicate, timeout: float = 10) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_idle_environment_is_cleaned_up(monkeypatch) -> None:
@@ -23,7 +15,7 @@ def test_idle_environment_is_cleaned_up(monkeypatch) -> None:
     env = manager.get_environment("idle")
     env.execute("true", timeout=10)
     state_dir = env.state_dir
-    assert _wait_for(lambda: manager.peek_environment("idle") is None)
+    assert wait_for(lambda: manager.peek_environment("idle") is None, timeout=10)
     assert not os.path.exists(state_dir)
 
 
@@ -35,10 +27,10 @@ def test_busy_environment_is_left_alone(monkeypatch, tmp_path) -> None:
     command = f"touch {started}; while [ ! -e {go} ]; do sleep 0.01; done; echo done"
     worker = threading.Thread(target=lambda: result.setdefault("r", env.execute(command, timeout=20)))
     worker.start()
-    assert _wait_for(started.exists)
+    assert wait_for(started.exists, timeout=10)
     time.sleep(1.0)  # three lifetimes
     assert manager.peek_environment("busy") is env  # idle by the clock, but a command is running
     go.touch()
     worker.join()
     assert result["r"].output == "done\n"
-    assert _wait_for(lambda: manager.peek_environment("busy") is None)
+    assert wait_for(lambda: manager.peek_environment("busy") is None, timeout=10)

@@ -10,23 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from scripted_server import Reply, ToolCall
 from tests.conftest import HERMES
+from tests.tools.proc_util import wait_for
 from tools.environments.reaper import OWNER_FILE, start_time
-
-
-def _wait_for(predicate, timeout: float = 30) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _hermes(scripted_llm, command: str) -> subprocess.Popen:
@@ -39,7 +30,7 @@ def _hermes(scripted_llm, command: str) -> subprocess.Popen:
 
 def _kill9_mid_command(scripted_llm, command: str, started: Path) -> int:
     proc = _hermes(scripted_llm, command)
-    assert _wait_for(started.exists), proc.stderr.read1().decode() if proc.poll() is not None else ""
+    assert wait_for(started.exists, timeout=30), proc.stderr.read1().decode() if proc.poll() is not None else ""
     proc.kill()
     assert proc.wait(timeout=30) == -signal.SIGKILL
     return proc.pid

@@ -12,30 +12,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from scripted_server import Reply, ToolCall
 from tests.conftest import HERMES, read_jsonl, run_hermes
 from tests.extensions.conftest import tool_result
 from tests.extensions.servers import read_log, stdio_entry
-
-
-def alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in status
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.tools.proc_util import process_alive as alive
+from tests.tools.proc_util import wait_for
 
 
 def test_a_stdio_server_session_from_tools_to_crash(scripted_llm, write_config, demo_script, server_log, log_dir,
@@ -128,7 +112,7 @@ def test_servers_are_stopped_when_hermes_is_hung_up_mid_call(scripted_llm, write
     proc = subprocess.Popen([sys.executable, str(HERMES), "-p", "go", "--base-url", llm.base_url, "--model", "m"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
     try:
-        assert wait_for(lambda: any(r.get("tool") == "hang" for r in read_log(server_log)))
+        assert wait_for(lambda: any(r.get("tool") == "hang" for r in read_log(server_log)), timeout=20)
         [pid] = [r["started"] for r in read_log(server_log) if "started" in r]
         proc.send_signal(signal.SIGHUP)
         assert proc.wait(timeout=15) == 128 + signal.SIGHUP
