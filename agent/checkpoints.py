@@ -102,6 +102,7 @@ class Checkpoints:
         # Terminal watching: path -> (stat key, state, mode) as hermes last saw the file.
         self._baseline: dict[str, tuple[tuple[int, int, int, int], str, int | None]] | None = None
         self._baseline_root: str | None = None
+        self._baseline_dirs: set[str] = set()
         self.terminal_note: str | None = None  # why terminal commands are not watched
         self._in_flight = 0
 
@@ -241,7 +242,7 @@ class Checkpoints:
                 self._after_command(root)
 
     # -- terminal watching -----------------------------------------------------------------------
-    def _scan(self, root: str) -> dict[str, tuple[int, int, int, int]] | None:
+    def _scan(self, root: str) -> Any:
         from tools.workspace_snapshot import scan
 
         result = scan(root, self.settings.terminal_max_files, self._skip)
@@ -250,16 +251,17 @@ class Checkpoints:
             self.terminal_note = (f"terminal commands are not tracked: {root} has more than "
                                   f"{self.settings.terminal_max_files} files (checkpoints.terminal_max_files)")
             return None
-        return result.files
+        return result
 
     def _refresh(self, root: str) -> None:
         """Bring the copy of the workspace up to date (changes made between commands are not the command's)."""
         try:
             if self._baseline_root != root:
                 self._baseline, self._baseline_root, self.terminal_note = None, root, None
-                files = self._scan(root)
-                if files is None:
+                scanned = self._scan(root)
+                if scanned is None:
                     return
+                files, self._baseline_dirs = scanned.files, scanned.dirs
                 total = sum(key[2] for key in files.values())
                 if total > self.settings.max_size_mb * MB / 4:
                     self.terminal_note = (f"terminal commands are not tracked: {root} holds {total / MB:.0f} MB, "
@@ -284,12 +286,14 @@ class Checkpoints:
             self._baseline, self.terminal_note = None, f"terminal commands are not tracked: {exc}"
 
     def _update(self, root: str, record: bool) -> None:
-        from tools.workspace_snapshot import diff
+        from tools.workspace_snapshot import diff, new_dirs
 
         assert self._baseline is not None
-        files = self._scan(root)
-        if files is None:
+        scanned = self._scan(root)
+        if scanned is None:
             return
+        files, known_dirs = scanned.files, self._baseline_dirs
+        self._baseline_dirs = scanned.dirs
         for path in diff({p: v[0] for p, v in self._baseline.items()}, files):
             before, mode = (self._baseline[path][1], self._baseline[path][2]) if path in self._baseline else (ABSENT, None)
             after, new_mode = self._state(path) if path in files else (ABSENT, None)
@@ -297,8 +301,9 @@ class Checkpoints:
                 self._baseline.pop(path, None)
             else:
                 self._baseline[path] = (files[path], after, new_mode)
-            if record and after != before:
-                self._record(path, "terminal", before, after, mode)
+            if record and (after != before or (after != ABSENT and new_mode != mode)):  # chmod counts
+                dirs = new_dirs(path, root, known_dirs) if before == ABSENT else []
+                self._record(path, "terminal", before, after, mode, dirs)
 
     def _note_baseline(self, path: str, state: str) -> None:
         """A file tool wrote `path`: the workspace copy knows its new content already."""
@@ -378,6 +383,13 @@ class Checkpoints:
                                  "conflicts": result.conflicts, "forced": result.forced})
             return result
 
+    @staticmethod
+    def _mode(path: str) -> int | None:
+        try:
+            return stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            return None
+
     def _first_kept_time(self) -> str:
         kept = [t for t in self.turns if t.id >= self.pruned_before]
         return kept[0].time.replace("T", " ") if kept else "(none)"
@@ -394,8 +406,11 @@ class Checkpoints:
         for path, change in first.items():
             target, expected = change.before, last[path].after
             current, _ = self._state(path, save=False)
-            if current == target:
-                continue  # already as it was (e.g. created, then deleted again)
+            if current == target:  # the content is as it was (created then deleted; a chmod)
+                if change.mode is not None and target != ABSENT and self._mode(path) != change.mode:
+                    os.chmod(path, change.mode)
+                    result.restored.append(path)
+                continue
             if current != expected and expected != UNSAVED:
                 if not force:
                     result.conflicts.append(path)

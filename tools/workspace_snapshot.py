@@ -24,6 +24,7 @@ StatKey = tuple[int, int, int, int]  # mtime_ns, ctime_ns, size, inode: any writ
 class Scan:
     root: str
     files: dict[str, StatKey] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)  # directories walked (to undo the ones a command made)
     over: bool = False  # more than max_files: the scan stopped early and tells nothing
 
 
@@ -34,6 +35,7 @@ def scan(root: str, max_files: int, skip: frozenset[str] = frozenset()) -> Scan:
     files = result.files
     while stack:
         directory = stack.pop()
+        result.dirs.add(directory)
         try:
             entries = os.scandir(directory)
         except OSError:  # vanished or unreadable meanwhile: nothing to track there
@@ -62,3 +64,12 @@ def diff(old: dict[str, StatKey], new: dict[str, StatKey]) -> list[str]:
     changed = [path for path, key in new.items() if old.get(path) != key]
     changed += [path for path in old if path not in new]
     return sorted(changed)
+
+
+def new_dirs(path: str, root: str, known: set[str]) -> list[str]:
+    """The directories between `root` and `path` that are not in `known`, deepest first."""
+    found, parent = [], os.path.dirname(path)
+    while parent.startswith(root + os.sep) and parent not in known:
+        found.append(parent)
+        parent = os.path.dirname(parent)
+    return found
