@@ -371,9 +371,10 @@ class Checkpoints:
                                       f"is the one sent at {self._first_kept_time()}")
                 pending = [c for c in self.changes if c.turn >= turn.id and not c.undone]
                 result = self._restore(pending, force)
-                undone = [c.seq for c in pending]
+                kept = set(result.conflicts)  # still to undo: a forced rewind can do it later
+                undone = [c.seq for c in pending if c.path not in kept]
                 for change in pending:
-                    change.undone = True
+                    change.undone = change.path not in kept
             if chat:
                 for later in self.turns:
                     later.removed = later.removed or later.id >= turn.id
