@@ -50,9 +50,12 @@ class SessionStore:
         self.blobs = self.dir / "blobs"
         self._lock_fd: int | None = None
         self.size: int | None = None  # bytes of this session's files, once measured
+        self._made: set[Path] = set()  # blob subdirectories known to exist
 
     def open(self) -> None:
         """Create the directories (0700) and take the session's lock."""
+        if self._lock_fd is not None and self.size is not None:
+            return
         _mkdir(self.root)
         _mkdir(self.dir)
         _mkdir(self.blobs)
@@ -80,7 +83,9 @@ class SessionStore:
         path = self._blob_path(digest)
         if path.exists():
             return digest
-        _mkdir(path.parent)
+        if path.parent not in self._made:
+            _mkdir(path.parent)
+            self._made.add(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -136,6 +141,7 @@ class SessionStore:
             for blob in list(sub.iterdir()):
                 if sub.name + blob.name not in keep:
                     blob.unlink(missing_ok=True)
+        self._made.clear()
         self.size = _tree_size(self.dir)
 
 

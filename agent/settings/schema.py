@@ -117,7 +117,7 @@ FIELDS: tuple[Field, ...] = (
     Field("checkpoints.max_size_mb", "float", 500.0, above=0, nullable=False),
     Field("checkpoints.max_file_mb", "float", 10.0, above=0, nullable=False),
     Field("checkpoints.terminal", "bool", True, nullable=False),
-    Field("checkpoints.terminal_max_files", "int", 5000, minimum=0, nullable=False),
+    Field("checkpoints.terminal_max_files", "int", 2000, minimum=0, nullable=False),
     # Issue 17: checked into `Settings.extensions` by checks.extensions (README "MCP servers", "Hooks").
     Field("mcp_servers", "mapping", {}),
     Field("hooks", "mapping", {}),
@@ -245,7 +245,7 @@ class CheckpointSettings:
     max_size_mb: float = 500.0  # all sessions' checkpoints together; the oldest are pruned past it
     max_file_mb: float = 10.0  # a bigger file's old content is not saved (a rewind says so)
     terminal: bool = True  # also the files terminal commands change in the workspace
-    terminal_max_files: int = 5000  # a bigger workspace is not watched for terminal commands
+    terminal_max_files: int = 2000  # a bigger workspace is not watched for terminal commands
 
 
 @dataclass
