@@ -2,6 +2,10 @@
 
     index.jsonl   one record a line, appended: turns, file changes, rewinds (agent/checkpoints.py)
     blobs/ab/cd…  file contents, named by their SHA-256 (the same content is stored once)
+    workspace.pack  this process's copy of the workspace, for terminal commands: one file written
+                  sequentially (creating a file per workspace file costs ~1 ms each on overlayfs),
+                  unlinked as soon as it is open; a file's content moves into blobs/ only when a
+                  command changes it
     lock          held (flock) by the process using the session, so pruning elsewhere skips it
 
 Directories are 0700 and files 0600: old file contents may be as private as the files were.
@@ -51,6 +55,9 @@ class SessionStore:
         self._lock_fd: int | None = None
         self.size: int | None = None  # bytes of this session's files, once measured
         self._made: set[Path] = set()  # blob subdirectories known to exist
+        self.pack = self.dir / "workspace.pack"
+        self._pack_fd: int | None = None
+        self._pack_end = 0
 
     def open(self) -> None:
         """Create the directories (0700) and take the session's lock."""
@@ -70,6 +77,7 @@ class SessionStore:
             self.size = _tree_size(self.dir)
 
     def close(self) -> None:
+        self.pack_drop()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -97,6 +105,42 @@ class SessionStore:
             raise
         self.size = (self.size or 0) + len(data)
         return digest
+
+    # -- the workspace copy ------------------------------------------------------------------------
+    def pack_reset(self) -> None:
+        """Start an empty workspace copy (a previous process's is stale)."""
+        self.pack_drop()
+        try:
+            self.size = (self.size or 0) - self.pack.stat().st_size
+        except FileNotFoundError:
+            pass
+        self._pack_fd = os.open(self.pack, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.pack.unlink()  # open but nameless: the kernel frees it when this process ends, even on kill -9
+        self._pack_end = 0
+
+    def pack_add(self, data: bytes) -> tuple[int, int]:
+        """Append `data` to the workspace copy; return where it is (offset, length)."""
+        assert self._pack_fd is not None
+        offset, view, written = self._pack_end, memoryview(data), 0
+        while written < len(data):
+            written += os.pwrite(self._pack_fd, view[written:], offset + written)
+        self._pack_end += len(data)
+        self.size = (self.size or 0) + len(data)
+        return offset, len(data)
+
+    def pack_read(self, offset: int, length: int) -> bytes:
+        assert self._pack_fd is not None
+        return os.pread(self._pack_fd, length, offset)
+
+    def pack_drop(self) -> None:
+        """Forget the workspace copy (terminal watching stopped, or the process ends)."""
+        if self._pack_fd is None:
+            return
+        os.close(self._pack_fd)
+        self._pack_fd = None
+        self.pack.unlink(missing_ok=True)
+        self.size = (self.size or 0) - self._pack_end
+        self._pack_end = 0
 
     def get(self, digest: str) -> bytes | None:
         try:

@@ -99,8 +99,8 @@ class Checkpoints:
         self._turn = 0  # the turn changes belong to now
         self.pruned_before = 0  # changes of turns before this one were pruned
         self._others: int | None = None  # bytes of other sessions' checkpoints, once measured
-        # Terminal watching: path -> (stat key, state, mode) as hermes last saw the file.
-        self._baseline: dict[str, tuple[tuple[int, int, int, int], str, int | None]] | None = None
+        # Terminal watching: path -> (stat key, state, mode, place in the workspace pack) as last seen.
+        self._baseline: dict[str, tuple[Any, ...]] | None = None
         self._baseline_root: str | None = None
         self._baseline_dirs: set[str] = set()
         self.terminal_note: str | None = None  # why terminal commands are not watched
@@ -164,27 +164,37 @@ class Checkpoints:
         return self.session_id is not None and self._turn > 0
 
     # -- what a file holds -----------------------------------------------------------------------
-    def _state(self, path: str, save: bool = True) -> tuple[str, int | None]:
-        """(state, mode) of a regular file: its digest (content saved when `save`), ABSENT or UNSAVED."""
+    def _read(self, path: str) -> tuple[str, int | None, bytes | None]:
+        """(state, mode, content) of a regular file: state is its digest, ABSENT or UNSAVED."""
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            return ABSENT, None
+            return ABSENT, None, None
         except OSError:
-            return UNSAVED, None
+            return UNSAVED, None, None
         if not stat.S_ISREG(st.st_mode):
-            return UNSAVED, None
+            return UNSAVED, None, None
         mode = stat.S_IMODE(st.st_mode)
         if st.st_size > self.settings.max_file_mb * MB:
-            return UNSAVED, mode
+            return UNSAVED, mode, None
         try:
             with open(path, "rb") as fh:
                 data = fh.read()
         except OSError:
-            return UNSAVED, mode
-        if not save:
-            return hashlib.sha256(data).hexdigest(), mode
-        return self._open().put(data), mode
+            return UNSAVED, mode, None
+        return hashlib.sha256(data).hexdigest(), mode, data
+
+    def _state(self, path: str, save: bool = True) -> tuple[str, int | None]:
+        """(state, mode) of a file; with `save` its content is stored (a blob named by the digest)."""
+        state, mode, data = self._read(path)
+        if save and data is not None:
+            self._open().put(data)
+        return state, mode
+
+    def _copy(self, path: str, key: tuple[int, int, int, int]) -> tuple[Any, ...]:
+        """A workspace-copy entry: (stat key, state, mode, place in the pack or None)."""
+        state, mode, data = self._read(path)
+        return key, state, mode, self._open().pack_add(data) if data is not None else None
 
     def _record(self, path: str, tool: str, before: str, after: str, mode: int | None,
                 dirs: list[str] | None = None) -> None:
@@ -216,10 +226,10 @@ class Checkpoints:
             return
         with self._lock:
             try:
-                after, _ = self._state(real)
+                after, _ = self._state(real, save=False)
                 if after != before:
                     self._record(real, tool, before, after, mode, dirs)
-                    self._note_baseline(real, after)
+                    self._note_baseline(real)
                     self._enforce_budget()
             except OSError:
                 pass
@@ -247,7 +257,7 @@ class Checkpoints:
 
         result = scan(root, self.settings.terminal_max_files, self._skip)
         if result.over:
-            self._baseline = None
+            self._drop_copy()
             self.terminal_note = (f"terminal commands are not tracked: {root} has more than "
                                   f"{self.settings.terminal_max_files} files (checkpoints.terminal_max_files)")
             return None
@@ -267,14 +277,16 @@ class Checkpoints:
                     self.terminal_note = (f"terminal commands are not tracked: {root} holds {total / MB:.0f} MB, "
                                           f"over a quarter of checkpoints.max_size_mb")
                     return
-                self._baseline = {path: (key, *self._state(path)) for path, key in files.items()}
+                self._open().pack_reset()
+                self._baseline = {path: self._copy(path, key) for path, key in files.items()}
                 self._enforce_budget()
                 return
             if self._baseline is None:
                 return
             self._update(root, record=False)
         except OSError as exc:
-            self._baseline, self.terminal_note = None, f"terminal commands are not tracked: {exc}"
+            self._drop_copy()
+            self.terminal_note = f"terminal commands are not tracked: {exc}"
 
     def _after_command(self, root: str) -> None:
         if self._baseline is None or self._baseline_root != root:
@@ -283,7 +295,8 @@ class Checkpoints:
             self._update(root, record=True)
             self._enforce_budget()
         except OSError as exc:
-            self._baseline, self.terminal_note = None, f"terminal commands are not tracked: {exc}"
+            self._drop_copy()
+            self.terminal_note = f"terminal commands are not tracked: {exc}"
 
     def _update(self, root: str, record: bool) -> None:
         from tools.workspace_snapshot import diff, new_dirs
@@ -295,26 +308,34 @@ class Checkpoints:
         files, known_dirs = scanned.files, self._baseline_dirs
         self._baseline_dirs = scanned.dirs
         for path in diff({p: v[0] for p, v in self._baseline.items()}, files):
-            before, mode = (self._baseline[path][1], self._baseline[path][2]) if path in self._baseline else (ABSENT, None)
-            after, new_mode = self._state(path) if path in files else (ABSENT, None)
-            if after == ABSENT:
-                self._baseline.pop(path, None)
+            old = self._baseline.get(path)
+            before, mode, place = (old[1], old[2], old[3]) if old else (ABSENT, None, None)
+            if path in files:
+                entry = self._baseline[path] = self._copy(path, files[path])
+                after, new_mode = entry[1], entry[2]
             else:
-                self._baseline[path] = (files[path], after, new_mode)
+                self._baseline.pop(path, None)
+                after, new_mode = ABSENT, None
             if record and (after != before or (after != ABSENT and new_mode != mode)):  # chmod counts
+                if place is not None:  # what the command changed: from the workspace copy to a blob
+                    self._open().put(self._open().pack_read(*place))
                 dirs = new_dirs(path, root, known_dirs) if before == ABSENT else []
                 self._record(path, "terminal", before, after, mode, dirs)
 
-    def _note_baseline(self, path: str, state: str) -> None:
-        """A file tool wrote `path`: the workspace copy knows its new content already."""
+    def _note_baseline(self, path: str) -> None:
+        """A file tool wrote `path`: the workspace copy takes its new content now."""
         if self._baseline is None or not path.startswith(f"{self._baseline_root}{os.sep}"):
             return
         try:
             st = os.stat(path)
-            self._baseline[path] = ((st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino), state,
-                                    stat.S_IMODE(st.st_mode))
+            self._baseline[path] = self._copy(path, (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
         except OSError:
             self._baseline.pop(path, None)
+
+    def _drop_copy(self) -> None:
+        self._baseline = None
+        if self._store is not None:
+            self._store.pack_drop()
 
     # -- the size bound --------------------------------------------------------------------------
     def _enforce_budget(self) -> None:
@@ -338,14 +359,14 @@ class Checkpoints:
                 self.pruned_before = max(self.pruned_before, oldest + 1)
                 self._compact(store)
             else:
-                self._baseline, self._baseline_root = None, None
+                self._drop_copy()
+                self._baseline_root = None
                 self.terminal_note = ("terminal commands are no longer tracked: the copy of the workspace "
                                       "does not fit in checkpoints.max_size_mb")
                 self._compact(store)
 
     def _compact(self, store: SessionStore) -> None:
         keep = {s for c in self.changes for s in (c.before, c.after)}
-        keep |= {v[1] for v in (self._baseline or {}).values()}
         records = [r for r in store.records() if r.get("kind") != "change" or r.get("turn", 0) >= self.pruned_before]
         records.append({"kind": "pruned", "before_turn": self.pruned_before, "time": _now()})
         store.rewrite(records)

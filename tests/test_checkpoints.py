@@ -101,6 +101,7 @@ def test_rewind_both_to_turn_one_restores_every_file_and_cuts_the_chat(scripted_
     assert stat.S_IMODE(store.stat().st_mode) == 0o700
     modes = {stat.S_IMODE(p.stat().st_mode) for p in store.rglob("*")}
     assert modes <= {0o600, 0o700}
+    assert not (store / "workspace.pack").exists()  # the copy of the workspace has no name on disk
 
 
 def test_files_only_rewind_keeps_earlier_turns_and_the_chat(scripted_llm, work):
@@ -201,9 +202,10 @@ def test_size_bound_prunes_other_sessions_then_the_oldest_turns(scripted_llm, wo
     (old / "blobs" / "ab").mkdir(parents=True)
     (old / "blobs" / "ab" / "c").write_bytes(b"x" * 6_000)
     (old / "index.jsonl").write_text("")
-    big = ["a" * 4_000, "b" * 4_000, "c" * 4_000]
-    llm = scripted_llm([r for i, body in enumerate(big) for r in (
-        Reply(tool_calls=[ToolCall("write_file", {"path": f"f{i}.txt", "content": body})]), Reply(content="ok"))])
+    for i, letter in enumerate("abc"):  # what each turn overwrites is saved: 4 KB a turn
+        (work / f"f{i}.txt").write_text(letter * 4_000)
+    llm = scripted_llm([r for i in range(3) for r in (
+        Reply(tool_calls=[ToolCall("write_file", {"path": f"f{i}.txt", "content": "short"})]), Reply(content="ok"))])
     agent = make_agent(llm, work, max_size_mb=10_000 / (1024 * 1024), terminal=False)
     for i in range(3):
         agent.chat(f"write file {i}")
@@ -214,7 +216,7 @@ def test_size_bound_prunes_other_sessions_then_the_oldest_turns(scripted_llm, wo
     with pytest.raises(RewindError, match="pruned"):
         rewind(agent, 1, "files")
     rewind(agent, 2, "files")
-    assert sorted(p.name for p in work.iterdir()) == ["f0.txt", "notes.txt", "old.txt"]
+    assert [(work / f"f{i}.txt").read_text() for i in range(3)] == ["short", "b" * 4_000, "c" * 4_000]
     agent.close()
 
 
