@@ -258,3 +258,13 @@ def test_turn_numbers_out_of_range_are_one_line(scripted_llm, work):
         rewind(agent, 5)
     agent.close()
     assert os.path.exists(work / "app.py")
+
+
+def test_a_prompt_moved_up_by_compression_is_still_found():
+    from agent.checkpoints import Turn, locate_prompt, prompt_digest
+
+    turn = Turn(2, "2026-12-02T07:00:00", "b", prompt_digest("b"), message_index=4)
+    compressed = [{"role": "user", "content": "[Summary of earlier conversation: a]"},
+                  {"role": "user", "content": "b"}, {"role": "assistant", "content": "ok"}]
+    assert locate_prompt(compressed, turn) == 1
+    assert locate_prompt(compressed[:1], turn) is None  # summarised away: a chat rewind says so
