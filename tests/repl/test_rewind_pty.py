@@ -73,3 +73,26 @@ def test_rewind_after_continue_and_a_conflict_is_reported(repl_factory, tmp_path
     assert [(e["action"], e["restore"], e["removed_count"] > 0) for e in edits] == [
         ("rewind", "files", False), ("rewind", "files", False), ("rewind", "chat", True)]
     assert Path(edits[1]["files"]["forced"][0]).name == "hello.py"
+
+
+def test_a_one_shot_run_can_be_rewound_from_the_repl(repl_factory, scripted_llm, tmp_path):  # noqa: F811
+    from tests.conftest import run_hermes
+
+    (tmp_path / "config.ini").write_text("debug = false\n")
+    llm = scripted_llm([
+        Reply(tool_calls=[ToolCall("write_file", {"path": "config.ini", "content": "debug = true\n"}),
+                          ToolCall("terminal", {"command": "echo log > run.log"})]),
+        Reply(content="done"),
+    ])
+    result = run_hermes("-p", "turn debugging on", "--base-url", llm.base_url, "--api-key", "sk-test-0123456789",
+                        "--model", "scripted-model", *YOLO, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "config.ini").read_text() == "debug = true\n" and (tmp_path / "run.log").exists()
+
+    llm2, repl = repl_factory([Reply(content="ok")], *YOLO, "--continue", cwd=tmp_path)
+    out = repl.output_of("/rewind 1")
+    assert "rewound to before turn 1" in out
+    assert (tmp_path / "config.ini").read_text() == "debug = false\n" and not (tmp_path / "run.log").exists()
+    repl.say("fresh")
+    assert user_texts(llm2.chat_requests[-1]) == ["fresh"]
+    repl.quit()
