@@ -268,3 +268,18 @@ def test_a_prompt_moved_up_by_compression_is_still_found():
                   {"role": "user", "content": "b"}, {"role": "assistant", "content": "ok"}]
     assert locate_prompt(compressed, turn) == 1
     assert locate_prompt(compressed[:1], turn) is None  # summarised away: a chat rewind says so
+
+
+def test_inside_a_git_repository_git_is_left_alone(scripted_llm, work):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    git_before = tree(work / ".git")
+    before = {k: v for k, v in tree(work).items() if not k.startswith(".git")}
+    llm = scripted_llm(three_turns(work))
+    agent = make_agent(llm, work)
+    run_three(agent)
+    rewind(agent, 1, "files")
+    assert {k: v for k, v in tree(work).items() if not k.startswith(".git")} == before
+    assert tree(work / ".git") == git_before  # no commit, stash or index change: git was not used
+    agent.close()
