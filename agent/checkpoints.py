@@ -143,7 +143,10 @@ class Checkpoints:
     def begin_turn(self, session_id: str, message_index: int, content: Any) -> None:
         """A prompt was sent: the tool changes that follow belong to a new turn."""
         with self._lock:
-            self.use_session(session_id)
+            try:
+                self.use_session(session_id)
+            except OSError:  # an unreadable index: this session's earlier checkpoints are out of reach
+                self.turns, self.changes = [], []
             text = content if isinstance(content, str) else str(content)
             turn = Turn(self._turn + 1, _now(), text[:PROMPT_CHARS], prompt_digest(content), message_index)
             self.turns.append(turn)

@@ -84,6 +84,9 @@ class RewindCommands:
         except (ValueError, RewindError) as exc:
             repl.renderer.warn(str(exc))
             return
+        except OSError as exc:  # the checkpoint store itself (full disk, permissions)
+            repl.renderer.error(f"rewind failed: {exc.strerror or exc} ({exc.filename or 'checkpoint store'})")
+            return
         _report(repl, outcome)
 
     def _rewind_choice(self, rows: list[TurnRow]) -> str:
