@@ -25,6 +25,7 @@ class TurnRow:
     turn: Turn
     in_chat: bool  # its prompt is still in the conversation (/undo, /retry or compression may have taken it)
     changes: list[Change] = field(default_factory=list)  # not yet rewound
+    rewound: bool = False  # it changed files, and a files rewind has put them all back
 
 
 @dataclass
@@ -47,8 +48,10 @@ def turn_rows(agent: Any) -> list[TurnRow]:
     checkpoints = checkpoints_of(agent)
     rows = []
     for number, turn in enumerate(checkpoints.live_turns(), 1):
-        changes = [c for c in checkpoints.changes_of(turn) if not c.undone]
-        rows.append(TurnRow(number, turn, locate_prompt(agent.messages, turn) is not None, changes))
+        made = checkpoints.changes_of(turn)
+        changes = [c for c in made if not c.undone]
+        rows.append(TurnRow(number, turn, locate_prompt(agent.messages, turn) is not None, changes,
+                            bool(made) and not changes))
     return rows
 
 

@@ -119,6 +119,7 @@ def test_files_only_rewind_keeps_earlier_turns_and_the_chat(scripted_llm, work):
     assert sent(llm.chat_requests[-1])[:3] == ["create app.py", "bump it and add a module", "tidy up with the shell"]
     rows = turn_rows(agent)
     assert len(rows) == 4 and rows[1].changes == [] and rows[2].changes == []  # rewound: nothing left to undo
+    assert [r.rewound for r in rows] == [False, True, True, False]
     agent.close()
 
 

@@ -24,7 +24,7 @@ def _short(path: str) -> str:
 
 def _files_cell(row: TurnRow) -> str:
     if not row.changes:
-        return "—"
+        return "(files rewound)" if row.rewound else "—"
     first: dict[str, str] = {}
     last: dict[str, str] = {}
     for change in row.changes:  # per file, from its state before the turn to its state after
