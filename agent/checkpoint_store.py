@@ -19,7 +19,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +219,8 @@ def prune_others(root: Path, current: str, max_bytes: int, current_size: int) ->
                 others.append((used, entry, _tree_size(entry)))
             except OSError:
                 continue
+    import shutil
+
     total = current_size + sum(size for _, _, size in others)
     removed = []
     for _, directory, size in sorted(others, key=lambda item: item[0]):
