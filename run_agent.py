@@ -331,7 +331,7 @@ class AIAgent:
                 user_message = self.hooks.before_prompt(self, user_message)
             self._append({"role": "user", "content": user_message})
             cp = self._tool_ctx.checkpoints  # tool changes from here on belong to this prompt (/rewind)
-            cp and cp.begin_turn(self.session_id, len(self.messages) - 1, user_message)
+            cp and cp.begin_turn(self.session_id, self.messages)
             status, final, turns = self._loop()
         except HookBlocked as exc:
             status, error = "blocked", f"prompt blocked by a UserPromptSubmit hook: {exc}"

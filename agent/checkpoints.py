@@ -140,14 +140,17 @@ class Checkpoints:
             self._seq = max((c.seq for c in self.changes), default=0)
             self._turn = max((t.id for t in self.turns), default=0)
 
-    def begin_turn(self, session_id: str, message_index: int, content: Any) -> None:
-        """A prompt was sent: the tool changes that follow belong to a new turn."""
+    def begin_turn(self, session_id: str, messages: list[dict[str, Any]]) -> None:
+        """The prompt at the end of `messages` was sent: the tool changes that follow belong to a new turn."""
+        message_index, content = len(messages) - 1, messages[-1].get("content")
         with self._lock:
             try:
                 self.use_session(session_id)
             except OSError:  # an unreadable index: this session's earlier checkpoints are out of reach
                 self.turns, self.changes = [], []
-            text = content if isinstance(content, str) else str(content)
+            from recording.sharegpt import text_of
+
+            text = text_of(content)  # content parts (an image beside the text) keep their text
             turn = Turn(self._turn + 1, _now(), text[:PROMPT_CHARS], prompt_digest(content), message_index)
             self.turns.append(turn)
             self._turn = turn.id
