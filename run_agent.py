@@ -330,8 +330,7 @@ class AIAgent:
             if self.hooks:  # SessionStart / UserPromptSubmit: may add context, or reject the prompt
                 user_message = self.hooks.before_prompt(self, user_message)
             self._append({"role": "user", "content": user_message})
-            cp = self._tool_ctx.checkpoints  # tool changes from here on belong to this prompt (/rewind)
-            cp and cp.begin_turn(self.session_id, self.messages)
+            (cp := self._tool_ctx.checkpoints) and cp.begin_turn(self.session_id, self.messages)  # for /rewind
             status, final, turns = self._loop()
         except HookBlocked as exc:
             status, error = "blocked", f"prompt blocked by a UserPromptSubmit hook: {exc}"
