@@ -190,7 +190,7 @@ def test_exports_leave_rewound_turns_out_like_undone_ones(scripted_llm, work, tm
     agent.chat("replacement prompt")
     agent.close()
     log = agent.session_paths[0]
-    for fmt in ("sharegpt", "openai"):
+    for fmt in ("sharegpt", "openai", "atif"):
         out = tmp_path / f"out.{fmt}.jsonl"
         assert export_main([str(log), "--format", fmt, "--output", str(out)]) == 0
         text = out.read_text()
