@@ -393,9 +393,8 @@ class Checkpoints:
             undone: list[int] = []
             if files:
                 if turn.id < self.pruned_before:
-                    raise RewindError(f"the file checkpoints before that turn were pruned to stay under "
-                                      f"checkpoints.max_size_mb; the earliest turn whose files can be rewound "
-                                      f"is the one sent at {self._first_kept_time()}")
+                    raise RewindError(f"the file checkpoints of that turn were pruned to stay under "
+                                      f"checkpoints.max_size_mb; {self._first_kept()}")
                 pending = [c for c in self.changes if c.turn >= turn.id and not c.undone]
                 result = self._restore(pending, force)
                 kept = set(result.conflicts)  # still to undo: a forced rewind can do it later
@@ -418,9 +417,10 @@ class Checkpoints:
         except OSError:
             return None
 
-    def _first_kept_time(self) -> str:
-        kept = [t for t in self.turns if t.id >= self.pruned_before]
-        return kept[0].time.replace("T", " ") if kept else "(none)"
+    def _first_kept(self) -> str:
+        live = self.live_turns()
+        kept = [number for number, t in enumerate(live, 1) if t.id >= self.pruned_before]
+        return f"the earliest turn whose files can be rewound is {kept[0]}" if kept else "no turn can be"
 
     def _restore(self, pending: list[Change], force: bool) -> RewindResult:
         from tools.environments.files import atomic_write

@@ -214,7 +214,7 @@ def test_size_bound_prunes_other_sessions_then_the_oldest_turns(scripted_llm, wo
     store = hermetic_env / "checkpoints" / agent.session_id
     size = sum(p.stat().st_size for p in store.rglob("*") if p.is_file())
     assert size <= 10_000
-    with pytest.raises(RewindError, match="pruned"):
+    with pytest.raises(RewindError, match="pruned .* the earliest turn whose files can be rewound is 2"):
         rewind(agent, 1, "files")
     rewind(agent, 2, "files")
     assert [(work / f"f{i}.txt").read_text() for i in range(3)] == ["short", "b" * 4_000, "c" * 4_000]
