@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import model_tools
-from agent import compression, extensions, history, llm, unicode_text
+from agent import checkpoints, compression, extensions, history, llm, unicode_text
 from agent.endpoint import Endpoint, resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import (
@@ -155,7 +155,8 @@ class AIAgent:
         self._active_stream: Any = None
         self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve,
                                      yolo=settings.approvals.mode == "yolo", approval_mode=settings.approvals.mode,
-                                     terminal=settings.terminal)
+                                     terminal=settings.terminal,
+                                     checkpoints=checkpoints.for_agent(settings, record=record, mode=mode))
         # Issue 17: lifecycle hooks (agent/hooks.py; those of the settings unless given) and MCP tools,
         # which join self.tools as their servers connect (agent/extensions.py).
         self.hooks = hooks if hooks is not None else extensions.hooks_for(settings)
@@ -329,6 +330,7 @@ class AIAgent:
             if self.hooks:  # SessionStart / UserPromptSubmit: may add context, or reject the prompt
                 user_message = self.hooks.before_prompt(self, user_message)
             self._append({"role": "user", "content": user_message})
+            (cp := self._tool_ctx.checkpoints) and cp.begin_turn(self.session_id, self.messages)  # for /rewind
             status, final, turns = self._loop()
         except HookBlocked as exc:
             status, error = "blocked", f"prompt blocked by a UserPromptSubmit hook: {exc}"

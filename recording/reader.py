@@ -2,7 +2,7 @@
 
 A log cut by a kill -9 may end in half a line; that line is skipped, everything before it is kept.
 
-`load_session` replays the log: `message` events append, `history_edit` (undo, retry, reset) drops
+`load_session` replays the log: `message` events append, `history_edit` (undo, retry, reset, rewind) drops
 the last `removed_count` messages, `context_compressed` replaces a span with its summary message.
 So `Session.messages` is exactly the history the user last saw; `recorded_messages` keeps every
 message ever recorded, for exports that want the raw stream.

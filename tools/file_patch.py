@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from agent.checkpoints import file_change
 from tools.environments.output import clip_text
 from tools.file_read import check_readable_file, task_files
 from tools.gate import file_write_error, read_error
@@ -196,7 +197,8 @@ def patch(args: dict[str, Any], ctx: ToolContext) -> str:
     if error := file_write_error(files, path, "patch", ctx, preview=diff):
         return tool_error(error)
     try:
-        files.write(path, after.encode("utf-8", errors="surrogateescape"))
+        with file_change(ctx, files, path, "patch"):
+            files.write(path, after.encode("utf-8", errors="surrogateescape"))
     except OSError as exc:
         return tool_error(f"cannot write {path}: {exc.strerror or exc}")
     return tool_result(path=path, replacements=count, match=how, diff=diff)

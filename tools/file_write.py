@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.checkpoints import file_change
 from tools.environments.files import atomic_write
 from tools.file_read import task_files
 from tools.gate import file_write_error
@@ -27,7 +28,8 @@ def write_file(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error(error)
     data = content.encode("utf-8", errors="replace")
     try:
-        existed = files.write(path, data)
+        with file_change(ctx, files, path, "write_file"):
+            existed = files.write(path, data)
     except IsADirectoryError:
         return tool_error(f"{path} is a directory; give a file path")
     except OSError as exc:

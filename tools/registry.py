@@ -26,6 +26,7 @@ class ToolContext:
     yolo: bool = False
     approval_mode: str = "ask"
     terminal: Any = None  # agent.settings.TerminalSettings
+    checkpoints: Any = None  # agent.checkpoints.Checkpoints: file changes are saved first, for /rewind
     extra: dict[str, Any] = field(default_factory=dict)
 
 

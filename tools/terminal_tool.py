@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.checkpoints import terminal_command
 from tools import gate
 from tools.approval import check_command
 from tools.environments.manager import BackendUnavailable, get_environment, start_background
@@ -75,14 +76,15 @@ def terminal(args: dict[str, Any], ctx: ToolContext) -> str:
     timeout = _timeout(args.get("timeout"), env.default_timeout)
     try:
         _ask_sudo_password(env, command, ctx)
-        if env.sandbox is not None and gate.mode_of(ctx) == gate.READ_ONLY:
-            # plan mode: the OS enforces "no writes" too, not only the read-only command list
-            result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt, sandbox_mode="read-only")
-        else:
-            result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
-        escape_note = None
-        if result.sandbox_blocked:
-            result, escape_note = _rerun_outside_sandbox(env, command, result, timeout, ctx)
+        with terminal_command(ctx, env):  # files it changes in the workspace are saved first (/rewind)
+            if env.sandbox is not None and gate.mode_of(ctx) == gate.READ_ONLY:
+                # plan mode: the OS enforces "no writes" too, not only the read-only command list
+                result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt, sandbox_mode="read-only")
+            else:
+                result = env.execute(command, timeout=timeout, interrupt=ctx.interrupt)
+            escape_note = None
+            if result.sandbox_blocked:
+                result, escape_note = _rerun_outside_sandbox(env, command, result, timeout, ctx)
     except OSError as exc:
         return tool_error(f"could not run the command: {exc}", output="", exit_code=-1)
     fields: dict[str, Any] = {"output": result.output, "exit_code": result.exit_code, "error": None}

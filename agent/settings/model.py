@@ -11,6 +11,7 @@ from agent.settings.schema import (
     ApprovalSettings,
     BatchSettings,
     BrowserSettings,
+    CheckpointSettings,
     DisplaySettings,
     ExtensionSettings,
     ModelSettings,
@@ -29,6 +30,7 @@ class Settings:
     display: DisplaySettings = field(default_factory=DisplaySettings)
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
+    checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
     web: WebSettings = field(default_factory=WebSettings)
     browser: BrowserSettings = field(default_factory=BrowserSettings)
     toolsets: list[str] = field(default_factory=lambda: ["all"])

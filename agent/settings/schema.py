@@ -112,6 +112,12 @@ FIELDS: tuple[Field, ...] = (
     Field("approvals.mode", "enum", "ask", env=("HERMES_YOLO",), choices=APPROVAL_MODES, nullable=False),
     Field("approvals.allowlist", "list", [], nullable=False),
     Field("batch.distributions", "mapping", {}),
+    # Issue 18: what /rewind can restore (README "Checkpoints and /rewind").
+    Field("checkpoints.enabled", "bool", True, nullable=False),
+    Field("checkpoints.max_size_mb", "float", 500.0, above=0, nullable=False),
+    Field("checkpoints.max_file_mb", "float", 10.0, above=0, nullable=False),
+    Field("checkpoints.terminal", "bool", True, nullable=False),
+    Field("checkpoints.terminal_max_files", "int", 2000, minimum=0, nullable=False),
     # Issue 17: checked into `Settings.extensions` by checks.extensions (README "MCP servers", "Hooks").
     Field("mcp_servers", "mapping", {}),
     Field("hooks", "mapping", {}),
@@ -129,7 +135,7 @@ FIELDS: tuple[Field, ...] = (
     Field("browser.browserbase_api_url", "url", env=("BROWSERBASE_API_URL",)),
 )
 BY_KEY: dict[str, Field] = {f.key: f for f in FIELDS}
-SECTIONS = ("model", "agent", "terminal", "display", "approvals", "batch", "web", "browser")
+SECTIONS = ("model", "agent", "terminal", "display", "approvals", "batch", "checkpoints", "web", "browser")
 # Accepted in files for the seed's name of a key: `terminal.env_type` is `terminal.backend`.
 ALIASES = {"terminal.env_type": "terminal.backend"}
 # Sections whose keys are names the user chooses, so no key in them is "unknown".
@@ -229,6 +235,17 @@ class ApprovalSettings:
 @dataclass
 class BatchSettings:
     distributions: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class CheckpointSettings:
+    """What tools change is saved first, for /rewind (agent/checkpoints.py)."""
+
+    enabled: bool = True
+    max_size_mb: float = 500.0  # all sessions' checkpoints together; the oldest are pruned past it
+    max_file_mb: float = 10.0  # a bigger file's old content is not saved (a rewind says so)
+    terminal: bool = True  # also the files terminal commands change in the workspace
+    terminal_max_files: int = 2000  # a bigger workspace is not watched for terminal commands
 
 
 @dataclass
