@@ -11,8 +11,10 @@ from agent.settings.schema import (
     ApprovalSettings,
     BatchSettings,
     BrowserSettings,
+    ContextFileSettings,
     DisplaySettings,
     ExtensionSettings,
+    MentionSettings,
     ModelSettings,
     TerminalSettings,
     WebSettings,
@@ -31,6 +33,8 @@ class Settings:
     batch: BatchSettings = field(default_factory=BatchSettings)
     web: WebSettings = field(default_factory=WebSettings)
     browser: BrowserSettings = field(default_factory=BrowserSettings)
+    context_files: ContextFileSettings = field(default_factory=ContextFileSettings)
+    mentions: MentionSettings = field(default_factory=MentionSettings)
     toolsets: list[str] = field(default_factory=lambda: ["all"])
     disabled_toolsets: list[str] = field(default_factory=list)
     custom_toolsets: dict[str, Any] = field(default_factory=dict)

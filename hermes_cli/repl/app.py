@@ -133,10 +133,15 @@ class Repl:
         ctx.approval_mode, ctx.yolo = mode, mode == "yolo"
 
     def rebuild_system_prompt(self) -> None:
+        """Also re-reads the project context files (AGENTS.md & co), as a new session would."""
+        from agent import context_files
+
         agent = self.settings.agent
+        self.agent.project_context = context_files.load_for(self.settings, "repl", self.renderer.on_event)
         self.agent.system_prompt = build_system_prompt(
             agent.system_prompt, resolve_personality(self.personality, agent.personalities),
             with_tools=bool(self.agent.tools), cwd=self.settings.terminal.cwd,
+            context=self.agent.project_context.prompt_section(),
         )
 
     def resume(self, path: Path) -> None:
