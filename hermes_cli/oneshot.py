@@ -164,6 +164,9 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
 
         info["safety"] = safety_line(agent)
     output.start(info)
+    from agent.mentions import expand_for
+
+    prompt = expand_for(settings, prompt, lambda line: output.event(Warn(line)))  # @path attaches the file
     def terminate(signum: int, frame: object) -> None:
         agent.interrupt()  # kills running tool processes; the finally below records and cleans up
         raise SystemExit(128 + signum)

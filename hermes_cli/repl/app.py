@@ -210,7 +210,9 @@ class Repl:
             return None
         if text.lstrip().startswith("/"):
             return self.commands.run(text)
-        self.run_turn(text)
+        from agent.mentions import expand_for
+
+        self.run_turn(expand_for(self.settings, text, self.renderer.warn))  # @path attaches the file
         return None
 
     def _shut_down(self) -> None:
