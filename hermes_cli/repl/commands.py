@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import toolsets
 from agent.personalities import personality_names, resolve_personality
+from hermes_cli.repl.commands_context import ContextCommands
 
 if TYPE_CHECKING:
     from hermes_cli.repl.app import Repl
@@ -21,7 +22,7 @@ ALIASES = {"reset": "new", "exit": "quit", "q": "quit", "h": "help", "?": "help"
 EXIT = object()  # returned by a command to end the session
 
 
-class Commands:
+class Commands(ContextCommands):
     def __init__(self, repl: Repl) -> None:
         self.repl = repl
 
