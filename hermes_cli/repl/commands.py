@@ -192,6 +192,7 @@ class Commands(ContextCommands):
     def cmd_new(self, arg: str) -> None:
         """Start a new conversation (new session and log)"""
         self.repl.agent.reset(new_session=True)
+        self.repl.rebuild_system_prompt()  # a new session re-reads AGENTS.md & co
         self.repl.renderer.info(f"new session {self.repl.agent.session_id}")
 
     def cmd_history(self, arg: str) -> None:
