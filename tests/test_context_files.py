@@ -162,3 +162,13 @@ def test_a_cut_never_splits_a_character(tmp_path):
     (tmp_path / "AGENTS.md").write_text("é" * 10)
     loaded = context_files.load(tmp_path, tmp_path / "nohome", 5)
     assert loaded.files[0].text == "éé" and loaded.files[0].sent == 4 and loaded.files[0].size == 20
+
+
+def test_batch_runs_read_no_context_files(tmp_path):
+    from agent.settings import Settings
+
+    (tmp_path / "AGENTS.md").write_text("rules\n")
+    settings = Settings(home=tmp_path / "no-home")
+    settings.terminal.cwd = str(tmp_path)
+    assert [f.path for f in context_files.load_for(settings, "repl").files] == [tmp_path / "AGENTS.md"]
+    assert context_files.load_for(settings, "batch").files == []

@@ -16,7 +16,7 @@ def test_context_lists_the_files_sizes_and_what_the_cap_cut(repl_factory, tmp_pa
     (repo / "AGENTS.md").write_text("ROOT " * 40)  # 200 bytes
     (repo / "pkg" / "HERMES.md").write_text("PKG-RULE\n")
     (hermetic_env / "config.yaml").write_text("context_files:\n  max_bytes: 100\n")
-    llm, repl = repl_factory([Reply(content="ok")], cwd=repo / "pkg")
+    llm, repl = repl_factory([Reply(content="ok"), Reply(content="ok again")], cwd=repo / "pkg")
     assert "context files over context_files.max_bytes (100 bytes)" in repl.screen  # said at start-up
     shown = repl.output_of("/context")
     assert "Context files" in shown and "HERMES.md" in shown and "AGENTS.md" in shown
@@ -25,6 +25,10 @@ def test_context_lists_the_files_sizes_and_what_the_cap_cut(repl_factory, tmp_pa
     repl.say("hi")
     system = system_prompt(llm.chat_requests[0])
     assert "PKG-RULE" in system and "ROOT " * 18 in system and "ROOT " * 19 not in system
+    (repo / "pkg" / "HERMES.md").write_text("PKG-RULE-V2\n")
+    repl.say("/new")  # a new session re-reads the files
+    repl.say("hi")
+    assert "PKG-RULE-V2" in system_prompt(llm.chat_requests[1])
     assert repl.quit() == 0
 
 
