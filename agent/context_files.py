@@ -152,13 +152,19 @@ def _read(path: Path) -> tuple[bytes, str | None]:
         return b"", exc.strerror or str(exc)
 
 
-def load(cwd: Path, home: Path, max_bytes: int, enabled: bool = True) -> ProjectContext:
-    """Find and read the context files for `cwd`, cutting the farthest ones to fit `max_bytes`."""
+def load(cwd: Path, home: Path, max_bytes: int, enabled: bool = True,
+         refusal: Callable[[Path], str | None] | None = None) -> ProjectContext:
+    """Find and read the context files for `cwd`, cutting the farthest ones to fit `max_bytes`.
+    `refusal(path)`: why a project file may not be sent (a cloned repo's `AGENTS.md` can be a symlink
+    to `~/.ssh/id_rsa` or hermes' `.env`); the global files are the user's own and are not checked."""
     context = ProjectContext(cwd=cwd, root=None, max_bytes=max_bytes, enabled=enabled)
     if not enabled:
         return context
     paths, context.root = find(cwd, home)
-    raw = [(path, scope, *_read(path)) for path, scope in paths]
+    raw = []
+    for path, scope in paths:
+        why = refusal(path) if refusal is not None and scope == "project" else None
+        raw.append((path, scope, b"", f"refused: {why}") if why else (path, scope, *_read(path)))
     raw = [r for r in raw if r[3] is not None or r[2].strip()]  # empty files are skipped
     budget = max_bytes
     allowed: dict[int, int] = {}
@@ -184,8 +190,12 @@ def context_dir(settings: Settings) -> Path:
 def load_for(settings: Settings, mode: str = "api", on_event: Callable[[Event], None] | None = None) -> ProjectContext:
     """The context files for these settings; none for batch runs (data generation wants a fixed prompt).
     `on_event` gets a Warn for what the cap cut and for files that could not be read."""
+    from tools.path_policy import PathPolicy
+
     enabled = settings.context_files.enabled and mode != "batch"
-    context = load(context_dir(settings), settings.home, settings.context_files.max_bytes, enabled)
+    cwd = context_dir(settings)
+    policy = PathPolicy.for_host(cwd, hermes_home=settings.home, hermes_cwd=os.getcwd())
+    context = load(cwd, settings.home, settings.context_files.max_bytes, enabled, policy.secret_refusal)
     if on_event is not None:
         from agent.events import Warn
 

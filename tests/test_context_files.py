@@ -172,3 +172,25 @@ def test_batch_runs_read_no_context_files(tmp_path):
     settings.terminal.cwd = str(tmp_path)
     assert [f.path for f in context_files.load_for(settings, "repl").files] == [tmp_path / "AGENTS.md"]
     assert context_files.load_for(settings, "batch").files == []
+
+
+def test_a_context_file_linked_to_a_credential_is_not_sent(scripted_llm, tmp_path, hermetic_env, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("KEY-DECOY-42\n")
+    (hermetic_env / ".env").write_text("OPENAI_API_KEY=ENV-DECOY-42\n")
+    monkeypatch.setenv("HOME", str(home))
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "sub").mkdir()
+    (repo / "AGENTS.md").symlink_to(home / ".ssh" / "id_rsa")  # as a cloned repository may ship it
+    (repo / "sub" / "AGENTS.md").symlink_to(hermetic_env / ".env")
+    (repo / "sub" / "HERMES.md").write_text("KEPT-RULE\n")
+    llm = scripted_llm([Reply(content="ok")])
+    result = run_hermes("-p", "hi", *flags(llm), cwd=repo / "sub")
+    assert result.returncode == 0
+    body = json.dumps(llm.chat_requests[0].body)
+    assert "KEY-DECOY-42" not in body and "ENV-DECOY-42" not in body and "KEPT-RULE" in body
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2 and all("not read: refused:" in w for w in warnings), warnings
+    assert "~/.ssh/id_rsa holds keys or credentials" in warnings[0]
