@@ -194,3 +194,14 @@ def test_a_context_file_linked_to_a_credential_is_not_sent(scripted_llm, tmp_pat
     warnings = result.stderr.splitlines()
     assert len(warnings) == 2 and all("not read: refused:" in w for w in warnings), warnings
     assert "~/.ssh/id_rsa holds keys or credentials" in warnings[0]
+
+
+def test_stream_json_reports_the_cut_after_start(scripted_llm, project):
+    (project["home"] / "config.yaml").write_text("context_files:\n  max_bytes: 10\n")
+    llm = scripted_llm([Reply(content="ok")])
+    result = run_hermes("-p", "hi", *flags(llm), "--output-format", "stream-json", cwd=project["deep"])
+    assert result.returncode == 0
+    events = result.json_lines()
+    assert events[0]["type"] == "start" and events[-1]["type"] == "result"
+    warns = [e for e in events if e["type"] == "warning"]
+    assert len(warns) == 1 and "context_files.max_bytes (10 bytes)" in warns[0]["text"]
