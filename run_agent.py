@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import model_tools
-from agent import checkpoints, compression, extensions, history, llm, unicode_text
+from agent import checkpoints, compression, context_files, extensions, history, llm, unicode_text
 from agent.endpoint import Endpoint, resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import (
@@ -130,11 +130,12 @@ class AIAgent:
             from agent.personalities import resolve_personality
 
             personality = resolve_personality(settings.agent.personality, settings.agent.personalities)
-        self.system_prompt = build_system_prompt(settings.agent.system_prompt, personality,
-                                                 with_tools=bool(self.tools), cwd=settings.terminal.cwd)
+        self.on_event = on_event or (lambda event: None)
+        self.project_context = context_files.load_for(settings, mode, self.on_event)  # AGENTS.md & co (issue 18)
+        self.system_prompt = build_system_prompt(settings.agent.system_prompt, personality, with_tools=bool(self.tools),
+                                                 cwd=settings.terminal.cwd, context=self.project_context.prompt_section())
         self.ephemeral_system_prompt = ephemeral_system_prompt
         self.stream = settings.agent.stream
-        self.on_event = on_event or (lambda event: None)
         self.session_id = session_id or new_session_id()
         self.task_id = task_id or self.session_id
         self.retry_policy = retry_policy or settings_retry_policy(settings)
@@ -428,6 +429,7 @@ class AIAgent:
                 "system_prompt": self.system_prompt, "ephemeral_system_prompt": self.ephemeral_system_prompt is not None,
                 "max_turns": self.max_iterations, "request_params": self.request_params,
                 "token_capture": self.token_capture, "task_id": self.task_id,
+                "context_files": self.project_context.summary(),
             }
             info = SessionInfo(self.session_id, self._log_directory or self.settings.log_dir, self.model, self.tools,
                                metadata, [self.endpoint.api_key], list(self.messages), self._mode != "batch")

@@ -13,11 +13,13 @@ DEFAULT_SYSTEM_PROMPT = (
 
 
 def build_system_prompt(base: str | None = None, personality: str | None = None, with_tools: bool = True,
-                        cwd: str | None = None) -> str:
-    """`cwd`: where commands run (terminal.cwd); None: this process's working directory."""
+                        cwd: str | None = None, context: str = "") -> str:
+    """`cwd`: where commands run (terminal.cwd); None: this process's working directory.
+    `context`: the project context files' section (agent/context_files.py), sent last."""
     parts = [base if base is not None else DEFAULT_SYSTEM_PROMPT]
     if personality:
         parts.append(personality)
     if with_tools:
         parts.append(f"Working directory: {cwd or os.getcwd()}. Today is {date.today()}.")
+    parts.append(context)
     return "\n\n".join(p for p in parts if p)

@@ -146,7 +146,8 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
         sys.stderr.write(f"hermes: warning: {warning}\n")
     # --resume/--continue: continue that conversation, append to its logs
     resume = resolve_resume(args, settings.log_dir)
-    agent = make_agent(settings, mode="oneshot", on_event=output.event, resume=resume,
+    early: list[Event] = []  # warnings while the agent is made (context files cut) come after "start"
+    agent = make_agent(settings, mode="oneshot", on_event=early.append, resume=resume,
                        ephemeral_system_prompt=args.ephemeral_system_prompt)
     # Everything printed goes through redaction: an endpoint error echoing the key (a 401 body),
     # a secret in the answer or in a tool event never reaches the terminal or the JSON output.
@@ -164,6 +165,12 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
 
         info["safety"] = safety_line(agent)
     output.start(info)
+    agent.on_event = output.event
+    for event in early:
+        output.event(event)
+    from agent.mentions import expand_for
+
+    prompt = expand_for(settings, prompt, lambda line: output.event(Warn(line)))  # @path attaches the file
     def terminate(signum: int, frame: object) -> None:
         agent.interrupt()  # kills running tool processes; the finally below records and cleans up
         raise SystemExit(128 + signum)

@@ -42,6 +42,14 @@ SYSTEM_PROTECTED = (
     "/var/spool/cron", "/var/spool/anacron", "/etc/systemd", "/etc/xdg/autostart", "/etc/init.d",
     "/etc/rc.local", "/etc/sudoers", "/etc/sudoers.d", "/etc/ld.so.preload", "/etc/passwd", "/etc/shadow",
 )
+# Relative to $HOME: the user's own keys and credential stores. `@path` never attaches them
+# (agent/mentions.py): a typed mention must not ship a private key to the endpoint.
+HOME_SECRET_FILES = (
+    ".ssh", ".gnupg", ".aws/credentials", ".aws/config", ".netrc", ".git-credentials", ".pgpass",
+    ".docker/config.json", ".kube/config", ".config/gh/hosts.yml", ".npmrc", ".pypirc", ".config/gcloud",
+    ".azure", ".password-store",
+)
+SYSTEM_SECRET_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/ssh", "/root", "/etc/sudoers", "/etc/sudoers.d")
 # Files hermes reads from its working directory (agent/config.py).
 HERMES_CWD_FILES = (".env", "cli-config.yaml")
 # Under $HERMES_HOME the model may read these (they hold no credentials); everything else is refused.
@@ -154,6 +162,20 @@ class PathPolicy:
                 if resolved == os.path.join(cwd, name):
                     return (f"{_tilde(resolved, self.home)} is read by hermes for its own settings and "
                             "credentials; the model may not read it")
+        return None
+
+
+    def secret_refusal(self, path: str | os.PathLike[str]) -> str | None:
+        """`read_refusal`, plus the user's own keys and credential stores (~/.ssh, ~/.aws/credentials, ...)."""
+        if why := self.read_refusal(path):
+            return why
+        resolved = resolve(path)
+        for name in HOME_SECRET_FILES:
+            if _under(resolved, os.path.join(self.home, name)):
+                return f"{_tilde(resolved, self.home)} holds keys or credentials"
+        for root in SYSTEM_SECRET_FILES:
+            if _under(resolved, root):
+                return f"{resolved} holds system keys or credentials"
         return None
 
 

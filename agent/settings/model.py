@@ -12,8 +12,10 @@ from agent.settings.schema import (
     BatchSettings,
     BrowserSettings,
     CheckpointSettings,
+    ContextFileSettings,
     DisplaySettings,
     ExtensionSettings,
+    MentionSettings,
     ModelSettings,
     TerminalSettings,
     WebSettings,
@@ -33,6 +35,8 @@ class Settings:
     checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
     web: WebSettings = field(default_factory=WebSettings)
     browser: BrowserSettings = field(default_factory=BrowserSettings)
+    context_files: ContextFileSettings = field(default_factory=ContextFileSettings)
+    mentions: MentionSettings = field(default_factory=MentionSettings)
     toolsets: list[str] = field(default_factory=lambda: ["all"])
     disabled_toolsets: list[str] = field(default_factory=list)
     custom_toolsets: dict[str, Any] = field(default_factory=dict)

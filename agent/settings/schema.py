@@ -133,9 +133,15 @@ FIELDS: tuple[Field, ...] = (
     Field("browser.browserbase_api_key", "str", env=("BROWSERBASE_API_KEY",), secret=True),
     Field("browser.browserbase_project_id", "str", env=("BROWSERBASE_PROJECT_ID",)),
     Field("browser.browserbase_api_url", "url", env=("BROWSERBASE_API_URL",)),
+    # Issue 18: AGENTS.md/HERMES.md in the system prompt, `@path` attachments (README "Project context").
+    Field("context_files.enabled", "bool", True, nullable=False),
+    Field("context_files.max_bytes", "int", 32_768, minimum=0, nullable=False),
+    Field("mentions.enabled", "bool", True, nullable=False),
+    Field("mentions.max_bytes", "int", 100_000, minimum=0, nullable=False),
 )
 BY_KEY: dict[str, Field] = {f.key: f for f in FIELDS}
-SECTIONS = ("model", "agent", "terminal", "display", "approvals", "batch", "checkpoints", "web", "browser")
+SECTIONS = ("model", "agent", "terminal", "display", "approvals", "batch", "checkpoints", "web", "browser",
+            "context_files", "mentions")
 # Accepted in files for the seed's name of a key: `terminal.env_type` is `terminal.backend`.
 ALIASES = {"terminal.env_type": "terminal.backend"}
 # Sections whose keys are names the user chooses, so no key in them is "unknown".
@@ -265,6 +271,22 @@ class BrowserSettings:
     browserbase_api_key: str | None = field(default=None, repr=False)
     browserbase_project_id: str | None = None
     browserbase_api_url: str | None = None
+
+
+@dataclass
+class ContextFileSettings:
+    """Project context files (agent/context_files.py): on/off and the total size sent."""
+
+    enabled: bool = True
+    max_bytes: int = 32_768
+
+
+@dataclass
+class MentionSettings:
+    """`@path` attachments in a prompt (agent/mentions.py): on/off and the total size per message."""
+
+    enabled: bool = True
+    max_bytes: int = 100_000
 
 
 @dataclass

@@ -133,10 +133,15 @@ class Repl:
         ctx.approval_mode, ctx.yolo = mode, mode == "yolo"
 
     def rebuild_system_prompt(self) -> None:
+        """Also re-reads the project context files (AGENTS.md & co), as a new session would."""
+        from agent import context_files
+
         agent = self.settings.agent
+        self.agent.project_context = context_files.load_for(self.settings, "repl", self.renderer.on_event)
         self.agent.system_prompt = build_system_prompt(
             agent.system_prompt, resolve_personality(self.personality, agent.personalities),
             with_tools=bool(self.agent.tools), cwd=self.settings.terminal.cwd,
+            context=self.agent.project_context.prompt_section(),
         )
 
     def resume(self, path: Path) -> None:
@@ -205,7 +210,9 @@ class Repl:
             return None
         if text.lstrip().startswith("/"):
             return self.commands.run(text)
-        self.run_turn(text)
+        from agent.mentions import expand_for
+
+        self.run_turn(expand_for(self.settings, text, self.renderer.warn))  # @path attaches the file
         return None
 
     def _shut_down(self) -> None:

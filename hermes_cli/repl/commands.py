@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import toolsets
 from agent.personalities import personality_names, resolve_personality
+from hermes_cli.repl.commands_context import ContextCommands
 from hermes_cli.repl.commands_rewind import RewindCommands
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ ALIASES = {"reset": "new", "exit": "quit", "q": "quit", "h": "help", "?": "help"
 EXIT = object()  # returned by a command to end the session
 
 
-class Commands(RewindCommands):
+class Commands(RewindCommands, ContextCommands):
     def __init__(self, repl: Repl) -> None:
         self.repl = repl
 
@@ -192,6 +193,7 @@ class Commands(RewindCommands):
     def cmd_new(self, arg: str) -> None:
         """Start a new conversation (new session and log)"""
         self.repl.agent.reset(new_session=True)
+        self.repl.rebuild_system_prompt()  # a new session re-reads AGENTS.md & co
         self.repl.renderer.info(f"new session {self.repl.agent.session_id}")
 
     def cmd_history(self, arg: str) -> None:

@@ -1,4 +1,5 @@
-"""Tab completion: slash commands, then their arguments (models, personalities, toolsets, sessions)."""
+"""Tab completion: slash commands, then their arguments (models, personalities, toolsets, sessions);
+`@path` in a prompt."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ class SlashCompleter(Completer):
 
     def get_completions(self, document: Document, complete_event) -> Iterable[Completion]:
         text = document.text_before_cursor
+        if not text.startswith("/") and "@" in text:  # `@path` in a prompt (issue 18)
+            from agent.context_files import context_dir
+            from hermes_cli.repl.mention_complete import mention_completions
+
+            yield from mention_completions(text, context_dir(self.repl.settings))
+            return
         if not text.startswith("/") or "\n" in text:
             return
         if " " not in text:
