@@ -158,6 +158,8 @@ class Renderer:
                 self._reasoning_reset()
             self._spinner.stop()
             self._hide_spinner()
+            if (result or {}).get("status") == "interrupted":
+                self._mark_interrupted()
             self._footer(result or {})
             self._tools.clear()
 
@@ -223,6 +225,7 @@ class Renderer:
     def _on_tool_start(self, event: Any) -> None:
         self._flush_output()
         self._tools[event.call_id] = (event.name, event.arguments)
+        self._tool_t0[event.call_id] = time.monotonic()
         self._printed_this_call = False
         self._start_spinner(self._tool_label(), restart=len(self._tools) == 1)
 
@@ -364,6 +367,16 @@ class Renderer:
             self._stream.reset()
 
     # -- tool lines ---------------------------------------------------------------------------
+    def _mark_interrupted(self) -> None:
+        """Calls cut short by Ctrl-C get no ToolEnd: they keep their line, marked `✗ … interrupted`."""
+        from agent.events import ToolEnd
+        from agent.interruption import TOOL_RESULT
+
+        now = time.monotonic()
+        for call_id, (name, arguments) in list(self._tools.items()):
+            self._tool_line(ToolEnd(call_id, name, TOOL_RESULT, now - self._tool_t0.get(call_id, now), False),
+                            arguments)
+
     def _tool_label(self) -> str:
         if len(self._tools) == 1:
             name, arguments = next(iter(self._tools.values()))
@@ -552,6 +565,7 @@ class Renderer:
         self._text_filter, self._reasoning_filter = EscapeFilter(), EscapeFilter()
         self._reasoning_reset()
         self._tools: dict[str, tuple[str, dict[str, Any] | None]] = {}
+        self._tool_t0: dict[str, float] = {}  # when each call started (for the line of an interrupted one)
         self._notices: list[str] = []
         self._printed_this_call = False
         self._last: tuple[str | None, str] = (None, "")
