@@ -5,7 +5,8 @@
 The last line shows the keys with the default in capitals (`[y/N/s/a]`) and the seconds left,
 ticking. A listed key answers at once (no Enter); Enter takes the default; Ctrl-C answers
 "interrupt", Ctrl-D "deny", and no answer within `timeout` seconds "timeout". Other keys are
-ignored. Once answered, the line says what was chosen, so the scrollback stays true.
+ignored, and so are keys typed before the question appeared. Once answered, the line says what
+was chosen, so the scrollback stays true.
 """
 
 from __future__ import annotations
@@ -76,7 +77,21 @@ def ask_key(question: str, choices: Mapping[str, str], default: str, timeout: fl
     def arm() -> None:  # on the app's own event loop, once it runs
         asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), expire)
 
+    drop_typed_ahead()
     try:
         return app.run(pre_run=arm, handle_sigint=False) or "deny"
     except (KeyboardInterrupt, EOFError):
         return INTERRUPT
+
+
+def drop_typed_ahead() -> None:
+    """Discard keys typed before the question was shown: a "y" meant for the next message must
+    not approve a command the user has not read yet."""
+    import sys
+    import termios
+
+    try:
+        if sys.stdin.isatty():
+            termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+    except (OSError, ValueError, termios.error):
+        pass

@@ -104,3 +104,42 @@ def test_oneshot_says_no_one_could_answer_not_that_the_user_denied(scripted_llm,
     assert "cannot be given in non-interactive mode" in error
     assert "denied" not in error and "timed out" not in error
     assert target.exists()
+
+
+def test_a_key_typed_before_the_question_does_not_answer_it(repl_factory, tmp_path):
+    target = tmp_path / "precious"
+    target.mkdir()
+    llm, repl = repl_factory([Reply(tool_calls=[ToolCall("terminal", {"command": f"rm -rf {target}"}, id="rm")],
+                                    delay=1.0), Reply(content="kept")])
+    repl.type("clean up")
+    repl.child.send("y")  # typed ahead while the model thinks: meant for something else
+    repl.child.expect(r"\[y/N/s/a\]")
+    repl.child.expect(r"Enter = no")
+    assert "→" not in repl.screen.rsplit("[y/N/s/a]", 1)[1]  # still waiting
+    repl.child.send("n")
+    repl.child.expect(PROMPT)
+    assert target.exists() and "→ no" in repl.screen
+    assert repl.quit() == 0
+
+
+def test_parallel_calls_ask_one_at_a_time(repl_factory, tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    first.mkdir()
+    second.mkdir()
+    llm, repl = repl_factory([
+        Reply(tool_calls=[ToolCall("terminal", {"command": f"rm -rf {first}"}, id="a"),
+                          ToolCall("terminal", {"command": f"rm -rf {second}"}, id="b")]),
+        Reply(content="one of two"),
+    ])
+    repl.type("clean both")
+    repl.child.expect(r"\[y/N/s/a\]")
+    repl.child.expect(r"Enter = no")
+    repl.child.send("y")
+    repl.child.expect(r"→ yes, once")
+    repl.child.expect(r"Enter = no")
+    repl.child.send("n")
+    repl.child.expect(PROMPT)
+    assert first.exists() != second.exists()  # one allowed, one denied, whichever asked first
+    results = [m for m in llm.chat_requests[1].body["messages"] if m["role"] == "tool"]
+    assert sum("the user denied" in m["content"] for m in results) == 1
+    assert repl.quit() == 0
