@@ -373,6 +373,8 @@ class AIAgent:
         guard = LoopGuard()
         stop_hook_active = False
         for turn in range(1, self.max_iterations + 1):
+            if self._interrupt.is_set():  # Ctrl-C at an approval question in the last round of calls
+                raise Interrupted("interrupted")
             self._apply_compression(
                 compression.maybe_compress(self._conversation(), self._summarise, before=self._pre_compact))
             completion = self._call_llm()
@@ -503,7 +505,7 @@ class AIAgent:
             try:
                 completion = llm.complete(
                     self._client, params, stream=self.stream, on_text=on_text, on_reasoning=on_reasoning,
-                    interrupt=self._interrupt, on_stream_open=self._set_stream,
+                    interrupt=self._interrupt, on_stream_open=lambda s: setattr(self, "_active_stream", s),
                     stall_timeout=policy.stall_timeout, deadline=policy.deadline - (time.monotonic() - started),
                 )
                 break
@@ -546,9 +548,6 @@ class AIAgent:
                 **({"request_model": params["model"]} if completion.model not in (None, params["model"]) else {}),
             )
         return completion
-
-    def _set_stream(self, stream: Any) -> None:
-        self._active_stream = stream
 
     def add_usage(self, usage: dict[str, Any] | None) -> None:
         for key, value in (usage or {}).items():

@@ -143,3 +143,16 @@ def test_parallel_calls_ask_one_at_a_time(repl_factory, tmp_path):
     results = [m for m in llm.chat_requests[1].body["messages"] if m["role"] == "tool"]
     assert sum("the user denied" in m["content"] for m in results) == 1
     assert repl.quit() == 0
+
+
+def test_ctrl_c_at_the_question_also_stops_a_turn_of_tool_calls_written_in_text(repl_factory, tmp_path):
+    target = tmp_path / "precious"
+    target.mkdir()
+    call = json.dumps({"name": "terminal", "arguments": {"command": f"rm -rf {target}"}})
+    llm, repl = repl_factory([Reply(content=f"<tool_call>\n{call}\n</tool_call>"), Reply(content="never asked")])
+    repl.type("clean up")
+    repl.child.expect(r"\[y/N/s/a\]")
+    repl.child.sendcontrol("c")
+    repl.child.expect(PROMPT)
+    assert target.exists() and len(llm.chat_requests) == 1
+    assert repl.quit() == 0
