@@ -34,6 +34,7 @@ from agent.events import (
     Warn,
 )
 from agent.hooks import HookBlocked, tool_blocked_result
+from agent.interruption import interrupted_answer, interrupted_results
 from agent.loop_guard import LoopGuard, result_failed
 from agent.prompts import build_system_prompt
 from agent.retry import (
@@ -154,6 +155,7 @@ class AIAgent:
         self._client_lock = threading.Lock()
         self._interrupt = threading.Event()
         self._active_stream: Any = None
+        self._partial: list[str] = []  # the answer text streamed by the model call under way (kept on Ctrl-C)
         self._tool_ctx = ToolContext(task_id=self.task_id, interrupt=self._interrupt, approve=approve,
                                      yolo=settings.approvals.mode == "yolo", approval_mode=settings.approvals.mode,
                                      terminal=settings.terminal,
@@ -338,6 +340,8 @@ class AIAgent:
         except (Interrupted, KeyboardInterrupt):
             self._interrupt.set()  # let parallel tool workers kill their commands
             status, error = "interrupted", "interrupted by user"
+            kept, self._partial = interrupted_answer(self._partial, self.messages), []
+            kept and self._append(kept, interrupted=True)
             self._recorder and self._recorder.record_event("interrupted")
         except LLMError as exc:
             status, error = "error", str(exc)
@@ -372,6 +376,8 @@ class AIAgent:
         guard = LoopGuard()
         stop_hook_active = False
         for turn in range(1, self.max_iterations + 1):
+            if self._interrupt.is_set():  # Ctrl-C at an approval question in the last round of calls
+                raise Interrupted("interrupted")
             self._apply_compression(
                 compression.maybe_compress(self._conversation(), self._summarise, before=self._pre_compact))
             completion = self._call_llm()
@@ -396,7 +402,7 @@ class AIAgent:
             try:
                 results = self._run_tool_calls(calls, guard)
             except BaseException:  # keep the history valid: every tool call gets a result
-                self._append_all(self._interrupted_results(calls))
+                self._append_all(interrupted_results(calls))
                 raise
             self._append_all(results)
             if guard.exhausted:
@@ -491,6 +497,7 @@ class AIAgent:
 
         def on_text(text: str) -> None:
             streamed[0] = True
+            self._partial.append(text)
             self.on_event(TextDelta(text))
 
         def on_reasoning(text: str) -> None:
@@ -498,11 +505,11 @@ class AIAgent:
             self.on_event(ReasoningDelta(text))
 
         for attempt in range(1, policy.max_attempts + 1):
-            streamed[0] = False
+            streamed[0], self._partial = False, []
             try:
                 completion = llm.complete(
                     self._client, params, stream=self.stream, on_text=on_text, on_reasoning=on_reasoning,
-                    interrupt=self._interrupt, on_stream_open=self._set_stream,
+                    interrupt=self._interrupt, on_stream_open=lambda s: setattr(self, "_active_stream", s),
                     stall_timeout=policy.stall_timeout, deadline=policy.deadline - (time.monotonic() - started),
                 )
                 break
@@ -525,7 +532,7 @@ class AIAgent:
                     raise Interrupted("interrupted") from None
             finally:
                 self._active_stream = None
-        self.api_calls += 1
+        self.api_calls, self._partial = self.api_calls + 1, []  # the text is in the completion now
         self.add_usage(completion.usage)
         self.context.observe(completion.usage, len(self.messages))
         if self._recorder is not None:
@@ -545,9 +552,6 @@ class AIAgent:
                 **({"request_model": params["model"]} if completion.model not in (None, params["model"]) else {}),
             )
         return completion
-
-    def _set_stream(self, stream: Any) -> None:
-        self._active_stream = stream
 
     def add_usage(self, usage: dict[str, Any] | None) -> None:
         for key, value in (usage or {}).items():
@@ -588,11 +592,6 @@ class AIAgent:
             finally:
                 pool.shutdown(wait=True)
         return [{"role": "tool", "tool_call_id": job[0], "content": result} for job, result in zip(jobs, results, strict=True)]
-
-    @staticmethod
-    def _interrupted_results(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        error = json.dumps({"error": "interrupted by the user before this call finished", "interrupted": True})
-        return [{"role": "tool", "tool_call_id": c.get("id", ""), "content": error} for c in calls]
 
     def _schemas(self) -> dict[str, dict[str, Any]]:
         return {t["function"]["name"]: t["function"].get("parameters") or {} for t in self.tools}

@@ -6,6 +6,7 @@ from typing import Any
 
 from agent.checkpoints import file_change
 from tools.environments.files import atomic_write
+from tools.file_patch import _diff as unified_diff
 from tools.file_read import task_files
 from tools.gate import file_write_error
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
@@ -24,7 +25,9 @@ def write_file(args: dict[str, Any], ctx: ToolContext) -> str:
     if files is None:
         return tool_error(error)
     path = files.resolve(raw_path)
-    if error := file_write_error(files, path, "write_file", ctx, preview=content):
+    before = previous_text(files, path)
+    diff = unified_diff(path, before, content) if before is not None else ""
+    if error := file_write_error(files, path, "write_file", ctx, preview=diff or content):
         return tool_error(error)
     data = content.encode("utf-8", errors="replace")
     try:
@@ -34,7 +37,24 @@ def write_file(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error(f"{path} is a directory; give a file path")
     except OSError as exc:
         return tool_error(f"cannot write {path}: {exc.strerror or exc}")
+    if existed and before is not None:  # what changed: for the model, and the REPL's coloured diff
+        return tool_result(path=path, bytes_written=len(data), action="overwrote", diff=diff or "(no change)")
     return tool_result(path=path, bytes_written=len(data), action="overwrote" if existed else "created")
+
+
+DIFF_SOURCE_MAX = 256_000  # bigger files are overwritten without a diff (reading them costs more than it tells)
+
+
+def previous_text(files: Any, path: str) -> str | None:
+    """The text a write is about to replace: None when there is none, or it is binary, big or unreadable."""
+    try:
+        stat = files.stat(path)
+        if stat.kind != "file" or stat.binary or (stat.size or 0) > DIFF_SOURCE_MAX:
+            return None
+        with files.open(path) as fh:
+            return fh.read().decode("utf-8", errors="surrogateescape")
+    except (OSError, ValueError):
+        return None
 
 
 TOOL = register(

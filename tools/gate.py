@@ -105,6 +105,21 @@ class Question(str):
         return question
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What `ctx.approve` may return instead of a bare bool: how the user answered. Truthy when the
+    action may go ahead. `how`: once | session | always | deny | timeout (no answer within `waited`
+    seconds) | interrupt (Ctrl-C at the question: deny and stop the turn). `rule`: what a session or
+    always answer stored."""
+
+    how: str
+    rule: str | None = None
+    waited: float = 0.0
+
+    def __bool__(self) -> bool:
+        return self.how in ("once", "session", "always")
+
+
 def parse_mode(value: str | None) -> str:
     """A valid mode name (ValueError with the choices otherwise); None means the default."""
     if value is None or value == "":
@@ -300,9 +315,25 @@ def check(action: Action, ctx: Any, *, subject: str | None = None) -> str | None
     except Exception as exc:  # an approval UI failure must deny, not crash
         return f"{_what(action)} needs approval ({decision.reason}) and asking failed: {exc}"
     if not approved:
-        return (f"the user denied this {_what(action)} ({decision.reason}). Do not retry it; ask or take "
-                "another approach.")
+        return refusal(action, decision, getattr(approved, "how", "deny"), getattr(approved, "waited", 0.0), ctx)
     return None
+
+
+def refusal(action: Action, decision: Decision, how: str, waited: float, ctx: Any) -> str:
+    """The model's error for an action the user did not allow: a timeout or a Ctrl-C reads as such,
+    not as "the user denied" (a timeout says nothing about what the user wants)."""
+    what = _what(action)
+    if how == "timeout":
+        return (f"approval timed out: nobody answered the approval question for this {what} ({decision.reason}) "
+                f"within {waited:g} s, so it did not run. The user did not deny it; they may be away. Do not "
+                "retry it in a loop; finish what you can without it or ask the user.")
+    if how == "interrupt":
+        if getattr(ctx, "interrupt", None) is not None:
+            ctx.interrupt.set()  # the loop stops after this round of tool calls: no further model call
+        return (f"interrupted: the user pressed Ctrl-C at the approval question for this {what} "
+                f"({decision.reason}); it did not run and the turn was stopped.")
+    return (f"the user denied this {what} ({decision.reason}). Do not retry it; ask or take "
+            "another approach.")
 
 
 def _subject(action: Action) -> str:
@@ -322,7 +353,7 @@ def _what(action: Action) -> str:
 
 
 __all__ = [
-    "ASK", "AUTO_EDIT", "BLOCKED", "HARMLESS", "MODES", "NEEDS_APPROVAL", "OUTSIDE", "PROTECTED", "READ_ONLY",
+    "ASK", "AUTO_EDIT", "BLOCKED", "Answer", "HARMLESS", "MODES", "NEEDS_APPROVAL", "OUTSIDE", "PROTECTED", "READ_ONLY",
     "WORKSPACE", "YOLO", "Command", "CommandVerdict", "Decision", "FileWrite", "Question", "ToolCall", "check",
     "decide",
     "mode_of", "parse_mode", "policy_for", "read_only_refusal",

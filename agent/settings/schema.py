@@ -111,6 +111,7 @@ FIELDS: tuple[Field, ...] = (
     Field("display.verbose", "bool", False, nullable=False),
     Field("approvals.mode", "enum", "ask", env=("HERMES_YOLO",), choices=APPROVAL_MODES, nullable=False),
     Field("approvals.allowlist", "list", [], nullable=False),
+    Field("approvals.timeout", "float", 60.0, above=0, nullable=False),
     Field("batch.distributions", "mapping", {}),
     # Issue 18: what /rewind can restore (README "Checkpoints and /rewind").
     Field("checkpoints.enabled", "bool", True, nullable=False),
@@ -236,6 +237,7 @@ class DisplaySettings:
 class ApprovalSettings:
     mode: str = "ask"
     allowlist: list[str] = field(default_factory=list)
+    timeout: float = 60.0  # seconds the REPL's approval prompt waits (a countdown) before it times out
 
 
 @dataclass

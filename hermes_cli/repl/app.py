@@ -42,6 +42,8 @@ class Repl:
             save_always=self._save_allowlist,
             pause=self.renderer.paused,
             warn=self.renderer.warn,
+            info=self.renderer.info,
+            timeout=settings.approvals.timeout,
         )
         self.log_dir = settings.log_dir
         self.commands = Commands(self)

@@ -1,13 +1,16 @@
-"""Asking the user before a dangerous command runs: once / session / always / deny.
+"""Asking the user before a dangerous command runs: once / session / always / deny, one keypress.
 
-"session" and "always" store the narrowest rule that covers the command (`rm -r under ./build`,
-or `exactly: git push -f` when there is no path to scope to; see `tools.approval`), and the
-question shows that rule. "session" keeps it until the REPL exits; "always" also saves it to
-`approvals.allowlist` in $HERMES_HOME/config.yaml (`/approvals` lists and removes them). Entries
-of the old reason-only format still load but allow nothing. File writes, other tools and re-runs
-outside the sandbox (a `tools.gate.Question`) are allowed once or for the session; protected paths
-once only. No answer within the timeout, Ctrl-C
-or anything unrecognised counts as deny. Parallel tool calls ask one at a time.
+The question ends in `[y/N/s/a]` and a ticking countdown (`approvals.timeout`, 60 s): `y` allows
+once, `n` (or Enter, the default) denies, `s` for the session, `a` always; no Enter needed
+(`hermes_cli.repl.keyprompt`). "session" and "always" store the narrowest rule that covers the
+command (`rm -r under ./build`, or `exactly: git push -f` when there is no path to scope to; see
+`tools.approval`), the question shows that rule, and "always" prints it once stored. "session"
+keeps it until the REPL exits; "always" also saves it to `approvals.allowlist` in
+$HERMES_HOME/config.yaml (`/approvals` lists and removes them). Entries of the old reason-only
+format still load but allow nothing. File writes, other tools and re-runs outside the sandbox (a
+`tools.gate.Question`) are allowed once or for the session; protected paths once only. No answer
+within the timeout is a timeout (the model is told so, not that the user said no); Ctrl-C denies and
+stops the turn (`tools.gate.refusal`). Parallel tool calls ask one at a time.
 """
 
 from __future__ import annotations
@@ -18,10 +21,14 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tools.gate import Question
+    from tools.gate import Answer, Question
 
 CHOICES = {"o": "once", "once": "once", "y": "once", "yes": "once", "s": "session", "session": "session",
-           "a": "always", "always": "always", "d": "deny", "deny": "deny", "n": "deny", "no": "deny"}
+           "a": "always", "always": "always", "d": "deny", "deny": "deny", "n": "deny", "no": "deny",
+           "timeout": "timeout", "interrupt": "interrupt"}
+ALL_KEYS = {"y": "once", "n": "deny", "s": "session", "a": "always"}
+ONCE_KEYS = {"y": "once", "n": "deny"}
+DEFAULT_KEY = "n"  # Enter denies: the safe answer is the one a stray keypress gives
 
 
 class ApprovalPrompt:
@@ -29,24 +36,26 @@ class ApprovalPrompt:
         self,
         *,
         allowlist: list[str] | None = None,
-        ask: Callable[[str, float], str] | None = None,
+        ask: Callable[..., str] | None = None,
         save_always: Callable[[list[str]], None] | None = None,
         pause: Callable[[], AbstractContextManager] | None = None,
         warn: Callable[[str], None] | None = None,
+        info: Callable[[str], None] | None = None,
         timeout: float = 60.0,
     ) -> None:
         self.session_allowed: set[str] = set()
         self.allowlist: list[str] = list(allowlist or [])
-        self._ask = ask or ask_with_prompt_toolkit
+        self._ask = ask or ask_one_key
         self._save_always = save_always
         self._pause = pause or nullcontext
         self._warn = warn or (lambda text: None)
+        self._info = info or (lambda text: None)
         self.timeout = timeout
         self._lock = threading.Lock()
 
-    def __call__(self, command: str, reason: str) -> bool:
+    def __call__(self, command: str, reason: str) -> Answer:
         from tools.approval import EXACT_PREFIX, Verdict, check_command
-        from tools.gate import Question
+        from tools.gate import Answer, Question
 
         if isinstance(reason, Question):  # a file write, another tool, a re-run outside the sandbox
             return self._ask_action(command, reason)
@@ -55,48 +64,60 @@ class ApprovalPrompt:
             verdict = Verdict("dangerous", reason, (), command)
         rules = verdict.rules
         if verdict.allowed_by([*self.session_allowed, *self.allowlist]):
-            return True
+            return Answer("session")
         with self._lock, self._pause():
             if verdict.allowed_by(self.session_allowed):  # approved for the session meanwhile
-                return True
+                return Answer("session")
             shown = ", ".join(rule.removeprefix(EXACT_PREFIX) if rule.startswith(EXACT_PREFIX) else rule
                               for rule in rules)
             scope = "this exact command" if rules[0].startswith(EXACT_PREFIX) else shown
             question = (f"⚠  {reason}:\n   {command}\n   [s]ession/[a]lways would allow: {scope}\n"
-                        "   allow? [o]nce / [s]ession / [a]lways / [d]eny: ")
-            try:
-                answer = CHOICES.get(self._ask(question, self.timeout).strip().lower(), "deny")
-            except (KeyboardInterrupt, EOFError):
-                answer = "deny"
+                        "   allow? y once · n no · s session · a always")
+            answer = self._answer(question, ALL_KEYS)
         if answer == "session":
             self.session_allowed.update(rules)
+            self._info(f"allowed for this session: {shown}")
         elif answer == "always":
             self.session_allowed.update(rules)
             self.allowlist.extend(rule for rule in rules if rule not in self.allowlist)
             self.save()
-        return answer != "deny"
+            self._info(f"always allowed, saved to approvals.allowlist (/approvals lists it): {shown}")
+        return Answer(answer, ", ".join(rules) if answer in ("session", "always") else None, self.timeout)
 
-    def _ask_action(self, subject: str, question: Question) -> bool:
+    def _ask_action(self, subject: str, question: Question) -> Answer:
         """Once / session / deny for what the gate asks about besides dangerous commands ("always"
         counts as session: these keys are not command rules). Protected paths: once / deny only."""
+        from tools.gate import Answer
+
         if not question.once_only and question.rule in self.session_allowed:
-            return True
+            return Answer("session")
         with self._lock, self._pause():
             if not question.once_only and question.rule in self.session_allowed:
-                return True
+                return Answer("session")
             if question.once_only:
-                choices = "   asked every time (protected path)\n   allow? [o]nce / [d]eny: "
+                choices = "   asked every time (protected path)\n   allow? y once · n no"
+                keys = ONCE_KEYS
             else:
                 choices = (f"   [s]ession would allow: {question.rule}\n"
-                           "   allow? [o]nce / [s]ession / [d]eny: ")
-            text = f"⚠  {question}:\n   {subject}\n{choices}"
-            try:
-                answer = CHOICES.get(self._ask(text, self.timeout).strip().lower(), "deny")
-            except (KeyboardInterrupt, EOFError):
-                answer = "deny"
-        if answer in ("session", "always") and not question.once_only:
-            self.session_allowed.add(question.rule)
-        return answer != "deny"
+                           "   allow? y once · n no · s session (a: also session)")
+                keys = ALL_KEYS
+            answer = self._answer(f"⚠  {question}:\n   {subject}\n{choices}", keys)
+        if answer in ("session", "always"):
+            if question.once_only:
+                answer = "once"
+            else:
+                answer = "session"
+                self.session_allowed.add(question.rule)
+                self._info(f"allowed for this session: {question.rule}")
+        return Answer(answer, question.rule if answer == "session" else None, self.timeout)
+
+    def _answer(self, question: str, keys: dict[str, str]) -> str:
+        """once / session / always / deny / timeout / interrupt; an unrecognised answer denies."""
+        try:
+            raw = self._ask(question, self.timeout, keys=keys)
+        except (KeyboardInterrupt, EOFError):
+            return "interrupt"
+        return CHOICES.get((raw or "").strip().lower(), "deny")
 
     def save(self) -> None:
         """Write the allowlist to config (after "always", or when /approvals removes a rule)."""
@@ -130,6 +151,13 @@ class ApprovalPrompt:
         out = [(rule, "always" if parse_rule(rule) else "legacy") for rule in self.allowlist]
         out += [(rule, "session") for rule in sorted(self.session_allowed) if rule not in self.allowlist]
         return out
+
+
+def ask_one_key(question: str, timeout: float, *, keys: dict[str, str] = ALL_KEYS) -> str:
+    """The approval question: one keypress, Enter = no, a countdown (`keyprompt.ask_key`)."""
+    from hermes_cli.repl.keyprompt import ask_key
+
+    return ask_key(question, keys, DEFAULT_KEY, timeout)
 
 
 def ask_with_prompt_toolkit(question: str, timeout: float, *, password: bool = False) -> str:

@@ -10,7 +10,6 @@ Import cost is kept near zero: rich and prompt_toolkit are imported at first use
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -27,13 +26,13 @@ from hermes_cli.repl.text import (
     EscapeFilter,
     clean_ansi,
     clean_text,
-    clip_block,
     failure_reason,
     format_duration,
     key_argument,
     one_line,
     truncate,
 )
+from hermes_cli.repl.tool_display import DIFF_LINES, diff_text, edit_diff, verbose_body
 
 ERASE = "\r\x1b[2K"  # carriage return + clear the whole line
 HINT = "/help for commands · Alt-Enter for a newline · Ctrl-C to interrupt · Ctrl-D to exit"
@@ -158,6 +157,8 @@ class Renderer:
                 self._reasoning_reset()
             self._spinner.stop()
             self._hide_spinner()
+            if (result or {}).get("status") == "interrupted":
+                self._mark_interrupted()
             self._footer(result or {})
             self._tools.clear()
 
@@ -223,6 +224,7 @@ class Renderer:
     def _on_tool_start(self, event: Any) -> None:
         self._flush_output()
         self._tools[event.call_id] = (event.name, event.arguments)
+        self._tool_t0[event.call_id] = time.monotonic()
         self._printed_this_call = False
         self._start_spinner(self._tool_label(), restart=len(self._tools) == 1)
 
@@ -364,6 +366,16 @@ class Renderer:
             self._stream.reset()
 
     # -- tool lines ---------------------------------------------------------------------------
+    def _mark_interrupted(self) -> None:
+        """Calls cut short by Ctrl-C get no ToolEnd: they keep their line, marked `✗ … interrupted`."""
+        from agent.events import ToolEnd
+        from agent.interruption import TOOL_RESULT
+
+        now = time.monotonic()
+        for call_id, (name, arguments) in list(self._tools.items()):
+            self._tool_line(ToolEnd(call_id, name, TOOL_RESULT, now - self._tool_t0.get(call_id, now), False),
+                            arguments)
+
     def _tool_label(self) -> str:
         if len(self._tools) == 1:
             name, arguments = next(iter(self._tools.values()))
@@ -394,37 +406,22 @@ class Renderer:
             line.append("  " + reason, style="red")
         out = self._render(line)
         if self.verbose:
-            out += self._verbose_panel(arguments, event.result, width)
+            out += self._verbose_panel(event.name, arguments, event.result, width)
+        if event.ok and (diff := edit_diff(event.name, arguments, event.result)):
+            from rich.padding import Padding
+
+            out += self._render(Padding(diff_text(diff, None if self.verbose else DIFF_LINES), (0, 0, 0, 4)))
         self._print(out, "tool")
 
-    def _verbose_panel(self, arguments: dict[str, Any] | None, result: str, width: int) -> str:
+    def _verbose_panel(self, name: str, arguments: dict[str, Any] | None, result: str, width: int) -> str:
+        """Arguments and result with real newlines and highlighted JSON (hermes_cli/repl/tool_display.py)."""
         from rich import box
-        from rich.console import Group
         from rich.padding import Padding
         from rich.panel import Panel
-        from rich.text import Text
 
-        body = Text(style="dim")
-        if arguments is not None:
-            body.append("arguments\n", style="bold")
-            body.append(clip_block(clean_text(json.dumps(arguments, indent=2, ensure_ascii=False)), width) + "\n")
-        body.append("result\n", style="bold")
-        try:
-            data = json.loads(result)
-        except (json.JSONDecodeError, TypeError):
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("output"), str):
-            extra = {k: v for k, v in data.items() if k != "output" and v not in (None, "", False)}
-            if extra:
-                body.append(one_line(json.dumps(extra, ensure_ascii=False)) + "\n")
-            text = data["output"]
-        elif data is not None:
-            text = json.dumps(data, indent=2, ensure_ascii=False)
-        else:
-            text = str(result)
-        body.append(clip_block(clean_text(text), width) or "(empty)")
-        panel = Panel(body, box=box.ROUNDED, border_style="dim", style="dim", padding=(0, 1), expand=True)
-        return self._render(Group(Padding(panel, (0, 0, 0, 4))), width)
+        body = verbose_body(name, arguments, result, width, self.code_theme)
+        panel = Panel(body, box=box.ROUNDED, border_style="dim", padding=(0, 1), expand=True)
+        return self._render(Padding(panel, (0, 0, 0, 4)), width)
 
     # -- footer ---------------------------------------------------------------------------------
     def _footer(self, result: dict[str, Any]) -> None:
@@ -552,6 +549,7 @@ class Renderer:
         self._text_filter, self._reasoning_filter = EscapeFilter(), EscapeFilter()
         self._reasoning_reset()
         self._tools: dict[str, tuple[str, dict[str, Any] | None]] = {}
+        self._tool_t0: dict[str, float] = {}  # when each call started (for the line of an interrupted one)
         self._notices: list[str] = []
         self._printed_this_call = False
         self._last: tuple[str | None, str] = (None, "")

@@ -9,7 +9,7 @@ def answering(*answers: str):
     questions: list[str] = []
     queue = list(answers)
 
-    def ask(question: str, timeout: float) -> str:
+    def ask(question: str, timeout: float, **keys: object) -> str:
         questions.append(question)
         return queue.pop(0)
 
@@ -58,8 +58,36 @@ def test_gate_questions_protected_paths_are_asked_every_time(tmp_path):
     edit = gate.FileWrite(str(tmp_path / "a.py"), policy.classify_write(str(tmp_path / "a.py")))
     assert protected.where.kind == gate.PROTECTED and edit.where.kind == gate.WORKSPACE
     assert gate.check(protected, ctx) is None
-    assert "[o]nce / [d]eny" in questions[0] and "[s]ession" not in questions[0]
+    assert "y once · n no" in questions[0] and "[s]ession" not in questions[0]
     assert gate.check(protected, ctx) is None and len(questions) == 2  # asked again
     assert gate.check(edit, ctx) is None and "[s]ession would allow: edits files in the workspace" in questions[2]
     assert gate.check(edit, ctx) is None and len(questions) == 3  # the session rule covers it
     assert prompt.listing() == [("edits files in the workspace", "session")] and saved == []
+
+
+def test_gate_tells_a_timeout_and_a_ctrl_c_apart_from_a_denial():
+    """The gate is the one place that words the refusal: a timeout is no "user denied", and a
+    Ctrl-C at the question also sets the turn's interrupt so the loop stops after this call."""
+    import threading
+
+    from tools import gate
+    from tools.registry import ToolContext
+
+    action = gate.Command("git push -f", gate.CommandVerdict(gate.NEEDS_APPROVAL, "force push"))
+    texts = {}
+    for key in ("n", "timeout", "interrupt"):
+        ask, _ = answering(key)
+        ctx = ToolContext(approve=ApprovalPrompt(ask=ask, timeout=7), interrupt=threading.Event())
+        texts[key] = (gate.check(action, ctx), ctx.interrupt.is_set())
+    assert texts["n"][0].startswith("the user denied this command") and not texts["n"][1]
+    assert texts["timeout"][0].startswith("approval timed out") and "within 7 s" in texts["timeout"][0]
+    assert "denied" not in texts["timeout"][0] and not texts["timeout"][1]
+    assert texts["interrupt"][0].startswith("interrupted: the user pressed Ctrl-C") and texts["interrupt"][1]
+
+
+def test_once_only_questions_turn_session_and_always_into_once():
+    ask, questions = answering("a")
+    from tools.gate import Question
+
+    answer = ApprovalPrompt(ask=ask)("write_file ~/.bashrc", Question("writes a protected path", "p", True))
+    assert answer and answer.how == "once"

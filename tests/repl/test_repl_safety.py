@@ -38,12 +38,12 @@ def test_edits_and_protected_paths_ask_through_the_approval_prompt(repl_factory,
     repl.type("go")
     repl.child.expect("allow\\?")
     assert "protected path" in repl.screen and "~/.bashrc" in repl.screen
-    repl.child.send("d\r")
+    repl.child.send("n")  # one key, no Enter
     repl.child.expect("edits files in the workspace")
     repl.child.expect("allow\\?")
-    repl.child.send("s\r")  # the rest of this session's workspace edits run without asking
+    repl.child.send("s")  # the rest of this session's workspace edits run without asking
     repl.child.expect(PROMPT)
-    assert "allow?" not in repl.screen.rsplit("[d]eny: s", 1)[1]  # the patch ran on the session rule
+    assert "allow?" not in repl.screen.rsplit("→ yes, for this session", 1)[1]  # the patch ran on the session rule
     assert (home / ".bashrc").read_text(encoding="utf-8") == "# rc\n"
     assert (ws / "app.py").read_text(encoding="utf-8") == "print(2)\n"
     results = tool_results(llm.chat_requests[-1])
@@ -63,7 +63,7 @@ def test_a_sandbox_refusal_asks_before_running_outside(repl_factory, tmp_path, h
     repl.type("go")
     repl.child.expect("allow\\?")
     assert "re-run outside the sandbox" in repl.screen
-    repl.child.send("d\r")
+    repl.child.send("n")
     repl.child.expect(PROMPT)
     assert (home / ".bashrc").read_text(encoding="utf-8") == "# rc\n"
     result = tool_results(llm.chat_requests[-1])[0]
