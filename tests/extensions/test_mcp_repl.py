@@ -54,7 +54,7 @@ def test_repl_mcp_status_prompt_command_approval_and_hooks(scripted_llm, write_c
 
         repl.type("write a note")  # not read-only: the REPL asks
         repl.child.expect("allow\\?")
-        repl.child.send("o\r")
+        repl.child.send("y")
         repl.child.expect(PROMPT)
         assert {"tool": "write_note", "name": "todo", "body": "ship it"} in read_log(server_log)
         assert {t["function"]["name"] for t in llm.chat_requests[1].body["tools"]} >= {"mcp__demo__write_note"}

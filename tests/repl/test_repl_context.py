@@ -71,7 +71,7 @@ def test_init_writes_agents_md_through_the_gate_and_refuses_to_overwrite(repl_fa
     ], env={"TERMINAL_CWD": str(tmp_path)}, cwd=tmp_path)
     repl.type("/init")
     repl.child.expect("allow\\?")  # the normal approval prompt for a workspace edit
-    repl.child.send("o\r")
+    repl.child.send("y")
     repl.child.expect(PROMPT)
     assert (tmp_path / "AGENTS.md").read_text() == content
     init_prompt = user_texts(llm.chat_requests[0])[0]

@@ -397,7 +397,10 @@ def test_always_stores_a_rule_as_narrow_as_the_command_and_approvals_lists_and_r
     repl.child.expect("allow\\?")
     assert "would allow: rm -r under ./build" in repl.screen
     repl.child.send("a")
-    repl.child.expect("allow\\?")  # a recursive delete elsewhere is not covered by that rule
+    # a recursive delete elsewhere is not covered by that rule (the countdown redraws the first
+    # question, so wait for the second one by its command)
+    repl.child.expect("rm -rf other")
+    repl.child.expect("allow\\?")
     repl.child.send("n")
     repl.child.expect(PROMPT)
     assert "always allowed, saved to approvals.allowlist (/approvals lists it): rm -r under ./build" in repl.screen
