@@ -103,3 +103,14 @@ def make_agent(
         resume=resume,
         **extra,
     )
+
+
+def load_images(paths: list[str]) -> list[Any]:
+    """`--image` files (relative to the current directory) read and checked (agent/images.py);
+    ConfigError (exit 2) names the bad one."""
+    from agent.images import ImageError, load_image
+
+    try:
+        return [load_image(path) for path in paths]
+    except ImageError as exc:
+        raise ConfigError(f"--image: {exc}") from None

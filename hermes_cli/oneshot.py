@@ -27,7 +27,7 @@ from agent.events import (
     Warn,
     event_to_dict,
 )
-from hermes_cli.agent_factory import load_settings, make_agent, resolve_resume
+from hermes_cli.agent_factory import load_images, load_settings, make_agent, resolve_resume
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -142,6 +142,7 @@ OUTPUTS = {"text": TextOutput, "json": JsonOutput, "stream-json": StreamJsonOutp
 def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = False) -> int:
     output = ProgressOutput() if interactive_look else OUTPUTS[args.output_format]()
     settings = load_settings(args)
+    images = load_images(getattr(args, "image", None) or [])  # bad ones: exit 2 now
     for warning in settings.warnings:
         sys.stderr.write(f"hermes: warning: {warning}\n")
     # --resume/--continue: continue that conversation, append to its logs
@@ -173,7 +174,7 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
         signal.signal(sig, terminate)
     try:
         # Ctrl-C comes back as status "interrupted"; a resumed agent's history is the session's so far.
-        run = agent.run_conversation(prompt, conversation_history=agent.messages)
+        run = agent.run_conversation(prompt, conversation_history=agent.messages, images=images)
     finally:
         agent.close()
     exit_code = {"success": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(run["status"], EXIT_FAILED)

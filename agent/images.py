@@ -1,0 +1,185 @@
+"""Images in prompts: load and check a picture, build OpenAI content parts, spot pasted paths.
+
+A prompt with images is sent as a list of content parts, the text first, then one part per image:
+    [{"type": "text", "text": "what is this?"},
+     {"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}]
+The type comes from the file's first bytes (magic), never from its name; a file over MAX_BYTES is
+refused before anything is sent. Recording stores each picture once, by its sha256, beside the
+session log (recording/images.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+MAX_BYTES = 20 * 1024 * 1024  # OpenAI's per-image limit; local servers choke well before it anyway
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+EXT_OF = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+class ImageError(ValueError):
+    """A file that cannot be sent as an image; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Image:
+    path: Path
+    mime: str
+    data: bytes
+
+    @property
+    def data_url(self) -> str:
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+    def part(self) -> dict[str, Any]:
+        return {"type": "image_url", "image_url": {"url": self.data_url}}
+
+
+def sniff_mime(head: bytes) -> str | None:
+    """The image type the first bytes show (PNG, JPEG, GIF, WebP), else None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def load_image(path: str | Path, cwd: Path | None = None, max_bytes: int = MAX_BYTES) -> Image:
+    """Read and check one picture; ImageError with one clear line when it cannot be sent."""
+    file = Path(path).expanduser()
+    if not file.is_absolute() and cwd is not None:
+        file = cwd / file
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        raise ImageError(f"image {path}: {exc.strerror or exc}") from None
+    if not file.is_file():
+        raise ImageError(f"image {path}: not a file")
+    if size > max_bytes:
+        raise ImageError(f"image {path} is {size / 1048576:.1f} MB, over the {max_bytes / 1048576:.0f} MB limit; "
+                         "send a smaller or scaled-down copy")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"image {path}: {exc.strerror or exc}") from None
+    mime = sniff_mime(data[:16])
+    if mime is None:
+        raise ImageError(f"{path} is not a PNG, JPEG, GIF or WebP image (by its content); "
+                         "convert it or attach another file")
+    return Image(file, mime, data)
+
+
+def user_content(text: str, images: list[Image] | None) -> str | list[dict[str, Any]]:
+    """A user message's content: the text alone, or the text part followed by one part per image."""
+    if not images:
+        return text
+    return [{"type": "text", "text": text}, *(image.part() for image in images)]
+
+
+def image_parts(content: Any) -> list[dict[str, Any]]:
+    if not isinstance(content, list):
+        return []
+    return [p for p in content if isinstance(p, dict) and p.get("type") == "image_url"]
+
+
+def has_images(messages: list[dict[str, Any]]) -> bool:
+    return any(image_parts(m.get("content")) for m in messages)
+
+
+# -- paths pasted or dragged into the prompt ------------------------------------------------------
+# A token is a quoted string, or a run of non-space characters where a backslash escapes the next one
+# (terminals paste `/tmp/My\ Shot.png`). Only tokens that name an existing image file count, and only
+# ones that look like paths (a slash, `~` or file://): a bare `logo.png` in a sentence stays text.
+_TOKEN = re.compile(r"""'([^']+)'|"([^"]+)"|((?:\\.|[^\s\\'"])+)""")
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def _candidate(token: str) -> str | None:
+    if token.startswith("file://"):
+        return unquote(urlparse(token).path)
+    if "/" in token or token.startswith("~"):
+        return token
+    return None
+
+
+def find_pasted_images(text: str, cwd: Path | None = None) -> tuple[str, list[Path]]:
+    """The prompt with each pasted image path replaced by `[image: NAME]`, and the paths found."""
+    found: list[Path] = []
+    out: list[str] = []
+    last = 0
+    for match in _TOKEN.finditer(text):
+        quoted = match.group(1) or match.group(2)
+        token = quoted if quoted is not None else _ESCAPE.sub(r"\1", match.group(3))
+        candidate = _candidate(token)
+        if candidate is None or not candidate.lower().endswith(EXTENSIONS):
+            continue
+        path = Path(candidate).expanduser()
+        if not path.is_absolute() and cwd is not None:
+            path = cwd / path
+        if not path.is_file():
+            continue
+        found.append(path)
+        out.append(text[last:match.start()])
+        out.append(f"[image: {path.name}]")
+        last = match.end()
+    if not found:
+        return text, []
+    out.append(text[last:])
+    return "".join(out), found
+
+
+# -- a model that does not take images -------------------------------------------------------------
+_REJECTS = re.compile(r"image|vision|multi-?modal|mmproj|content.?type", re.IGNORECASE)
+
+
+def rejection_line(exc: BaseException, messages: list[dict[str, Any]], model: str | None) -> str | None:
+    """One line when the endpoint refused a request because of its images, else None."""
+    from agent.retry import describe_error, status_code
+
+    if status_code(exc) not in (400, 415, 422, 500) or not has_images(messages):
+        return None
+    detail = describe_error(exc)
+    if not _REJECTS.search(detail):
+        return None
+    return f"model {model} does not accept images: {detail}; drop the image or use a vision model"
+
+
+def strip_images(message: dict[str, Any], note: str) -> dict[str, Any]:
+    """`message` with its image parts replaced by one text note (text parts kept)."""
+    content = message.get("content")
+    if not image_parts(content):
+        return message
+    text = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    count = len(image_parts(content))
+    return {**message, "content": f"{text}\n[{count} image(s) not sent: {note}]".lstrip("\n")}
+
+
+def drop_rejected_images(agent: Any) -> None:
+    """After a refusal: the history keeps every message, with text notes where the images were, so
+    the next prompt works; the log records the edit (history_edit + the messages again)."""
+    messages = agent.messages
+    first = next((i for i, m in enumerate(messages) if image_parts(m.get("content"))), None)
+    if first is None:
+        return
+    tail = [strip_images(m, f"model {agent.model} does not accept images") for m in messages[first:]]
+    del messages[first:]
+    agent.record_history_change("history_edit", action="images_rejected", removed_count=len(tail))
+    for message in tail:
+        agent._append(message)
+
+
+def rejected(agent: Any, exc: BaseException, sent: list[dict[str, Any]]) -> str | None:
+    """The line for a call refused over its images (their parts then become notes), else None."""
+    line = rejection_line(exc, sent, agent.model)
+    if line is not None:
+        drop_rejected_images(agent)
+    return line
