@@ -27,6 +27,7 @@ from agent.events import (
     Warn,
     event_to_dict,
 )
+from hermes_cli import todo_view
 from hermes_cli.agent_factory import load_images, load_settings, make_agent, resolve_resume
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -85,6 +86,8 @@ class StreamJsonOutput(TextOutput):
         if isinstance(event, ToolEnd):
             payload["duration_ms"] = round(payload.pop("duration") * 1000, 1)
         self._line(payload)
+        if isinstance(event, ToolEnd) and (todos := todo_view.todos_of(event.name, event.result)) is not None:
+            self._line(todo_view.event(todos))  # the model's task list after each update
 
     def finish(self, result: dict[str, Any]) -> None:
         self._line(result)
@@ -113,6 +116,8 @@ class ProgressOutput(TextOutput):
         elif isinstance(event, ToolEnd):
             mark = "✓" if event.ok else "✗"
             self.err.write(f"  {mark} {event.name} ({event.duration:.2f}s)\n")
+            if (todos := todo_view.todos_of(event.name, event.result)) is not None:
+                self.err.write(f"    {todo_view.compact(todos)}\n")
         elif isinstance(event, (Notice, Retrying, Warn)):
             self._end_stream()
             text = event.text if isinstance(event, (Notice, Warn)) else f"retrying in {event.delay:.1f}s: {event.error}"
