@@ -85,6 +85,18 @@ def user_content(text: str, images: list[Image] | None) -> str | list[dict[str, 
     return [{"type": "text", "text": text}, *(image.part() for image in images)]
 
 
+def from_part(part: dict[str, Any], name: str) -> Image | None:
+    """The picture a data-URL image part carries (to send it again), else None."""
+    url = (part.get("image_url") or {}).get("url")
+    if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
+        return None
+    mime, _, payload = url[5:].partition(";base64,")
+    try:
+        return Image(Path(f"{name}.{EXT_OF.get(mime, 'bin')}"), mime, base64.b64decode(payload))
+    except ValueError:
+        return None
+
+
 def image_parts(content: Any) -> list[dict[str, Any]]:
     if not isinstance(content, list):
         return []
@@ -103,12 +115,27 @@ _TOKEN = re.compile(r"""'([^']+)'|"([^"]+)"|((?:\\.|[^\s\\'"])+)""")
 _ESCAPE = re.compile(r"\\(.)")
 
 
+def local_path(token: str) -> str:
+    """A file:// URL as the path it names (percent-escapes decoded); anything else as it is."""
+    return unquote(urlparse(token).path) if token.startswith("file://") else token
+
+
 def _candidate(token: str) -> str | None:
     if token.startswith("file://"):
-        return unquote(urlparse(token).path)
+        return local_path(token)
     if "/" in token or token.startswith("~"):
         return token
     return None
+
+
+def starts_with_path(text: str) -> bool:
+    """The line begins with an existing file's path (dragged in): a message, not a /command."""
+    match = _TOKEN.match(text.lstrip())
+    if match is None:
+        return False
+    quoted = match.group(1) or match.group(2)
+    token = quoted if quoted is not None else _ESCAPE.sub(r"\1", match.group(3))
+    return "/" in token.strip("/") and Path(local_path(token)).expanduser().is_file()
 
 
 def find_pasted_images(text: str, cwd: Path | None = None) -> tuple[str, list[Path]]:

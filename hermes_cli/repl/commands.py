@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import toolsets
 from agent.personalities import personality_names, resolve_personality
+from hermes_cli.repl.attachments import reattach_last
+from hermes_cli.repl.commands_media import MediaCommands
 
 if TYPE_CHECKING:
     from hermes_cli.repl.app import Repl
@@ -21,7 +23,7 @@ ALIASES = {"reset": "new", "exit": "quit", "q": "quit", "h": "help", "?": "help"
 EXIT = object()  # returned by a command to end the session
 
 
-class Commands:
+class Commands(MediaCommands):
     def __init__(self, repl: Repl) -> None:
         self.repl = repl
 
@@ -229,6 +231,7 @@ class Commands:
 
     def cmd_retry(self, arg: str) -> None:
         """Send your last message again"""
+        reattach_last(self.repl)  # with its pictures
         text = self.repl.agent.retry()
         if text is None:
             self.repl.renderer.info("nothing to retry")
