@@ -40,7 +40,6 @@ from agent.prompts import build_system_prompt
 from agent.retry import (
     RetryPolicy,
     describe_error,
-    failure_message,
     is_retryable,
     retry_after_seconds,
     status_code,
@@ -515,8 +514,7 @@ class AIAgent:
                 delay = policy.delay(attempt, retry_after_seconds(exc))
                 out_of_time = time.monotonic() - started + delay > policy.deadline
                 if not is_retryable(exc) or attempt == policy.max_attempts or out_of_time:
-                    raise LLMError(media.rejected(self, exc, params["messages"])
-                                   or failure_message(exc, attempt, self.endpoint, self.model)) from None
+                    raise LLMError(media.failure_line(self, exc, attempt, params["messages"])) from None
                 if streamed[0]:
                     self.on_event(StreamReset())
                 self.on_event(Retrying(attempt, policy.max_attempts, delay, describe_error(exc)))

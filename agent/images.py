@@ -204,9 +204,13 @@ def drop_rejected_images(agent: Any) -> None:
         agent._append(message)
 
 
-def rejected(agent: Any, exc: BaseException, sent: list[dict[str, Any]]) -> str | None:
-    """The line for a call refused over its images (their parts then become notes), else None."""
+def failure_line(agent: Any, exc: BaseException, attempts: int, sent: list[dict[str, Any]]) -> str:
+    """The line for a model call that failed for good (agent/retry.failure_message); a call refused
+    over its images says so, and the history's pictures then become notes (drop_rejected_images)."""
+    from agent.retry import failure_message
+
     line = rejection_line(exc, sent, agent.model)
-    if line is not None:
-        drop_rejected_images(agent)
+    if line is None:
+        return failure_message(exc, attempts, agent.endpoint, agent.model)
+    drop_rejected_images(agent)
     return line
