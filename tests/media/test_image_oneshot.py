@@ -6,7 +6,7 @@ import base64
 import stat
 
 from scripted_server import Reply
-from scripted_server.server import TEXT_ONLY_LLAMACPP, TEXT_ONLY_OPENAI, TEXT_ONLY_VLLM
+from scripted_server.server import TEXT_ONLY_OPENAI, TEXT_ONLY_VLLM
 from tests.conftest import read_jsonl, run_hermes
 from tests.media.images import JPEG, png_bytes, write_png
 
@@ -52,7 +52,7 @@ def test_bad_images_are_usage_errors_before_any_model_call(scripted_llm, tmp_pat
 
 
 def test_a_text_only_model_gives_one_line_and_loses_nothing(scripted_llm, tmp_path, log_dir):
-    for message in (TEXT_ONLY_VLLM, TEXT_ONLY_LLAMACPP, TEXT_ONLY_OPENAI):
+    for message in (TEXT_ONLY_VLLM, TEXT_ONLY_OPENAI):  # llama.cpp's: tests/media/test_media_repl.py
         llm = scripted_llm([Reply(content="I read your text")], reject_images=message)
         png = write_png(tmp_path / "shot.png")
         result = run_hermes("-p", "describe it", "--image", str(png), *flags(llm))
@@ -93,6 +93,10 @@ def test_recorded_images_are_files_by_sha256_and_resume_sends_the_same_bytes(scr
     message = next(e["message"] for e in read_jsonl(log) if e["type"] == "message")
     assert message["content"][1] == {"type": "image_url", "image_url": {
         "file": f"{log.stem}.images/{sha}.png", "mime": "image/png"}}
+    from recording.reader import list_sessions, load_session
+
+    assert [(s.first_prompt, s.user_turns) for s in list_sessions(log_dir)] == [("colour?", 1)]  # /sessions
+    assert load_session(log).first_prompt == "colour?"
     # the same picture again is the same file
     assert run_hermes("-p", "again", "--image", str(png), "--continue", *flags(llm)).returncode == 0
     assert len(list(log.with_suffix(".images").iterdir())) == 1
