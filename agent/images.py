@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -111,8 +112,16 @@ def has_images(messages: list[dict[str, Any]]) -> bool:
 # A token is a quoted string, or a run of non-space characters where a backslash escapes the next one
 # (terminals paste `/tmp/My\ Shot.png`). Only tokens that name an existing image file count, and only
 # ones that look like paths (a slash, `~` or file://): a bare `logo.png` in a sentence stays text.
-_TOKEN = re.compile(r"""'([^']+)'|"([^"]+)"|((?:\\.|[^\s\\'"])+)""")
-_ESCAPE = re.compile(r"\\(.)")
+_TOKEN_PATTERN = r"""'([^']+)'|"([^"]+)"|((?:\\.|[^\s\\'"])+)"""
+
+
+@cache
+def _token() -> re.Pattern[str]:
+    return re.compile(_TOKEN_PATTERN)  # compiled at first use: nothing at start-up
+
+
+def _unescape(token: str) -> str:
+    return re.sub(r"\\(.)", r"\1", token)
 
 
 def local_path(token: str) -> str:
@@ -130,11 +139,11 @@ def _candidate(token: str) -> str | None:
 
 def starts_with_path(text: str) -> bool:
     """The line begins with an existing file's path (dragged in): a message, not a /command."""
-    match = _TOKEN.match(text.lstrip())
+    match = _token().match(text.lstrip())
     if match is None:
         return False
     quoted = match.group(1) or match.group(2)
-    token = quoted if quoted is not None else _ESCAPE.sub(r"\1", match.group(3))
+    token = quoted if quoted is not None else _unescape(match.group(3))
     return "/" in token.strip("/") and Path(local_path(token)).expanduser().is_file()
 
 
@@ -143,9 +152,9 @@ def find_pasted_images(text: str, cwd: Path | None = None) -> tuple[str, list[Pa
     found: list[Path] = []
     out: list[str] = []
     last = 0
-    for match in _TOKEN.finditer(text):
+    for match in _token().finditer(text):
         quoted = match.group(1) or match.group(2)
-        token = quoted if quoted is not None else _ESCAPE.sub(r"\1", match.group(3))
+        token = quoted if quoted is not None else _unescape(match.group(3))
         candidate = _candidate(token)
         if candidate is None or not candidate.lower().endswith(EXTENSIONS):
             continue
@@ -165,7 +174,7 @@ def find_pasted_images(text: str, cwd: Path | None = None) -> tuple[str, list[Pa
 
 
 # -- a model that does not take images -------------------------------------------------------------
-_REJECTS = re.compile(r"image|vision|multi-?modal|mmproj|content.?type", re.IGNORECASE)
+_REJECTS = r"image|vision|multi-?modal|mmproj|content.?type"
 
 
 def rejection_line(exc: BaseException, messages: list[dict[str, Any]], model: str | None) -> str | None:
@@ -175,7 +184,7 @@ def rejection_line(exc: BaseException, messages: list[dict[str, Any]], model: st
     if status_code(exc) not in (400, 415, 422, 500) or not has_images(messages):
         return None
     detail = describe_error(exc)
-    if not _REJECTS.search(detail):
+    if not re.search(_REJECTS, detail, re.IGNORECASE):
         return None
     return f"model {model} does not accept images: {detail}; drop the image or use a vision model"
 

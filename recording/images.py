@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,8 @@ def _split_data_url(url: Any) -> tuple[str, bytes] | None:
 
 
 def _store(directory: Path, mime: str, data: bytes) -> Path:
+    import hashlib  # only when a picture is recorded: hashlib costs ~2 ms at start-up
+
     digest = hashlib.sha256(data).hexdigest()
     path = directory / f"{digest}.{EXT_OF.get(mime, 'bin')}"
     if not path.exists():  # content-addressed: the same picture twice is one file
