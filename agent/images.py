@@ -112,7 +112,9 @@ def has_images(messages: list[dict[str, Any]]) -> bool:
 # A token is a quoted string, or a run of non-space characters where a backslash escapes the next one
 # (terminals paste `/tmp/My\ Shot.png`). Only tokens that name an existing image file count, and only
 # ones that look like paths (a slash, `~` or file://): a bare `logo.png` in a sentence stays text.
-_TOKEN_PATTERN = r"""'([^']+)'|"([^"]+)"|((?:\\.|[^\s\\'"])+)"""
+# Quotes count only around a whole token (what's ... it's is no quoted path).
+_TOKEN_PATTERN = r"""(?<!\S)'([^']+)'(?!\S)|(?<!\S)"([^"]+)"(?!\S)|((?:\\.|[^\s\\'"])+)"""
+_TRAILING = ".,;:!?)]}"  # `look at /tmp/a.png.` : the sentence's punctuation is no part of the path
 
 
 @cache
@@ -154,7 +156,10 @@ def find_pasted_images(text: str, cwd: Path | None = None) -> tuple[str, list[Pa
     last = 0
     for match in _token().finditer(text):
         quoted = match.group(1) or match.group(2)
-        token = quoted if quoted is not None else _unescape(match.group(3))
+        raw = match.group(3) or ""
+        bare = raw.rstrip(_TRAILING) if raw and not raw.endswith("\\" + raw[-1]) else raw
+        lead = len(bare) - len(bare.lstrip("([{<"))
+        token = quoted if quoted is not None else _unescape(bare[lead:])
         candidate = _candidate(token)
         if candidate is None or not candidate.lower().endswith(EXTENSIONS):
             continue
@@ -164,9 +169,9 @@ def find_pasted_images(text: str, cwd: Path | None = None) -> tuple[str, list[Pa
         if not path.is_file():
             continue
         found.append(path)
-        out.append(text[last:match.start()])
+        out.append(text[last:match.start() + lead])
         out.append(f"[image: {path.name}]")
-        last = match.end()
+        last = match.end() - (len(raw) - len(bare))
     if not found:
         return text, []
     out.append(text[last:])

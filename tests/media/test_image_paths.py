@@ -29,6 +29,8 @@ def test_paths_found_in_the_forms_terminals_paste(shots: Path):
                                                   [spaced, shots / "photo.jpeg"]),
         "file://" + str(spaced).replace(" ", "%20"): ("[image: screen shot 1.PNG]", [spaced]),
         "./shot.png is it?": ("[image: shot.png] is it?", [shots / "shot.png"]),
+        f"what's in {shots}/shot.png? it's red": ("what's in [image: shot.png]? it's red", [shots / "shot.png"]),
+        f"see ({shots}/shot.png).": ("see ([image: shot.png]).", [shots / "shot.png"]),
     }
     for typed, expected in cases.items():
         assert find_pasted_images(typed, shots) == expected, typed
