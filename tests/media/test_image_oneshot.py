@@ -104,3 +104,21 @@ def test_recorded_images_are_files_by_sha256_and_resume_sends_the_same_bytes(scr
     assert user_parts(llm.chat_requests[1]) == [{"type": "text", "text": "again"}, first_parts[1]]
     # resume rebuilt the first prompt's data URL from the file, byte for byte
     assert llm.chat_requests[1].body["messages"][1]["content"] == first_parts
+
+
+def test_a_big_picture_does_not_count_as_its_base64_in_the_context_budget(scripted_llm, tmp_path):
+    # 3 MB of base64 would be ~1M "tokens" by the chars/4 estimate: far past 80% of the 128k window,
+    # so the earlier conversation would be summarised (an extra model call) before the prompt is sent.
+    from scripted_server import ToolCall
+
+    steps = [Reply(tool_calls=[ToolCall("read_file", {"path": str(tmp_path / f"f{i}.txt")})]) for i in range(4)]
+    llm = scripted_llm([*steps, Reply(content="read them")])
+    assert run_hermes("-p", "read the files", *flags(llm)).returncode == 0
+    llm = scripted_llm([Reply(content="big picture seen"), Reply(content="SUMMARY")])
+    big = tmp_path / "big.png"
+    big.write_bytes(png_bytes() + b"\0" * (3 * 1024 * 1024))
+    result = run_hermes("-p", "look", "--image", str(big), "--continue", *flags(llm))
+    assert (result.returncode, result.stdout) == (0, "big picture seen\n"), result.stderr
+    assert len(llm.chat_requests) == 1  # no summary call
+    sent = llm.chat_requests[0].body["messages"]
+    assert len(sent) == 12 and sent[-1]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,iVBOR")
