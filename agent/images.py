@@ -198,7 +198,8 @@ def rejection_line(exc: BaseException, messages: list[dict[str, Any]], model: st
     """One line when the endpoint refused a request because of its images, else None."""
     from agent.retry import describe_error, status_code
 
-    if status_code(exc) not in (400, 415, 422, 500) or not has_images(messages):
+    # 404: OpenRouter's "No endpoints found that support image input"; 500: older llama.cpp servers
+    if status_code(exc) not in (400, 404, 415, 422, 500) or not has_images(messages):
         return None
     detail = describe_error(exc)
     if not re.search(_REJECTS, detail, re.IGNORECASE):
