@@ -42,6 +42,8 @@ class MediaCommands:
                     attachments.add(local_path(path))
             except ImageError as exc:
                 renderer.warn(str(exc))
+                if not attachments.pending:
+                    return
         if not attachments.pending:
             renderer.info("no images attached; /image PATH attaches one to your next message "
                           "(or paste or drag an image file into the prompt)")
