@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hermes_cli.repl.app import Repl
@@ -21,6 +22,22 @@ def split_paths(arg: str) -> list[str]:
         return shlex.split(arg)
     except ValueError:
         return [arg]
+
+
+def complete_image_path(arg: str) -> Iterable[Any]:
+    """Tab after `/image `: directories and picture files (prompt_toolkit's path completion)."""
+    import os
+
+    from prompt_toolkit.completion import CompleteEvent, PathCompleter
+    from prompt_toolkit.document import Document
+
+    from agent.images import EXTENSIONS
+
+    def wanted(name: str) -> bool:
+        return os.path.isdir(name) or name.lower().endswith(EXTENSIONS)
+
+    completer = PathCompleter(expanduser=True, file_filter=wanted)
+    yield from completer.get_completions(Document(arg, len(arg)), CompleteEvent(completion_requested=True))
 
 
 class MediaCommands:

@@ -62,3 +62,20 @@ def test_type_comes_from_the_bytes_and_bad_files_say_why(shots: Path):
         load_image(big, max_bytes=1024 * 1024)
     with pytest.raises(ImageError, match="not a file"):
         load_image(shots / "My Shots")
+
+
+def test_tab_after_slash_image_offers_pictures_and_directories(shots: Path, monkeypatch):
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from hermes_cli.repl.completer import SlashCompleter
+
+    monkeypatch.chdir(shots)
+    completer = SlashCompleter.__new__(SlashCompleter)  # the /image branch needs no REPL state
+    completer.arguments = {}
+
+    def offered(text: str) -> list[str]:
+        return sorted(c.text for c in completer.get_completions(Document(text, len(text)), CompleteEvent()))
+
+    assert offered("/image ") == ["My Shots", "photo.jpeg", "shot.png"]  # not notes.txt
+    assert offered("/image My Shots/scr") == ["een shot 1.PNG"]
