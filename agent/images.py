@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from recording.images import EXT_OF
+
 MAX_BYTES = 20 * 1024 * 1024  # OpenAI's per-image limit; local servers choke well before it anyway
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp")
-EXT_OF = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 
 class ImageError(ValueError):

@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 EXT_OF = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+# What `externalize` writes, and all `restore` reads: a picture file beside the log, nothing else.
+_REF = re.compile(r"session_[\w.-]+\.images/[0-9a-f]{64}\.(?:png|jpg|gif|webp|bin)")
 
 
 def images_dir(event_log: Path) -> Path:
@@ -92,6 +95,8 @@ def restore(message: dict[str, Any], log_directory: Path) -> dict[str, Any]:
         changed = True
         ref = {k: v for k, v in image_url.items() if k not in ("file", "mime")}
         try:
+            if not _REF.fullmatch(str(image_url["file"])):  # an edited log must not send other files
+                raise OSError("not a recorded picture")
             data = (log_directory / str(image_url["file"])).read_bytes()
         except OSError:
             parts.append({"type": "text", "text": f"[image missing: {image_url['file']}]"})

@@ -37,3 +37,18 @@ def test_exports_carry_the_picture(scripted_llm, tmp_path, log_dir):
     # the live session file (ShareGPT) has the placeholder too, not megabytes of base64
     session_file = json.loads(log.with_suffix(".json").read_text(encoding="utf-8"))
     assert "<image>\ncolour?" in json.dumps(session_file, ensure_ascii=False).replace("\\n", "\n")
+
+
+def test_an_edited_log_cannot_make_resume_send_other_files(tmp_path):
+    from recording.images import externalize, restore
+
+    log = tmp_path / "session_x.jsonl"
+    message = {"role": "user", "content": [{"type": "text", "text": "hi"},
+                                           {"type": "image_url", "image_url": {"url": URL, "detail": "low"}}]}
+    logged = externalize(message, log)
+    assert restore(logged, tmp_path) == message  # byte for byte, `detail` kept
+    (tmp_path / "secret.png").write_bytes(b"\x89PNG\r\n\x1a\nSECRET")
+    for forged in ("../secret.png", "secret.png", "session_x.images/../secret.png", "/etc/hostname"):
+        part = {"type": "image_url", "image_url": {"file": forged, "mime": "image/png"}}
+        restored = restore({"role": "user", "content": [part]}, tmp_path / "logs")
+        assert restored["content"] == [{"type": "text", "text": f"[image missing: {forged}]"}]
