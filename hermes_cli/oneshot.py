@@ -102,6 +102,8 @@ class ProgressOutput(TextOutput):
             self.err.write(f"  {info['safety']}\n")
         if "resumed_messages" in info:
             self.err.write(f"  resumed with {info['resumed_messages']} earlier messages\n")
+        if info.get("images"):
+            self.err.write(f"  with {len(info['images'])} image(s): {', '.join(info['images'])}\n")
         self._streaming = False
 
     def event(self, event: Event) -> None:
@@ -165,6 +167,8 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
             "tools": sorted(agent.tool_names)}
     if resume is not None:
         info["resumed_messages"] = len(agent.messages)
+    if images:
+        info["images"] = [str(image.path) for image in images]
     if interactive_look:
         from hermes_cli.agent_factory import safety_line
 

@@ -26,8 +26,11 @@ def test_images_are_sent_as_content_parts_with_their_type_by_magic(scripted_llm,
     png = write_png(tmp_path / "shot.png")
     jpg = tmp_path / "photo.JPEG.png"  # the name lies: the bytes say JPEG
     jpg.write_bytes(JPEG)
-    result = run_hermes("-p", "what are these?", "--image", str(png), "--image", str(jpg), *flags(llm))
-    assert (result.returncode, result.stdout) == (0, "a red square and a photo\n"), result.stderr
+    result = run_hermes("-p", "what are these?", "--image", str(png), "--image", str(jpg), *flags(llm),
+                        "--output-format", "stream-json")
+    assert result.returncode == 0, result.stderr
+    events = result.json_lines()
+    assert events[0]["images"] == [str(png), str(jpg)] and events[-1]["answer"] == "a red square and a photo"
     parts = user_parts(llm.chat_requests[0])
     assert parts[0] == {"type": "text", "text": "what are these?"}
     assert parts[1] == {"type": "image_url", "image_url": {
