@@ -17,7 +17,7 @@ import toolsets
 from tools.registry import REGISTRY, Tool, ToolContext, tool_error
 
 # Importing a module registers its tools. Heavy SDKs are imported inside handlers, not here.
-TOOL_MODULES = ("tools.terminal_tool", "tools.process_tool", "tools.file_tools", "tools.web_tools", "tools.browser_tool", "tools.skills_tool")
+TOOL_MODULES = ("tools.terminal_tool", "tools.process_tool", "tools.file_tools", "tools.web_tools", "tools.browser_tool", "tools.skills_tool", "tools.todo_tool")
 
 _loaded = False
 

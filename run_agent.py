@@ -20,6 +20,7 @@ from typing import Any
 
 import model_tools
 from agent import checkpoints, compression, context_files, extensions, history, llm, unicode_text
+from agent import images as media
 from agent.endpoint import Endpoint, resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import (
@@ -40,7 +41,6 @@ from agent.prompts import build_system_prompt
 from agent.retry import (
     RetryPolicy,
     describe_error,
-    failure_message,
     is_retryable,
     retry_after_seconds,
     status_code,
@@ -314,8 +314,9 @@ class AIAgent:
         system_message: str | None = None,
         conversation_history: list[dict[str, Any]] | None = None,
         task_id: str | None = None,
+        images: list[media.Image] | None = None,
     ) -> dict[str, Any]:
-        """Run the tool loop for one user message. Never raises for model or tool failures."""
+        """Run the tool loop for one user message (with `images`: content parts). Never raises for model or tool failures."""
         self._interrupt.clear()
         if conversation_history is None and self._resumed is not None:
             conversation_history = self.messages  # a resumed agent continues its session
@@ -332,7 +333,7 @@ class AIAgent:
             self._ensure_ready()
             if self.hooks:  # SessionStart / UserPromptSubmit: may add context, or reject the prompt
                 user_message = self.hooks.before_prompt(self, user_message)
-            self._append({"role": "user", "content": user_message})
+            self._append({"role": "user", "content": media.user_content(user_message, images)})
             (cp := self._tool_ctx.checkpoints) and cp.begin_turn(self.session_id, self.messages)  # for /rewind
             status, final, turns = self._loop()
         except HookBlocked as exc:
@@ -524,7 +525,7 @@ class AIAgent:
                 delay = policy.delay(attempt, retry_after_seconds(exc))
                 out_of_time = time.monotonic() - started + delay > policy.deadline
                 if not is_retryable(exc) or attempt == policy.max_attempts or out_of_time:
-                    raise LLMError(failure_message(exc, attempt, self.endpoint, self.model)) from None
+                    raise LLMError(media.failure_line(self, exc, attempt, params["messages"])) from None
                 if streamed[0]:
                     self.on_event(StreamReset())
                 self.on_event(Retrying(attempt, policy.max_attempts, delay, describe_error(exc)))

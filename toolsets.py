@@ -43,37 +43,38 @@ TOOLSETS: dict[str, ToolsetDef] = {
         "tools": ["skills_categories", "skills_list", "skill_view"],
         "includes": [],
     },
+    "todo": {"description": "Keep a visible task list while working", "tools": ["todo"], "includes": []},
     # Composites for common jobs.
     "development": {
         "description": "Write and run code: terminal, files, skills",
         "tools": [],
-        "includes": ["terminal", "file", "skills"],
+        "includes": ["terminal", "file", "skills", "todo"],
     },
     "debugging": {
         "description": "Investigate problems: terminal, files and the web",
         "tools": [],
-        "includes": ["terminal", "file", "web"],
+        "includes": ["terminal", "file", "web", "todo"],
     },
     "research": {
         "description": "Find and read information: web, browser, skills",
         "tools": [],
-        "includes": ["web", "browser", "skills"],
+        "includes": ["web", "browser", "skills", "todo"],
     },
     "safe": {
         "description": "No command execution and no file writes",
         "tools": ["read_file", "search_files"],
-        "includes": ["web", "browser", "skills"],
+        "includes": ["web", "browser", "skills", "todo"],
     },
     "offline": {
         "description": "Everything that works without network access",
         "tools": [],
-        "includes": ["terminal", "file", "skills"],
+        "includes": ["terminal", "file", "skills", "todo"],
     },
     "minimal": {"description": "Only the terminal", "tools": [], "includes": ["terminal"]},
     "full_stack": {
         "description": "Every capability",
         "tools": [],
-        "includes": ["terminal", "file", "web", "browser", "skills"],
+        "includes": ["terminal", "file", "web", "browser", "skills", "todo"],
     },
 }
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import llm
+from agent.images import IMAGE_TOKENS, text_and_images
 from agent.retry import describe_error
 from recording.reader import OMITTED_PREFIX, SUMMARY_PREFIX
 from recording.sharegpt import text_of
@@ -102,7 +103,8 @@ class Outcome:
 
 # -- sizes -------------------------------------------------------------------------------------
 def message_tokens(message: dict[str, Any]) -> int:
-    return len(json.dumps(message, ensure_ascii=False)) // CHARS_PER_TOKEN + 1
+    message, pictures = text_and_images(message)  # a picture's base64 is no measure of its tokens
+    return len(json.dumps(message, ensure_ascii=False)) // CHARS_PER_TOKEN + 1 + pictures * IMAGE_TOKENS
 
 
 def request_tokens(conversation: Conversation, messages: list[dict[str, Any]] | None = None) -> int:

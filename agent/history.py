@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from recording.reader import is_prompt
+from recording.reader import prompt_text as reader_prompt_text
 from recording.sharegpt import text_of
 
 
@@ -32,4 +33,6 @@ def drop_last_exchange(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def prompt_text(message: dict[str, Any]) -> str:
-    return text_of(message.get("content"))
+    """What the user typed (a prompt with images: its text parts; the pictures are in image_parts)."""
+    content = message.get("content")
+    return reader_prompt_text(content) if isinstance(content, list) else text_of(content)

@@ -167,7 +167,7 @@ class BatchRunner:
     def _run_sample(self, sample: Sample) -> Outcome:
         import model_tools
         from agent.errors import HermesError
-        from hermes_cli.agent_factory import make_agent
+        from hermes_cli.agent_factory import load_images, make_agent
         from recording.redact import Redactor
         from recording.sharegpt import to_sharegpt
 
@@ -200,7 +200,7 @@ class BatchRunner:
             timer.daemon = True
             timer.start()
             try:
-                result = agent.run_conversation(sample.prompt)
+                result = agent.run_conversation(sample.prompt, images=load_images(sample.images))
             finally:
                 timer.cancel()
         except HermesError as exc:

@@ -9,7 +9,8 @@ per request context and compaction as in the openai format (exports/chat_records
 per-message weight, so turns a record holds only as context are trained too: filter on
 `compaction` (drop "before" if you keep "after") when that matters. A turn cut by the token limit
 (`finish_reason: length`) ends its record: the template would close it with an end-of-turn token
-the model never sampled.
+the model never sampled. A prompt with images keeps its OpenAI content parts (text, then
+`image_url` parts whose `url` is the picture's data URL, rebuilt from the files beside the log).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agent.images import image_parts
 from exports.chat_records import ChatRecord, chat_records
 from exports.source import Trajectory
 from recording.sharegpt import text_of
@@ -55,6 +57,8 @@ def to_messages(messages: list[dict[str, Any]], system_prompt: str) -> list[dict
             call_id = message.get("tool_call_id", "")
             out.append({"role": "tool", "name": names.get(call_id, "unknown"), "tool_call_id": call_id,
                         "content": text_of(message.get("content"))})
+        elif role == "user" and image_parts(message.get("content")):  # text + images as OpenAI parts
+            out.append({"role": "user", "content": list(message["content"])})
         elif role in ("user", "system"):
             out.append({"role": role, "content": text_of(message.get("content"))})
     return out

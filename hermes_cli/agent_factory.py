@@ -93,7 +93,7 @@ def make_agent(
 
     extensions.configure(settings)  # settings loaded elsewhere (a batch runner's): their MCP servers too
 
-    return AIAgent(
+    agent = AIAgent(
         settings=settings,
         endpoint=endpoint or resolve_endpoint(settings),
         ephemeral_system_prompt=ephemeral_system_prompt,
@@ -103,3 +103,19 @@ def make_agent(
         resume=resume,
         **extra,
     )
+    if resume is not None:  # the model's task list as the session left it (tools/todo_tool.py)
+        from tools.todo_tool import restore
+
+        restore(agent.tool_context, agent.messages)
+    return agent
+
+
+def load_images(paths: list[str]) -> list[Any]:
+    """`--image` files (relative to the current directory) read and checked (agent/images.py);
+    ConfigError (exit 2) names the bad one."""
+    from agent.images import ImageError, load_image
+
+    try:
+        return [load_image(path) for path in paths]
+    except ImageError as exc:
+        raise ConfigError(f"--image: {exc}") from None

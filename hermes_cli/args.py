@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = p.add_mutually_exclusive_group()
     run.add_argument("-p", "--prompt", help="run one prompt and print only the final answer ('-' reads stdin)")
     run.add_argument("-q", "--query", help="run one prompt with banner and tool progress")
+    p.add_argument("--image", action="append", metavar="PATH",
+                   help="attach a picture (PNG, JPEG, GIF, WebP) to the prompt; repeatable")
     p.add_argument("--model", "-m", help="model name (else config model.default, else LLM_MODEL)")
     p.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--api-key", help="API key (else OPENAI_API_KEY, else OPENROUTER_API_KEY)")

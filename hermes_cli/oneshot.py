@@ -27,7 +27,8 @@ from agent.events import (
     Warn,
     event_to_dict,
 )
-from hermes_cli.agent_factory import load_settings, make_agent, resolve_resume
+from hermes_cli import todo_view
+from hermes_cli.agent_factory import load_images, load_settings, make_agent, resolve_resume
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -85,6 +86,8 @@ class StreamJsonOutput(TextOutput):
         if isinstance(event, ToolEnd):
             payload["duration_ms"] = round(payload.pop("duration") * 1000, 1)
         self._line(payload)
+        if isinstance(event, ToolEnd) and (todos := todo_view.todos_of(event.name, event.result)) is not None:
+            self._line(todo_view.event(todos))  # the model's task list after each update
 
     def finish(self, result: dict[str, Any]) -> None:
         self._line(result)
@@ -99,6 +102,8 @@ class ProgressOutput(TextOutput):
             self.err.write(f"  {info['safety']}\n")
         if "resumed_messages" in info:
             self.err.write(f"  resumed with {info['resumed_messages']} earlier messages\n")
+        if info.get("images"):
+            self.err.write(f"  with {len(info['images'])} image(s): {', '.join(info['images'])}\n")
         self._streaming = False
 
     def event(self, event: Event) -> None:
@@ -113,6 +118,8 @@ class ProgressOutput(TextOutput):
         elif isinstance(event, ToolEnd):
             mark = "✓" if event.ok else "✗"
             self.err.write(f"  {mark} {event.name} ({event.duration:.2f}s)\n")
+            if (todos := todo_view.todos_of(event.name, event.result)) is not None:
+                self.err.write(f"    {todo_view.compact(todos)}\n")
         elif isinstance(event, (Notice, Retrying, Warn)):
             self._end_stream()
             text = event.text if isinstance(event, (Notice, Warn)) else f"retrying in {event.delay:.1f}s: {event.error}"
@@ -142,6 +149,7 @@ OUTPUTS = {"text": TextOutput, "json": JsonOutput, "stream-json": StreamJsonOutp
 def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = False) -> int:
     output = ProgressOutput() if interactive_look else OUTPUTS[args.output_format]()
     settings = load_settings(args)
+    images = load_images(getattr(args, "image", None) or [])  # bad ones: exit 2 now
     for warning in settings.warnings:
         sys.stderr.write(f"hermes: warning: {warning}\n")
     # --resume/--continue: continue that conversation, append to its logs
@@ -160,6 +168,8 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
             "tools": sorted(agent.tool_names)}
     if resume is not None:
         info["resumed_messages"] = len(agent.messages)
+    if images:
+        info["images"] = [str(image.path) for image in images]
     if interactive_look:
         from hermes_cli.agent_factory import safety_line
 
@@ -180,7 +190,7 @@ def run_oneshot(args: argparse.Namespace, prompt: str, interactive_look: bool = 
         signal.signal(sig, terminate)
     try:
         # Ctrl-C comes back as status "interrupted"; a resumed agent's history is the session's so far.
-        run = agent.run_conversation(prompt, conversation_history=agent.messages)
+        run = agent.run_conversation(prompt, conversation_history=agent.messages, images=images)
     finally:
         agent.close()
     exit_code = {"success": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(run["status"], EXIT_FAILED)

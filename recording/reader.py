@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from recording import images
 from recording.requests import CONTEXT_EVENTS, CallView, RequestContext, context_after
 
 LOG_GLOB = "session_*.jsonl"
@@ -71,7 +72,7 @@ class Session:
     def first_prompt(self) -> str:
         for message in self.messages:
             if is_prompt(message):
-                return message["content"]
+                return prompt_text(message["content"])
         return ""
 
     @property
@@ -97,8 +98,18 @@ def is_summary(message: dict[str, Any]) -> bool:
 
 def is_prompt(message: dict[str, Any]) -> bool:
     """A user message the user typed (not text tool results, not a compression summary)."""
-    return (message.get("role") == "user" and isinstance(message.get("content"), str)
+    content = message.get("content")
+    if isinstance(content, list):  # text and images (agent/images.py)
+        return message.get("role") == "user" and any(isinstance(p, dict) and p.get("type") == "text" for p in content)
+    return (message.get("role") == "user" and isinstance(content, str)
             and not _is_tool_text(message) and not is_summary(message))
+
+
+def prompt_text(content: Any) -> str:
+    """A prompt's text: the string, or the text parts of a prompt with images."""
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content)
 
 
 def session_id_of(path: Path) -> str:
@@ -136,7 +147,7 @@ def load_session(path: Path) -> Session:
                 session.start = event
             session.context = context_after(event, session.context, session.start)
         if kind == "message":
-            message = event["message"]
+            message = images.restore(event["message"], path.parent)
             session.messages.append(message)
             session.recorded_messages.append(message)
             is_reply = message.get("role") == "assistant"
@@ -232,6 +243,7 @@ _HEAD = 160
 _TYPE_MESSAGE = b'"type": "message"'
 _USER = b'"message": {"role": "user", "content": "'
 _OTHER_ROLE = b'"message": {"role": "'
+_USER_PARTS = b'"message": {"role": "user", "content": ['
 _NOT_TYPED = (b"<tool_response>", SUMMARY_PREFIX.encode(), OMITTED_PREFIX.encode())
 _NEEDS_PARSE = (b'"type": "session_start"', b'"type": "session_resume"', b'"type": "history_edit"',
                 b'"type": "context_compressed"')
@@ -263,6 +275,8 @@ def summarize_session(path: Path) -> SessionSummary:
                 if _USER in head:
                     content_at = head.index(_USER) + len(_USER)
                     prompts.append(None if head.startswith(_NOT_TYPED, content_at) else raw)
+                elif _USER_PARTS in head:  # text and images
+                    prompts.append(raw)
                 elif _OTHER_ROLE in head:
                     prompts.append(None)
                 else:  # a message with unusual key order (history handed in by a caller)
@@ -278,7 +292,7 @@ def summarize_session(path: Path) -> SessionSummary:
     typed = [line for line in prompts if line]
     first = ""
     if typed:
-        first = _clip(str((_loads(typed[0]).get("message") or {}).get("content", "")))
+        first = _clip(prompt_text((_loads(typed[0]).get("message") or {}).get("content", "")))
     session_id = session_id_of(path)
     return SessionSummary(session_id, _started(session_id, path), first, len(typed), model, path)
 

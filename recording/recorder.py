@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from recording import images
 from recording.paths import event_log_path, session_file_path
 from recording.redact import Redactor
 from recording.session_file import SessionFileWriter
@@ -173,7 +174,12 @@ class SessionRecorder:
 
     def record_message(self, message: dict[str, Any], **extra: Any) -> None:
         """Log a conversation message (not the system prompt) and refresh the session file."""
-        if self.record_event("message", message=message, **extra):
+        try:  # pictures go to files beside the log; the event references them (recording/images.py)
+            logged = images.externalize(message, self.event_log)
+        except OSError as exc:
+            self._fail(f"cannot write images beside {self.event_log}: {exc.strerror or exc}")
+            return
+        if self.record_event("message", message=logged, **extra):
             self._secret_in_history = True
         with self._lock:
             if self.failed:

@@ -40,12 +40,15 @@ def hermes_system_prompt(tools: list[dict[str, Any]]) -> str:
 
 
 def text_of(content: Any) -> str:
-    """Message content may be a string or a list of parts; ShareGPT keeps the text."""
+    """Message content may be a string or a list of parts; ShareGPT keeps the text, `<image>` per image."""
     if content is None:
         return ""
     if isinstance(content, str):
         return content
-    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    # Formats without an image slot get one `<image>` line per picture before the text (LLaVA's way).
+    parts = [part for part in content if isinstance(part, dict)]
+    images = sum(1 for part in parts if part.get("type") == "image_url")
+    return "<image>\n" * images + "".join(part.get("text", "") for part in parts)
 
 
 def _parse_args(raw: Any) -> dict[str, Any]:

@@ -33,6 +33,20 @@ class RecordedRequest:
     time: float
 
 
+# What text-only models answer to an image part, per server (HTTP 400 each).
+TEXT_ONLY_VLLM = "Qwen2ForCausalLM is not a multimodal model"
+TEXT_ONLY_LLAMACPP = "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj"
+TEXT_ONLY_OPENAI = "Invalid content type. image_url is only supported by certain models."
+
+
+def _has_image(body: dict) -> bool:
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(isinstance(p, dict) and p.get("type") == "image_url" for p in content):
+            return True
+    return False
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # benchmarks open many connections at once
@@ -168,6 +182,10 @@ class _Handler(BaseHTTPRequestHandler):
             owner.rejections.append(rejection["error"]["message"])
             self._send_json(400, rejection)
             return
+        if owner.reject_images is not None and _has_image(body):
+            owner.rejections.append(owner.reject_images)
+            self._send_json(400, error_payload(400, owner.reject_images))
+            return
         reply, index = owner._next_reply(body)
         if reply is None:
             msg = f"scripted server: script exhausted after {index} replies"
@@ -289,6 +307,7 @@ class ScriptedLLM:
         host: str = "127.0.0.1",
         strict: bool = False,
         flavour: str = "vllm",
+        reject_images: str | None = None,
     ) -> None:
         self.replies = replies if replies is not None else []
         self.models = list(models) if models else ["scripted-model"]
@@ -301,6 +320,9 @@ class ScriptedLLM:
         # strict: refuse malformed histories with OpenAI's 400s (see strict.py); refusals consume
         # no script entry and their messages are kept in `rejections`.
         self.strict = strict
+        # reject_images: a text-only model. A request with an image part gets HTTP 400 with this
+        # message (TEXT_ONLY_* below are what vLLM, llama.cpp and OpenAI say); consumes no script entry.
+        self.reject_images = reject_images
         self.rejections: list[str] = []
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # exceptions raised while answering (e.g. by a responder)

@@ -11,7 +11,7 @@ import toolsets
 def test_includes_resolve_recursively_in_order():
     assert toolsets.resolve_toolset("debugging") == [
         "terminal", "process", "read_file", "write_file", "patch", "search_files", "web_search", "web_extract",
-        "web_crawl",
+        "web_crawl", "todo",
     ]
 
 
@@ -90,4 +90,4 @@ def test_first_request_tool_schemas_stay_small():
     import json
 
     size = len(json.dumps(model_tools.get_tool_definitions()))
-    assert size < 8000, size
+    assert size < 8500, size  # 8000 before the todo tool (issue 18), whose schema is kept to ~550

@@ -15,10 +15,13 @@ from typing import Any
 
 import toolsets
 from agent.endpoint import resolve_endpoint
+from agent.images import starts_with_path
 from agent.personalities import NONE_NAMES, personality_names, resolve_personality
 from agent.prompts import build_system_prompt
 from hermes_cli import agent_factory
 from hermes_cli.repl.approval import ApprovalPrompt, SudoPrompt
+from hermes_cli.repl.attachments import Attachments
+from hermes_cli.repl.attachments import prepare as prepare_message
 from hermes_cli.repl.commands import EXIT, Commands
 from hermes_cli.repl.render import Renderer
 
@@ -47,6 +50,7 @@ class Repl:
         )
         self.log_dir = settings.log_dir
         self.commands = Commands(self)
+        self.attachments = Attachments(agent_factory.load_images(getattr(args, "image", None) or []))  # /image, pasted paths
         self._models: list[str] = []
         self.agent = self._make_agent(resume=agent_factory.resolve_resume(args, self.log_dir))
 
@@ -197,9 +201,12 @@ class Repl:
         })
 
     def run_turn(self, text: str) -> None:
+        if (message := prepare_message(self, text)) is None:
+            return
         self.renderer.start_turn()
         try:
-            result = self.agent.run_conversation(text, conversation_history=self.agent.messages)
+            result = self.agent.run_conversation(message[0], conversation_history=self.agent.messages,
+                                                 images=message[1])
         except KeyboardInterrupt:  # landed between the loop's own handlers
             self.agent.interrupt()
             result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
@@ -210,7 +217,7 @@ class Repl:
         """One line from the prompt: a slash command or a message for the agent."""
         if not text.strip():
             return None
-        if text.lstrip().startswith("/"):
+        if text.lstrip().startswith("/") and not starts_with_path(text):  # a dragged-in file is a message
             return self.commands.run(text)
         from agent.mentions import expand_for
 

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import toolsets
 from agent.personalities import personality_names, resolve_personality
+from hermes_cli.repl.attachments import reattach_last
 from hermes_cli.repl.commands_context import ContextCommands
+from hermes_cli.repl.commands_media import MediaCommands
 from hermes_cli.repl.commands_rewind import RewindCommands
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ ALIASES = {"reset": "new", "exit": "quit", "q": "quit", "h": "help", "?": "help"
 EXIT = object()  # returned by a command to end the session
 
 
-class Commands(RewindCommands, ContextCommands):
+class Commands(RewindCommands, ContextCommands, MediaCommands):
     def __init__(self, repl: Repl) -> None:
         self.repl = repl
 
@@ -232,6 +234,7 @@ class Commands(RewindCommands, ContextCommands):
 
     def cmd_retry(self, arg: str) -> None:
         """Send your last message again"""
+        reattach_last(self.repl)  # with its pictures
         text = self.repl.agent.retry()
         if text is None:
             self.repl.renderer.info("nothing to retry")

@@ -10,6 +10,7 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 
 from hermes_cli.repl.commands import ALIASES, Commands
+from hermes_cli.repl.commands_media import complete_image_path
 
 if TYPE_CHECKING:
     from hermes_cli.repl.app import Repl
@@ -51,6 +52,9 @@ class SlashCompleter(Completer):
                     yield Completion(f"/{name}", start_position=-len(text), display_meta=description)
             return
         command, _, arg = text[1:].partition(" ")
+        if command == "image":  # picture files and directories (issue 18)
+            yield from complete_image_path(arg)
+            return
         choices = self.arguments.get(ALIASES.get(command, command))
         if choices is None:
             return

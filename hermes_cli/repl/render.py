@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from hermes_cli import todo_view
 from hermes_cli.repl.markdown_stream import Chunk, MarkdownStream, TagSplitter, cell_len, wrap
 from hermes_cli.repl.spinner import Spinner
 from hermes_cli.repl.text import (
@@ -405,6 +406,8 @@ class Renderer:
         if reason:
             line.append("  " + reason, style="red")
         out = self._render(line)
+        if (todos := todo_view.todos_of(event.name, event.result)) is not None:  # the model's task list
+            out += self._render(Text("\n".join("    " + one_line(t) for t in todo_view.lines(todos)), style="cyan"))
         if self.verbose:
             out += self._verbose_panel(event.name, arguments, event.result, width)
         if event.ok and (diff := edit_diff(event.name, arguments, event.result)):
