@@ -246,13 +246,14 @@ class _Handler(BaseHTTPRequestHandler):
             pieces = [joined[i : i + reply.split_bytes] for i in range(0, len(joined), reply.split_bytes)]
         else:
             pieces = [event.encode() for event in events]
+        pace = (reply.chunk_chars or 1) / reply.chars_per_second if reply.chars_per_second else 0.0
         self.wfile.flush()
         for i, data in enumerate(pieces):
             if i == reply.stall_after and reply.stall:
                 self.wfile.flush()
                 self._sleep(reply.stall)
             if i:
-                self._sleep(reply.chunk_delay)
+                self._sleep(reply.chunk_delay or pace)
             # The terminator rides with [DONE] so a client that drains after [DONE] (the async
             # SDK does; the sync one just closes) finds the body end at once and keeps the socket.
             end = b"0\r\n\r\n" if i == len(pieces) - 1 and reply.disconnect is None else b""

@@ -8,6 +8,7 @@ arrives as KeyboardInterrupt, which the loop turns into an interrupted, consiste
 from __future__ import annotations
 
 import argparse
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from agent.endpoint import resolve_endpoint
 from agent.personalities import NONE_NAMES, personality_names, resolve_personality
 from agent.prompts import build_system_prompt
 from hermes_cli import agent_factory
+from hermes_cli.repl import typeahead
 from hermes_cli.repl.approval import ApprovalPrompt, SudoPrompt
 from hermes_cli.repl.commands import EXIT, Commands
 from hermes_cli.repl.render import Renderer
@@ -37,6 +39,7 @@ class Repl:
             self.renderer.warn(warning)
         self.renderer.show_reasoning = settings.display.show_reasoning
         self.renderer.verbose = settings.display.verbose
+        self.typeahead = typeahead.attach(self.renderer)  # live status + held input on a terminal
         self.approval = ApprovalPrompt(
             allowlist=list(settings.approvals.allowlist),
             save_always=self._save_allowlist,
@@ -190,14 +193,15 @@ class Repl:
         })
 
     def run_turn(self, text: str) -> None:
-        self.renderer.start_turn()
-        try:
-            result = self.agent.run_conversation(text, conversation_history=self.agent.messages)
-        except KeyboardInterrupt:  # landed between the loop's own handlers
-            self.agent.interrupt()
-            result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
-                      "usage": dict(self.agent.usage)}
-        self.renderer.end_turn(result)
+        with self.typeahead.holding() if self.typeahead else contextlib.nullcontext():
+            self.renderer.start_turn()
+            try:
+                result = self.agent.run_conversation(text, conversation_history=self.agent.messages)
+            except KeyboardInterrupt:  # landed between the loop's own handlers
+                self.agent.interrupt()
+                result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
+                          "usage": dict(self.agent.usage)}
+            self.renderer.end_turn(result)
 
     def handle(self, text: str) -> object:
         """One line from the prompt: a slash command or a message for the agent."""
@@ -239,7 +243,7 @@ class Repl:
         try:
             while True:
                 try:
-                    text = session.prompt()
+                    text = typeahead.next_input(self.typeahead, session, self.renderer)
                 except EOFError:
                     break
                 # A Ctrl-C that lands while prompt_toolkit is still starting its event loop (before its

@@ -118,6 +118,18 @@ class MarkdownStream:
     def pending(self) -> bool:
         return bool(self.partial.strip() or self.block or self.fence or self.plain_text.strip())
 
+    def provisional(self, limit: int) -> tuple[str, list[str]]:
+        """What is not released yet, as source lines (the last `limit` at most), shown provisionally
+        until its block completes: ("code", lines) inside a fenced block, else ("text", lines)."""
+        if self.fence is not None:
+            indent, char, length, lang = self.fence
+            lines = [] if self.code_streaming else [char * length + lang, *self.code[-limit:]]
+            return "code", [*lines, self.partial][-limit:] if self.partial else lines[-limit:]
+        lines = [self.plain_text] if self.plain and self.plain_text.strip() else self.block[-limit:]
+        if self.partial.strip():
+            lines = [*lines, self.partial]
+        return "text", lines[-limit:]
+
     # -- input --------------------------------------------------------------------------------
     def feed(self, text: str, width: int) -> list[Chunk]:
         self.width = width

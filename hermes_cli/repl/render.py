@@ -55,6 +55,12 @@ class _PromptToolkitWriter:
             return False
 
 
+def _raw_stdout(text: str) -> None:
+    """The live region's output: cursor movement included, so not through print_formatted_text."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 class Renderer:
     code_theme = "ansi_dark"  # terminal palette colours, no background box
 
@@ -81,6 +87,8 @@ class Renderer:
         self._stream = MarkdownStream()
         self._tags = TagSplitter()
         self._usage_base: tuple[str | None, float, float] = (None, 0, 0)
+        self._live: Any = None  # a LiveRegion once enable_live() is called (a real terminal)
+        self.typeahead: Any = None  # held input shown in the live region (hermes_cli/repl/typeahead.py)
         self._new_turn()
 
     # -- settings -----------------------------------------------------------------------------
@@ -138,6 +146,8 @@ class Renderer:
             self._new_turn()
             self._turn_started = time.monotonic()
             self._start_spinner(None)
+            if self._live is not None:
+                self._live.begin()
 
     def on_event(self, event: Any) -> None:
         handler = self._handlers.get(getattr(event, "type", ""))
@@ -158,6 +168,8 @@ class Renderer:
                 self._reasoning_reset()
             self._spinner.stop()
             self._hide_spinner()
+            if self._live is not None:
+                self._live.end()
             self._footer(result or {})
             self._tools.clear()
 
@@ -193,6 +205,9 @@ class Renderer:
         with self._lock:
             self._paused += 1
             self._hide_spinner()
+            for part in (self._live, self.typeahead):
+                if part is not None:
+                    part.suspend()
 
     def resume_spinner(self) -> None:
         with self._lock:
@@ -200,6 +215,9 @@ class Renderer:
             if not self._paused and self._held:
                 held, self._held = "".join(self._held), []
                 self._write(held)
+            for part in (self.typeahead, self._live):
+                if part is not None:
+                    part.resume()
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -224,6 +242,7 @@ class Renderer:
         self._flush_output()
         self._tools[event.call_id] = (event.name, event.arguments)
         self._printed_this_call = False
+        self._rate = None
         self._start_spinner(self._tool_label(), restart=len(self._tools) == 1)
 
     def _on_tool_end(self, event: Any) -> None:
@@ -266,6 +285,7 @@ class Renderer:
             self._reasoning_flush()
             self._stop_spinner()
         self._chunks(self._stream.feed(text, self._width()))
+        self._streamed(text)
 
     def _chunks(self, chunks: list[Chunk]) -> None:
         from rich.markdown import Markdown
@@ -314,6 +334,7 @@ class Renderer:
         if text.strip():
             self._stop_spinner()
         self._r_buffer += text
+        self._streamed(text)
         width = self._width() - 4
         while "\n" in self._r_buffer:
             line, self._r_buffer = self._r_buffer.split("\n", 1)
@@ -488,6 +509,9 @@ class Renderer:
         if self._paused:
             self._held.append(text)
             return
+        if self._live is not None and self._live.active:
+            self._live.commit(text)
+            return
         if self._spinner_visible:
             text = ERASE + text
             self._spinner_visible = False
@@ -523,6 +547,8 @@ class Renderer:
             self._spinner.start(label, restart_clock=restart)
 
     def _stop_spinner(self) -> None:
+        if self._live is not None and self._live.active:  # the status line stays until the turn ends
+            return
         if self._spinner.active:
             self._spinner.stop()
             self._hide_spinner()
@@ -533,8 +559,8 @@ class Renderer:
             self._write_fn(ERASE)
 
     def _paint_spinner(self, spinner: Spinner) -> None:
-        if self._paused or not self.spinner_enabled:
-            return
+        if self._paused or not self.spinner_enabled or self._live is not None and self._live.active:
+            return  # the live region draws the status line itself
         face, label, elapsed = spinner.text()
         width = self._width() - 1
         label = truncate(label, max(width - cell_len(face) - len(elapsed) - 3, 4))
@@ -544,6 +570,53 @@ class Renderer:
             frame = f"{face} {label} {elapsed}"
         self._write_fn(ERASE + frame)
         self._spinner_visible = True
+
+    # -- live region (hermes_cli/repl/live.py) ---------------------------------------------------
+    def enable_live(self, write: Callable[[str], None] | None = None) -> None:
+        """While a turn runs, show the answer's unfinished tail, a status line and the input line."""
+        from hermes_cli.repl.live import LiveRegion
+
+        self._live = LiveRegion(write or _raw_stdout, self._lock, self._live_lines, self._width)
+        self._stream.max_wait = float("inf")  # the unfinished tail shows anyway: wait for whole blocks
+        self._stream.max_code_lines = max(self._rows() - 8, 12)
+
+    def _streamed(self, text: str) -> None:
+        now = time.monotonic()
+        first, _last, chars = self._rate or (now, now, 0)
+        self._rate = (first, now, chars + len(text))
+        if self._live is not None and self._live.active:
+            self._live.request()
+
+    def _live_lines(self) -> list[str]:
+        from hermes_cli.repl.live import input_lines, provisional_lines, status_line
+
+        width, limit = self._width(), max(self._rows() - 6, 3)
+        rows = []
+        if self.show_reasoning and self._r_buffer.strip():
+            rows += [f"\x1b[2m{row}\x1b[0m" for row in provisional_lines("text", [self._r_buffer], width - 3, 1)]
+        kind, source = self._stream.provisional(limit)
+        tail = provisional_lines(kind, source, width, limit)
+        stream = self._stream
+        continues = (stream.plain and not stream._first_plain or stream.code_streaming
+                     or self._last[1] == "list" and stream.kind == "list")
+        if tail and self._last[0] is not None and not continues:
+            rows.append("")  # where the blank line before the block will be
+        rows += tail
+        face, verb, _ = self._spinner.text()
+        if not self.spinner_enabled:
+            face, verb = "", "thinking…"
+        rate = None
+        if self._rate and not self._tools and self._rate[1] - self._rate[0] >= 0.3:
+            rate = self._rate[2] / 4 / (self._rate[1] - self._rate[0])  # ≈ 4 characters a token
+        label = self._tool_label() if self._tools else "writing…" if self._rate else verb
+        elapsed = time.monotonic() - (self._turn_started or time.monotonic())
+        rows.append(status_line(face, label, elapsed, rate, width, self.color))
+        if self.typeahead is not None:
+            rows += input_lines(self.typeahead.keys.queued, self.typeahead.keys.text, width, self.color)
+        return rows
+
+    def _rows(self) -> int:
+        return shutil.get_terminal_size((80, 24)).lines
 
     # -- state --------------------------------------------------------------------------------
     def _new_turn(self) -> None:
@@ -557,3 +630,4 @@ class Renderer:
         self._last: tuple[str | None, str] = (None, "")
         self._turn_started: float | None = None
         self._bold = self._code = False
+        self._rate: tuple[float, float, int] | None = None  # this stream's first/last delta time, chars
