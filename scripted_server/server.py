@@ -258,6 +258,8 @@ class _Handler(BaseHTTPRequestHandler):
             # SDK does; the sync one just closes) finds the body end at once and keeps the socket.
             end = b"0\r\n\r\n" if i == len(pieces) - 1 and reply.disconnect is None else b""
             self.wfile.write(b"%x\r\n%s\r\n%s" % (len(data), data, end))
+            if self.server.owner.stream_log is not None:  # benchmarks: when each piece went out
+                self.server.owner.stream_log.append((time.monotonic(), data))
             if reply.split_bytes:
                 self.wfile.flush()
         if not pieces and reply.disconnect is None:
@@ -306,6 +308,7 @@ class ScriptedLLM:
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # exceptions raised while answering (e.g. by a responder)
         self.connections = 0  # TCP connections accepted; lets benchmarks check keep-alive
+        self.stream_log: list[tuple[float, bytes]] | None = None  # set to [] to log (monotonic time, piece)
         self._lock = threading.Lock()
         self._calls = 0
         self._call_ids = itertools.count(1)

@@ -88,12 +88,12 @@ class LiveRegion:
             self._col = (self._col + cell_len(_SGR.sub("", last))) % max(self._width(), 1)
             self._emit(out + self._render_region())
 
-    def request(self) -> None:
+    def request(self, *, now: bool = False) -> None:
         """The content changed: draw now, or within `interval` when a draw just happened."""
         with self._lock:
             if not self.active or self.suspended:
                 return
-            if time.monotonic() - self._last_draw >= self.interval:
+            if now or time.monotonic() - self._last_draw >= self.interval:
                 self._draw()
             else:
                 self._dirty = True

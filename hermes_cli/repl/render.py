@@ -61,6 +61,12 @@ def _raw_stdout(text: str) -> None:
     sys.stdout.flush()
 
 
+def _import_markdown() -> None:
+    """Loaded in the background while the user types: the first block would wait ~0.3 s for it."""
+    import rich.markdown  # noqa: F401
+    import rich.syntax  # noqa: F401
+
+
 class Renderer:
     code_theme = "ansi_dark"  # terminal palette colours, no background box
 
@@ -288,6 +294,8 @@ class Renderer:
         self._streamed(text)
 
     def _chunks(self, chunks: list[Chunk]) -> None:
+        if not chunks:  # most tokens: the imports below cost ~0.3 s the first time
+            return
         from rich.markdown import Markdown
         from rich.syntax import Syntax
 
@@ -579,13 +587,15 @@ class Renderer:
         self._live = LiveRegion(write or _raw_stdout, self._lock, self._live_lines, self._width)
         self._stream.max_wait = float("inf")  # the unfinished tail shows anyway: wait for whole blocks
         self._stream.max_code_lines = max(self._rows() - 8, 12)
+        threading.Thread(target=_import_markdown, name="hermes-warm-render", daemon=True).start()
 
     def _streamed(self, text: str) -> None:
         now = time.monotonic()
+        first_delta = self._rate is None
         first, _last, chars = self._rate or (now, now, 0)
         self._rate = (first, now, chars + len(text))
         if self._live is not None and self._live.active:
-            self._live.request()
+            self._live.request(now=first_delta)  # the first token shows at once, not after the throttle
 
     def _live_lines(self) -> list[str]:
         from hermes_cli.repl.live import input_lines, provisional_lines, status_line
