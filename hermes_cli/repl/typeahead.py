@@ -24,7 +24,7 @@ from typing import Any
 
 # A CSI/SS3 sequence (arrows, function keys): ignored. ESC + Enter is Alt-Enter.
 _ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O[ -~]|\r|\n|[ -~])")
-_ESCAPE_START = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|O)?$")
+_ESCAPE_START = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|O)?")
 
 
 class KeyBuffer:
@@ -42,11 +42,11 @@ class KeyBuffer:
         while i < len(keys):
             ch = keys[i]
             if ch == "\x1b":
+                if _ESCAPE_START.fullmatch(keys, i):  # cut off at the end of this read: wait for the rest
+                    self._pending = keys[i:]
+                    break
                 match = _ESCAPE.match(keys, i)
                 if match is None:
-                    if _ESCAPE_START.match(keys[i:]):
-                        self._pending = keys[i:]
-                        break
                     i += 1
                     continue
                 if match.group() in ("\x1b\r", "\x1b\n"):

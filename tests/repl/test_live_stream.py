@@ -23,3 +23,78 @@ def test_a_huge_one_line_paragraph_is_not_copied_per_token() -> None:
     released += stream.finish(80)
     assert longest < 1000  # at most the first few lines, before the paragraph goes line by line
     assert " ".join(" ".join(c.text.split()) for c in released) == " ".join(text.split())
+
+
+def test_provisional_tail_of_each_kind_of_block() -> None:
+    stream = MarkdownStream(max_wait=float("inf"))
+    stream.feed("A paragraph that is not fini", 80)
+    assert stream.provisional(10) == ("text", ["A paragraph that is not fini"])
+    stream.feed("shed.\n\n| a | b |\n|---|---|\n| 1 ", 80)
+    kind, lines = stream.provisional(10)
+    assert kind == "text" and lines == ["| a | b |", "|---|---|", "| 1 "]
+    chunks = stream.feed("| 2 |\n\n```python\nx = 1\ny =", 80)
+    assert [c.block for c in chunks] == ["table"]  # the table renders once it ended
+    assert stream.provisional(10) == ("code", ["```python", "x = 1", "y ="])
+    assert stream.provisional(2) == ("code", ["x = 1", "y ="])  # only the last rows fit
+    assert [c.block for c in stream.feed(" 2\n```\n", 80)] == ["code"]
+    assert stream.provisional(10) == ("text", [])
+
+
+def test_key_buffer_edits_queues_and_ignores_escape_sequences() -> None:
+    from hermes_cli.repl.typeahead import KeyBuffer
+
+    keys = KeyBuffer()
+    assert keys.feed("helo\x7flo wor")
+    keys.feed("\x1b[")  # an arrow key split across reads
+    keys.feed("Dld\x1b\rsecond line")  # ...then Alt-Enter: a newline in the held text
+    assert keys.text == "hello world\nsecond line" and keys.queued == []
+    keys.feed("\x17\x17")  # Ctrl-W twice: two words
+    assert keys.text == "hello world\n"
+    keys.feed("\x15again\r  \rlast")  # Ctrl-U clears; Enter queues; Enter on blanks does nothing
+    assert keys.queued == ["again"] and keys.text == "last"
+    assert not keys.feed("\x1bOP")  # F1: nothing changes
+
+
+class _Terminal:
+    """A pyte screen behind a tty driver that turns \\n into \\r\\n (OPOST/ONLCR)."""
+
+    def __init__(self, columns: int = 40, lines: int = 10) -> None:
+        import pyte
+
+        self.screen = pyte.Screen(columns, lines)
+        self.stream = pyte.Stream(self.screen)
+
+    def write(self, text: str) -> None:
+        self.stream.feed(text.replace("\r\n", "\n").replace("\n", "\r\n"))
+
+    @property
+    def lines(self) -> list[str]:
+        return [line.rstrip() for line in self.screen.display]
+
+
+def test_live_region_stays_below_committed_text_and_leaves_nothing_behind() -> None:
+    import threading
+
+    from hermes_cli.repl.live import LiveRegion
+
+    term = _Terminal()
+    content = ["partial line so f", "status 1.0s"]
+    region = LiveRegion(term.write, threading.RLock(), lambda: list(content), lambda: 40, interval=0)
+    term.write("before\n")
+    region.begin()
+    assert term.lines[:3] == ["before", "partial line so f", "status 1.0s"]
+    content[0] = "partial line so far, now longer"
+    region.request()
+    assert term.lines[:3] == ["before", "partial line so far, now longer", "status 1.0s"]
+    content[0:1] = []
+    region.commit("first block\nsecond line\n")
+    assert term.lines[:4] == ["before", "first block", "second line", "status 1.0s"]
+    region.commit("no newline: ")  # the region goes below an unfinished line, which goes on after
+    region.commit("continued\n")
+    assert term.lines[:5] == ["before", "first block", "second line", "no newline: continued", "status 1.0s"]
+    region.suspend()
+    assert term.lines[4] == ""  # a prompt gets a clean screen
+    region.resume()
+    region.end()
+    term.write("after\n")
+    assert term.lines[:6] == ["before", "first block", "second line", "no newline: continued", "after", ""]
