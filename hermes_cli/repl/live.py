@@ -79,14 +79,15 @@ class LiveRegion:
     def commit(self, text: str) -> None:
         """Print final text above the region."""
         with self._lock:
-            out = self._erase()
+            out = self._erase() + text
             self._shown = None
-            out += text
             last = text.rsplit("\n", 1)[-1]
             if "\n" in text:
                 self._col = 0
             self._col = (self._col + cell_len(_SGR.sub("", last))) % max(self._width(), 1)
-            self._emit(out + self._render_region())
+            lines = self._content()
+            self._emit(out + self._region(lines))
+            self._drawn(lines)
 
     def request(self, *, now: bool = False) -> None:
         """The content changed: draw now, or within `interval` when a draw just happened."""
@@ -105,13 +106,16 @@ class LiveRegion:
         if not force and lines == self._shown:
             self._dirty = False
             return
-        self._emit(self._erase() + self._render_region(lines))
+        self._emit(self._erase() + self._region(lines))
+        self._drawn(lines)
 
-    def _render_region(self, lines: list[str] | None = None) -> str:
-        lines = self._content() if lines is None else lines
+    def _region(self, lines: list[str]) -> str:
+        return ("\r\n" if self._col else "\r") + "\r\n".join(lines)
+
+    def _drawn(self, lines: list[str]) -> None:
+        # Noted after the write: a Ctrl-C in between leaves a stale region on screen rather than
+        # making the next erase climb into text printed before it.
         self._shown, self._dirty, self._last_draw = lines, False, time.monotonic()
-        lead = "\r\n" if self._col else "\r"
-        return lead + "\r\n".join(lines)
 
     def _erase(self) -> str:
         """Cursor back to where the region began, everything below cleared."""
@@ -154,10 +158,10 @@ def provisional_lines(kind: str, source: list[str], width: int, limit: int) -> l
     from hermes_cli.repl.markdown_stream import wrap
 
     rows: list[str] = []
-    width = max(width - 1, 8)
+    width = max(width, 8)  # the width markdown wraps at, so a completed paragraph keeps its lines
     for line in source:
-        if kind == "code":
-            rows.append(_fit(" " + line.expandtabs(4), width))
+        if kind == "code":  # one column of padding, as the highlighter draws it
+            rows.append(_fit(" " + line.expandtabs(4), width - 1))
             continue
         lines, rest = wrap(line[-limit * width:].expandtabs(4), width)  # the tail is all that shows
         rows += [*lines, rest.rstrip()] if rest.strip() or not lines else lines

@@ -52,7 +52,9 @@ class LiveView:
         width, limit = self._width(), max(self._rows() - 6, 3)
         rows = []
         if self.show_reasoning and self._r_buffer.strip():
-            rows += [f"\x1b[2m{row}\x1b[0m" for row in provisional_lines("text", [self._r_buffer], width - 3, 1)]
+            lead = "   " if self._r_started else "💭 "  # as the reasoning line will be printed
+            dim, off = ("\x1b[2m", "\x1b[0m") if self.color else ("", "")
+            rows += [f"{dim}{lead}{row}{off}" for row in provisional_lines("text", [self._r_buffer], width - 4, 1)]
         kind, source = self._stream.provisional(limit)
         tail = provisional_lines(kind, source, width, limit)
         stream = self._stream
