@@ -98,3 +98,37 @@ def test_live_region_stays_below_committed_text_and_leaves_nothing_behind() -> N
     region.end()
     term.write("after\n")
     assert term.lines[:6] == ["before", "first block", "second line", "no newline: continued", "after", ""]
+
+
+def test_status_line_names_the_phase_with_elapsed_time_and_rate() -> None:
+    import time
+
+    from agent.events import TextDelta, ToolEnd, ToolStart
+    from hermes_cli.repl.render import Renderer
+    from hermes_cli.repl.spinner import FACES
+
+    term = _Terminal(60, 12)
+
+    class Tty:
+        def __call__(self, text: str) -> None:
+            term.write(text)
+
+        def isatty(self) -> bool:
+            return True
+
+    renderer = Renderer(width=60, write=Tty(), color=False)
+    renderer.enable_live(write=term.write)
+    renderer.start_turn()
+    status = renderer._live_lines()[-1]
+    assert any(status.startswith(face) for face in FACES) and "0.0s · Ctrl-C interrupts" in status
+    renderer.on_event(ToolStart("c1", "terminal", {"command": "make test"}))
+    assert "terminal  make test" in renderer._live_lines()[-1]
+    renderer.on_event(ToolEnd("c1", "terminal", '{"output": "ok", "exit_code": 0}', 0.1, True))
+    renderer.on_event(TextDelta("Some words "))
+    time.sleep(0.35)
+    renderer.on_event(TextDelta("and more"))
+    renderer._live.request(now=True)
+    assert term.lines[1:3] == ["", "Some words and more"]  # below the tool line, before its line ends
+    assert "writing…" in term.lines[3] and "tok/s" in term.lines[3]
+    renderer.end_turn({})
+    assert not any("writing…" in line for line in term.lines)

@@ -171,3 +171,16 @@ def test_code_block_is_shown_plain_while_open_and_highlighted_once_closed(screen
     screen.wait_for(lambda: "tokens in" in screen.text)
     assert colours(code_row()) != {"default"}  # re-drawn by the highlighter once the fence closed
     assert "```" not in screen.text and screen.text.count("return 42") == 1
+
+
+def test_ctrl_c_mid_stream_keeps_the_partial_answer_and_clears_the_status_line(screen_factory):
+    llm, screen = screen_factory([Reply(content=SENTENCE * 3, chars_per_second=40), Reply(content="next")])
+    screen.send_line("go")
+    screen.wait_for(lambda: "Streaming shows every" in screen.text)
+    screen.child.sendcontrol("c")
+    screen.wait_for(lambda: "interrupted" in screen.text and screen.prompt_row() is not None)
+    assert "Streaming shows every" in screen.text  # what was seen stays
+    assert not STATUS.search(screen.text) and "›" not in screen.text
+    screen.send_line("again")
+    screen.wait_for(lambda: len(llm.chat_requests) == 2)
+    assert user_texts(llm.chat_requests[1])[-1] == "again"
