@@ -89,6 +89,7 @@ class Repl:
             self._models = llm.list_models(self.agent.client)
         except Exception:  # completion just has no model names; the first turn reports real errors
             pass
+        self.renderer.warm_up()
 
     # -- state the commands change -------------------------------------------------------------
     def available_models(self) -> list[str]:

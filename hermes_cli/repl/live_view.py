@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,12 +16,6 @@ def _raw_stdout(text: str) -> None:
     """The live region's output: cursor movement included, so not through print_formatted_text."""
     sys.stdout.write(text)
     sys.stdout.flush()
-
-
-def _import_markdown() -> None:
-    """Loaded in the background while the user types: the first block would wait ~0.3 s for it."""
-    import rich.markdown  # noqa: F401
-    import rich.syntax  # noqa: F401
 
 
 class LiveView:
@@ -36,7 +29,12 @@ class LiveView:
         self._live = LiveRegion(write or _raw_stdout, self._lock, self._live_lines, self._width)
         self._stream.max_wait = float("inf")  # the unfinished tail shows anyway: wait for whole blocks
         self._stream.max_code_lines = max(self._rows() - 8, 12)
-        threading.Thread(target=_import_markdown, name="hermes-warm-render", daemon=True).start()
+
+    def warm_up(self) -> None:
+        """Import what rendering a block needs (called from the REPL's background warm-up, after the
+        prompt is up): else the first completed block of the first answer waits ~0.3 s for it."""
+        import rich.markdown  # noqa: F401
+        import rich.syntax  # noqa: F401
 
     def _streamed(self, text: str) -> None:
         now = time.monotonic()
