@@ -85,6 +85,9 @@ class LiveRegion:
             if "\n" in text:
                 self._col = 0
             self._col = (self._col + cell_len(_SGR.sub("", last))) % max(self._width(), 1)
+            if self.suspended:  # a prompt has the screen: the region comes back when it is done
+                self._emit(out)
+                return
             lines = self._content()
             self._emit(out + self._region(lines))
             self._drawn(lines)

@@ -207,12 +207,12 @@ class Renderer(LiveView):
     def resume_spinner(self) -> None:
         with self._lock:
             self._paused = max(0, self._paused - 1)
-            if not self._paused and self._held:
-                held, self._held = "".join(self._held), []
-                self._write(held)
             for part in (self.typeahead, self._live):
                 if part is not None:
                     part.resume()
+            if not self._paused and self._held:
+                held, self._held = "".join(self._held), []
+                self._write(held)
 
     @contextmanager
     def paused(self) -> Iterator[None]:

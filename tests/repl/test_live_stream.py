@@ -132,3 +132,25 @@ def test_status_line_names_the_phase_with_elapsed_time_and_rate() -> None:
     assert "writing…" in term.lines[3] and "tok/s" in term.lines[3]
     renderer.end_turn({})
     assert not any("writing…" in line for line in term.lines)
+
+
+def test_a_prompt_mid_turn_gets_a_clean_screen_and_the_region_comes_back() -> None:
+    from agent.events import Notice, TextDelta
+    from hermes_cli.repl.render import Renderer
+
+    term = _Terminal(60, 12)
+    renderer = Renderer(width=60, write=term.write, color=False)
+    renderer.enable_live(write=term.write)
+    renderer.start_turn()
+    renderer.on_event(TextDelta("Half a line"))
+    renderer._live.request(now=True)
+    assert term.lines[:2] == ["Half a line", renderer._live_lines()[-1]]
+    with renderer.paused():
+        assert term.lines[:2] == ["", ""]  # an approval question draws here, on a clean screen
+        renderer.on_event(Notice("held until the prompt is done"))
+        term.write("allow? y\n")
+        assert "held until" not in "\n".join(term.lines)
+    # After it: the held output (the notice first prints the unfinished text), then the status line.
+    assert term.lines[:4] == ["allow? y", "Half a line", "", "! held until the prompt is done"]
+    assert "Ctrl-C interrupts" in term.lines[4]
+    renderer.end_turn({})
