@@ -188,6 +188,9 @@ def status_line(face: str, label: str, elapsed: float, rate: float | None, width
 def input_lines(queued: list[str], text: str, width: int, color: bool) -> list[str]:
     """Lines sent ahead (dim) and the input line being typed, its end visible."""
     rows = []
+    if len(queued) > 3:  # the region must stay well inside the screen
+        rows.append(f"  ↳ {len(queued) - 2} lines queued")
+        queued = queued[-2:]
     for line in queued:
         shown = _fit("  ↳ queued: " + line.replace("\n", " ⏎ "), width - 1)
         rows.append(f"\x1b[2m{shown}\x1b[0m" if color else shown)

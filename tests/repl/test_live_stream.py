@@ -100,6 +100,26 @@ def test_live_region_stays_below_committed_text_and_leaves_nothing_behind() -> N
     assert term.lines[:6] == ["before", "first block", "second line", "no newline: continued", "after", ""]
 
 
+def test_each_update_is_one_synchronized_write() -> None:
+    import threading
+
+    from hermes_cli.repl.live import SYNC_OFF, SYNC_ON, LiveRegion, input_lines
+
+    writes: list[str] = []
+    content = ["tail", "status"]
+    region = LiveRegion(writes.append, threading.RLock(), lambda: list(content), lambda: 40, interval=0)
+    region.begin()
+    content[0] = "tail grows"
+    region.request()
+    region.request()  # nothing changed: nothing written
+    region.commit("done\n")
+    region.end()
+    assert len(writes) == 4  # begin, the change, the commit (erase + text + region), end
+    assert all(w.startswith(SYNC_ON) and w.endswith(SYNC_OFF) for w in writes)
+    rows = input_lines([f"q{i}" for i in range(6)], "typing", 40, color=False)
+    assert rows == ["  ↳ 4 lines queued", "  ↳ queued: q4", "  ↳ queued: q5", "› typing"]
+
+
 def test_status_line_names_the_phase_with_elapsed_time_and_rate() -> None:
     import time
 
