@@ -174,3 +174,23 @@ def test_a_prompt_mid_turn_gets_a_clean_screen_and_the_region_comes_back() -> No
     assert term.lines[:4] == ["allow? y", "Half a line", "", "! held until the prompt is done"]
     assert "Ctrl-C interrupts" in term.lines[4]
     renderer.end_turn({})
+
+
+def test_a_table_shows_as_source_while_it_streams_and_as_a_table_once_it_ends() -> None:
+    from agent.events import TextDelta
+    from hermes_cli.repl.render import Renderer
+
+    term = _Terminal(60, 14)
+    renderer = Renderer(width=60, write=term.write, color=False)
+    renderer.enable_live(write=term.write)
+    renderer.start_turn()
+    for piece in ["| name | size |\n", "|---|---|\n", "| alpha | 1 |\n", "| be"]:
+        renderer.on_event(TextDelta(piece))
+    renderer._live.request(now=True)
+    assert term.lines[:4] == ["| name | size |", "|---|---|", "| alpha | 1 |", "| be"]
+    renderer.on_event(TextDelta("ta | 2 |\n\nAfter."))
+    renderer._live.request(now=True)
+    shown = "\n".join(term.lines)
+    assert "|---|" not in shown and "beta" in shown and "alpha" in shown
+    assert any("─" in line or "━" in line for line in term.lines)  # drawn as a table now
+    renderer.end_turn({})
