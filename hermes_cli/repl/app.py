@@ -203,6 +203,8 @@ class Repl:
                 result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
                           "usage": dict(self.agent.usage)}
             self.renderer.end_turn(result)
+        if self.typeahead and (result or {}).get("status") == "interrupted":
+            self.typeahead.unsend()  # typed ahead, then Ctrl-C: back in the prompt, not sent
 
     def handle(self, text: str) -> object:
         """One line from the prompt: a slash command or a message for the agent."""

@@ -95,6 +95,12 @@ class TypeAhead:
             text, self.keys.text = self.keys.text, ""
             return text
 
+    def unsend(self) -> None:
+        """Lines queued with Enter go back into the input line (after Ctrl-C nothing goes out by itself)."""
+        with self._lock:
+            keys = self.keys
+            keys.text, keys.queued = "\n".join(line for line in (*keys.queued, keys.text) if line), []
+
     @contextmanager
     def holding(self) -> Iterator[None]:
         """Hold typed keys for the duration of a turn."""

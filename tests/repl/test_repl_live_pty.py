@@ -184,3 +184,19 @@ def test_ctrl_c_mid_stream_keeps_the_partial_answer_and_clears_the_status_line(s
     screen.send_line("again")
     screen.wait_for(lambda: len(llm.chat_requests) == 2)
     assert user_texts(llm.chat_requests[1])[-1] == "again"
+
+
+def test_lines_sent_ahead_return_to_the_prompt_when_the_turn_is_interrupted(screen_factory):
+    llm, screen = screen_factory([Reply(content=SENTENCE * 3, chars_per_second=40), Reply(content="answered")])
+    screen.send_line("go")
+    screen.wait_for(lambda: "Streaming shows every" in screen.text)
+    screen.child.send("not yet\r")
+    screen.wait_for(lambda: "queued: not yet" in screen.text)
+    screen.child.sendcontrol("c")
+    row = screen.wait_for(lambda: screen.prompt_row())
+    assert screen.lines[row] == "❯ not yet"  # waiting, editable, not sent
+    time.sleep(0.3)
+    assert len(llm.chat_requests) == 1
+    screen.child.send("\r")
+    screen.wait_for(lambda: "answered" in screen.text)
+    assert user_texts(llm.chat_requests[1])[-1] == "not yet"
