@@ -205,10 +205,12 @@ def attach(renderer: Any) -> TypeAhead | None:
     import sys
 
     try:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            return None
+        import termios  # noqa: F401  (POSIX terminals only)
+
+        if not (sys.stdin.isatty() and sys.stdout.isatty()) or os.environ.get("TERM") == "dumb":
+            return None  # a dumb terminal cannot move the cursor back over the region
         fd = sys.stdin.fileno()
-    except (AttributeError, ValueError, OSError):
+    except (ImportError, AttributeError, ValueError, OSError):
         return None
     renderer.enable_live()
     typeahead = TypeAhead(fd, renderer._lock, lambda: renderer._live.request())
