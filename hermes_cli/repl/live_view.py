@@ -28,7 +28,7 @@ class LiveView:
 
         self._live = LiveRegion(write or _raw_stdout, self._lock, self._live_lines, self._width)
         self._stream.max_wait = float("inf")  # the unfinished tail shows anyway: wait for whole blocks
-        self._stream.max_code_lines = max(self._rows() - 8, 12)
+        self._stream.max_code_lines = max(self._rows() - 12, 8)  # longer blocks go out line by line
 
     def warm_up(self) -> None:
         """Import what rendering a block needs (called from the REPL's background warm-up, after the
@@ -47,7 +47,7 @@ class LiveView:
     def _live_lines(self) -> list[str]:
         from hermes_cli.repl.live import input_lines, provisional_lines, status_line
 
-        width, limit = self._width(), max(self._rows() - 6, 3)
+        width, limit = self._width(), max(self._rows() - 10, 3)  # room for status, input, queued lines
         rows = []
         if self.show_reasoning and self._r_buffer.strip():
             lead = "   " if self._r_started else "💭 "  # as the reasoning line will be printed
