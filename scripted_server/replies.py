@@ -68,6 +68,9 @@ class Reply:
     stall_after: int = 0
     split_bytes: int | None = None  # stream: write the body in pieces of N bytes (splits UTF-8 chars)
     chunk_chars: int | None = None  # stream: characters per content/argument chunk (default CHUNK_CHARS)
+    # stream: pace the reply like a slow local model, one character per chunk (unless chunk_chars
+    # says otherwise) and chunk_chars / chars_per_second seconds between chunks
+    chars_per_second: float | None = None
     omit_call_ids: bool = False  # tool calls arrive without an "id"
 
     def __post_init__(self) -> None:
@@ -274,7 +277,7 @@ class Rendering:
         # Chunks that carry completion text, each with the length used to share out token ids.
         carriers: list[tuple[dict, int]] = []
         token_index = 0
-        size = reply.chunk_chars or CHUNK_CHARS
+        size = reply.chunk_chars or (1 if reply.chars_per_second else CHUNK_CHARS)
         for piece in split(reply.content, size):
             extra = {}
             if self.want_logprobs and not self.logprob_tokens:

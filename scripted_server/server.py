@@ -264,17 +264,20 @@ class _Handler(BaseHTTPRequestHandler):
             pieces = [joined[i : i + reply.split_bytes] for i in range(0, len(joined), reply.split_bytes)]
         else:
             pieces = [event.encode() for event in events]
+        pace = (reply.chunk_chars or 1) / reply.chars_per_second if reply.chars_per_second else 0.0
         self.wfile.flush()
         for i, data in enumerate(pieces):
             if i == reply.stall_after and reply.stall:
                 self.wfile.flush()
                 self._sleep(reply.stall)
             if i:
-                self._sleep(reply.chunk_delay)
+                self._sleep(reply.chunk_delay or pace)
             # The terminator rides with [DONE] so a client that drains after [DONE] (the async
             # SDK does; the sync one just closes) finds the body end at once and keeps the socket.
             end = b"0\r\n\r\n" if i == len(pieces) - 1 and reply.disconnect is None else b""
             self.wfile.write(b"%x\r\n%s\r\n%s" % (len(data), data, end))
+            if self.server.owner.stream_log is not None:  # benchmarks: when each piece went out
+                self.server.owner.stream_log.append((time.monotonic(), data))
             if reply.split_bytes:
                 self.wfile.flush()
         if not pieces and reply.disconnect is None:
@@ -327,6 +330,7 @@ class ScriptedLLM:
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # exceptions raised while answering (e.g. by a responder)
         self.connections = 0  # TCP connections accepted; lets benchmarks check keep-alive
+        self.stream_log: list[tuple[float, bytes]] | None = None  # set to [] to log (monotonic time, piece)
         self._lock = threading.Lock()
         self._calls = 0
         self._call_ids = itertools.count(1)

@@ -310,6 +310,15 @@ def test_chunk_delay_allows_interrupting_a_stream() -> None:
     assert 0.3 < elapsed < 6  # three chunks' delays, not the whole 16 s stream
 
 
+def test_chars_per_second_paces_a_stream_one_character_at_a_time() -> None:
+    with ScriptedLLM([Reply(content="abcdefghijklmnopqrstuvwxyz", chars_per_second=100)]) as llm:
+        start = time.monotonic()
+        pieces = [c.choices[0].delta.content for c in chat(llm, stream=True) if c.choices and c.choices[0].delta.content]
+        elapsed = time.monotonic() - start
+    assert pieces == list("abcdefghijklmnopqrstuvwxyz")
+    assert 0.2 < elapsed < 6  # 25 gaps of 10 ms
+
+
 def test_exhausted_script_and_default() -> None:
     with ScriptedLLM([Reply(content="only")]) as llm:
         chat(llm)

@@ -8,6 +8,7 @@ arrives as KeyboardInterrupt, which the loop turns into an interrupted, consiste
 from __future__ import annotations
 
 import argparse
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from agent.images import starts_with_path
 from agent.personalities import NONE_NAMES, personality_names, resolve_personality
 from agent.prompts import build_system_prompt
 from hermes_cli import agent_factory
+from hermes_cli.repl import typeahead
 from hermes_cli.repl.approval import ApprovalPrompt, SudoPrompt
 from hermes_cli.repl.attachments import Attachments
 from hermes_cli.repl.attachments import prepare as prepare_message
@@ -40,6 +42,7 @@ class Repl:
             self.renderer.warn(warning)
         self.renderer.show_reasoning = settings.display.show_reasoning
         self.renderer.verbose = settings.display.verbose
+        self.typeahead = typeahead.attach(self.renderer)  # live status + held input on a terminal
         self.approval = ApprovalPrompt(
             allowlist=list(settings.approvals.allowlist),
             save_always=self._save_allowlist,
@@ -92,6 +95,7 @@ class Repl:
             self._models = llm.list_models(self.agent.client)
         except Exception:  # completion just has no model names; the first turn reports real errors
             pass
+        self.renderer.warm_up()
 
     # -- state the commands change -------------------------------------------------------------
     def available_models(self) -> list[str]:
@@ -203,15 +207,18 @@ class Repl:
     def run_turn(self, text: str) -> None:
         if (message := prepare_message(self, text)) is None:
             return
-        self.renderer.start_turn()
-        try:
-            result = self.agent.run_conversation(message[0], conversation_history=self.agent.messages,
-                                                 images=message[1])
-        except KeyboardInterrupt:  # landed between the loop's own handlers
-            self.agent.interrupt()
-            result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
-                      "usage": dict(self.agent.usage)}
-        self.renderer.end_turn(result)
+        with self.typeahead.holding() if self.typeahead else contextlib.nullcontext():
+            self.renderer.start_turn()
+            try:
+                result = self.agent.run_conversation(message[0], conversation_history=self.agent.messages,
+                                                     images=message[1])
+            except KeyboardInterrupt:  # landed between the loop's own handlers
+                self.agent.interrupt()
+                result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
+                          "usage": dict(self.agent.usage)}
+            self.renderer.end_turn(result)
+        if self.typeahead and (result or {}).get("status") == "interrupted":
+            self.typeahead.unsend()  # typed ahead, then Ctrl-C: back in the prompt, not sent
 
     def handle(self, text: str) -> object:
         """One line from the prompt: a slash command or a message for the agent."""
@@ -255,7 +262,7 @@ class Repl:
         try:
             while True:
                 try:
-                    text = session.prompt()
+                    text = typeahead.next_input(self.typeahead, session, self.renderer)
                 except EOFError:
                     break
                 # A Ctrl-C that lands while prompt_toolkit is still starting its event loop (before its

@@ -25,6 +25,7 @@ FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
 LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d{1,9}[.)])(\s+|$)")
 HEADING = re.compile(r"^\s{0,3}#{1,6}(\s|$)")
 # The start of a line that may still become something other than paragraph text.
+CODE_CONTEXT = 60  # lines of already-printed code re-highlighted for context with the next ones
 _NOT_YET_TEXT = re.compile(r"^\s*(?:[-*+>#|=_~`]|\d{1,9}[.)]?)")
 
 
@@ -47,6 +48,8 @@ class Chunk:
 
 
 def cell_len(text: str) -> int:
+    if text.isascii() and text.isprintable():  # the common case, without rich's per-character table
+        return len(text)
     from rich.cells import cell_len as _cell_len
 
     return _cell_len(text)
@@ -55,6 +58,8 @@ def cell_len(text: str) -> int:
 def wrap(text: str, width: int) -> tuple[list[str], str]:
     """Greedy word wrap: (complete lines, rest). Appending to `text` never changes the complete lines."""
     width = max(width, 8)
+    if len(text) <= width and text.isascii() and text.isprintable():  # fits: called per streamed token
+        return [], text.lstrip()
     lines: list[str] = []
     current = ""
     for token in re.findall(r"\S+\s*", text):
@@ -98,7 +103,9 @@ class MarkdownStream:
         # paragraph plain mode
         self.plain = False
         self.plain_text = ""  # unreleased flowing text of the paragraph
-        self.taken = 0  # characters of `partial` already moved into plain_text
+        # `partial` continues a line whose start already moved into plain_text (moved text is cut
+        # from `partial`, so a huge one-line paragraph is never copied again: no quadratic cost)
+        self.joined = False
         # fenced code
         self.fence: tuple[int, str, int, str] | None = None  # indent, char, length, language
         self.code: list[str] = []
@@ -111,13 +118,25 @@ class MarkdownStream:
     def pending(self) -> bool:
         return bool(self.partial.strip() or self.block or self.fence or self.plain_text.strip())
 
+    def provisional(self, limit: int) -> tuple[str, list[str]]:
+        """What is not released yet, as source lines (the last `limit` at most), shown provisionally
+        until its block completes: ("code", lines) inside a fenced block, else ("text", lines)."""
+        if self.fence is not None:
+            indent, char, length, lang = self.fence
+            lines = [] if self.code_streaming else [char * length + lang, *self.code[-limit:]]
+            return "code", [*lines, self.partial][-limit:] if self.partial else lines[-limit:]
+        lines = [self.plain_text] if self.plain and self.plain_text.strip() else self.block[-limit:]
+        if self.partial.strip():
+            lines = [*lines, self.partial]
+        return "text", lines[-limit:]
+
     # -- input --------------------------------------------------------------------------------
     def feed(self, text: str, width: int) -> list[Chunk]:
         self.width = width
         *lines, self.partial = (self.partial + text).split("\n")
         for line in lines:
             self._line(line)
-            self.taken = 0
+            self.joined = False
         if self.started is None and (self.block or self.fence or self.partial.strip()):
             self.started = self.clock()
         self._latency()
@@ -129,7 +148,7 @@ class MarkdownStream:
         if self.partial:
             line, self.partial = self.partial, ""
             self._line(line)
-            self.taken = 0
+        self.joined = False
         if self.fence is not None:
             if self.code_streaming:
                 self._release_code()
@@ -146,8 +165,8 @@ class MarkdownStream:
         if self.fence is not None:
             self._code_line(line)
             return
-        if self.plain and self.taken:  # the paragraph already took the start of this line
-            self._plain_add(line[self.taken:], joined=True)
+        if self.plain and self.joined:  # the paragraph already took the start of this line
+            self._plain_add(line, joined=True)
             return
         fence = FENCE.match(line)
         if fence and not (fence[2][0] == "`" and "`" in fence[3]):
@@ -217,8 +236,9 @@ class MarkdownStream:
 
     def _release_code(self) -> None:
         if len(self.code) > self.code_printed:
-            self._out.append(Chunk("code", "code", "\n".join(self.code), self.fence[3], self.code_printed,
-                                   cont=self.code_printed > 0))
+            context = max(0, self.code_printed - CODE_CONTEXT)  # bounded: a huge block stays linear
+            self._out.append(Chunk("code", "code", "\n".join(self.code[context:]), self.fence[3],
+                                   self.code_printed - context, cont=self.code_printed > 0))
             self.code_printed = len(self.code)
 
     # -- latency ------------------------------------------------------------------------------
@@ -245,9 +265,9 @@ class MarkdownStream:
                 return
             self.plain, self.plain_text, self.block, self.kind = True, flowing, [], "para"
             self._first_plain = True
-        if self.taken or self._partial_text():
-            self._plain_add(self.partial[self.taken:], joined=bool(self.taken))
-            self.taken = len(self.partial)
+        if self.joined or self._partial_text():
+            self._plain_add(self.partial, joined=self.joined)
+            self.partial, self.joined = "", True
         lines, self.plain_text = wrap(self.plain_text, self.width)
         if lines:
             self._emit_plain(lines)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from hermes_cli import todo_view
+from hermes_cli.repl.live_view import LiveView
 from hermes_cli.repl.markdown_stream import Chunk, MarkdownStream, TagSplitter, cell_len, wrap
 from hermes_cli.repl.spinner import Spinner
 from hermes_cli.repl.text import (
@@ -55,7 +56,7 @@ class _PromptToolkitWriter:
             return False
 
 
-class Renderer:
+class Renderer(LiveView):
     code_theme = "ansi_dark"  # terminal palette colours, no background box
 
     def __init__(self, *, width: int | None = None, show_reasoning: bool = True, verbose: bool = False,
@@ -81,6 +82,8 @@ class Renderer:
         self._stream = MarkdownStream()
         self._tags = TagSplitter()
         self._usage_base: tuple[str | None, float, float] = (None, 0, 0)
+        self._live: Any = None  # a LiveRegion once enable_live() is called (a real terminal)
+        self.typeahead: Any = None  # held input shown in the live region (hermes_cli/repl/typeahead.py)
         self._new_turn()
 
     # -- settings -----------------------------------------------------------------------------
@@ -138,6 +141,8 @@ class Renderer:
             self._new_turn()
             self._turn_started = time.monotonic()
             self._start_spinner(None)
+            if self._live is not None:
+                self._live.begin()
 
     def on_event(self, event: Any) -> None:
         handler = self._handlers.get(getattr(event, "type", ""))
@@ -158,6 +163,8 @@ class Renderer:
                 self._reasoning_reset()
             self._spinner.stop()
             self._hide_spinner()
+            if self._live is not None:
+                self._live.end()
             if (result or {}).get("status") == "interrupted":
                 self._mark_interrupted()
             self._footer(result or {})
@@ -195,10 +202,16 @@ class Renderer:
         with self._lock:
             self._paused += 1
             self._hide_spinner()
+            for part in (self._live, self.typeahead):
+                if part is not None:
+                    part.suspend()
 
     def resume_spinner(self) -> None:
         with self._lock:
             self._paused = max(0, self._paused - 1)
+            for part in (self.typeahead, self._live):
+                if part is not None:
+                    part.resume()
             if not self._paused and self._held:
                 held, self._held = "".join(self._held), []
                 self._write(held)
@@ -227,6 +240,7 @@ class Renderer:
         self._tools[event.call_id] = (event.name, event.arguments)
         self._tool_t0[event.call_id] = time.monotonic()
         self._printed_this_call = False
+        self._rate = None
         self._start_spinner(self._tool_label(), restart=len(self._tools) == 1)
 
     def _on_tool_end(self, event: Any) -> None:
@@ -269,8 +283,11 @@ class Renderer:
             self._reasoning_flush()
             self._stop_spinner()
         self._chunks(self._stream.feed(text, self._width()))
+        self._streamed(text)
 
     def _chunks(self, chunks: list[Chunk]) -> None:
+        if not chunks:  # most tokens: the imports below cost ~0.3 s the first time
+            return
         from rich.markdown import Markdown
         from rich.syntax import Syntax
 
@@ -317,6 +334,7 @@ class Renderer:
         if text.strip():
             self._stop_spinner()
         self._r_buffer += text
+        self._streamed(text)
         width = self._width() - 4
         while "\n" in self._r_buffer:
             line, self._r_buffer = self._r_buffer.split("\n", 1)
@@ -488,6 +506,9 @@ class Renderer:
         if self._paused:
             self._held.append(text)
             return
+        if self._live is not None and self._live.active:
+            self._live.commit(text)
+            return
         if self._spinner_visible:
             text = ERASE + text
             self._spinner_visible = False
@@ -523,6 +544,8 @@ class Renderer:
             self._spinner.start(label, restart_clock=restart)
 
     def _stop_spinner(self) -> None:
+        if self._live is not None and self._live.active:  # the status line stays until the turn ends
+            return
         if self._spinner.active:
             self._spinner.stop()
             self._hide_spinner()
@@ -533,8 +556,8 @@ class Renderer:
             self._write_fn(ERASE)
 
     def _paint_spinner(self, spinner: Spinner) -> None:
-        if self._paused or not self.spinner_enabled:
-            return
+        if self._paused or not self.spinner_enabled or self._live is not None and self._live.active:
+            return  # the live region draws the status line itself
         face, label, elapsed = spinner.text()
         width = self._width() - 1
         label = truncate(label, max(width - cell_len(face) - len(elapsed) - 3, 4))
@@ -558,3 +581,4 @@ class Renderer:
         self._last: tuple[str | None, str] = (None, "")
         self._turn_started: float | None = None
         self._bold = self._code = False
+        self._rate: tuple[float, float, int] | None = None  # this stream's first/last delta time, chars
