@@ -2,6 +2,8 @@
 
     python batch_runner.py --dataset-file prompts.jsonl --run-name my_run --num-workers 16
     hermes batch prompts.jsonl --run-name my_run --distribution development --resume
+    hermes batch prompts.jsonl --run-name rl --n 8 --temperature 1.0 --seed 7 --verify 'pytest -q'
+    hermes batch prompts.jsonl --run-name part2 --shard 2/4      (then: hermes batch merge OUT SHARD_DIRS...)
 
 The seed's underscore spellings (`--dataset_file`, `--run_name`, ...) are accepted too.
 """
@@ -34,7 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ephemeral-system-prompt", help="guides the model during the run; never saved")
     p.add_argument("--distribution", default="default", help="toolset distribution (see --list-distributions)")
     p.add_argument("--list-distributions", action="store_true", help="list toolset distributions and exit")
-    p.add_argument("--seed", type=int, default=0, help="seed for the per-sample toolset draws")
+    p.add_argument("--seed", type=int, help="seed for the toolset draws (default 0) and, when given, sent with "
+                   "every request: sample j of a prompt gets seed+j")
+    rl = p.add_argument_group("RL data: samples per prompt, sampling, rewards, sharding")
+    rl.add_argument("--n", type=int, default=1, metavar="K", help="samples per prompt, one group per prompt (default 1)")
+    rl.add_argument("--temperature", type=float, help="sent with every request (a row's `temperature` wins)")
+    rl.add_argument("--top-p", type=float, help="sent with every request (a row's `top_p` wins)")
+    rl.add_argument("--max-tokens", type=int, help="sent with every request (a row's `max_tokens` wins)")
+    rl.add_argument("--verify", metavar="CMD", help="verifier for rows without their own `verify`: run in the "
+                    "sample's terminal after it finishes; reward = number on its last output line, else exit 0 -> 1.0")
+    rl.add_argument("--verify-timeout", type=float, default=300.0, help="seconds per verifier run (default 300)")
+    rl.add_argument("--shard", metavar="I/N", help="run only shard I of N (1..N) of the dataset's rows; "
+                    "merge the N run directories with `hermes batch merge`")
     p.add_argument("--resume", action="store_true", help="continue the run: skip prompts already finished")
     p.add_argument("--retry-failed", action="store_true", help="continue the run and run failed prompts again")
     p.add_argument("--rollout", action="store_true", help="ask the endpoint for token ids and logprobs")
@@ -59,9 +72,14 @@ def _normalise(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     from agent.errors import ConfigError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:
+        from batch.merge import main as merge_main
+
+        return merge_main(argv[1:])
     parser = build_parser()
     try:
-        args = parser.parse_args(_normalise(list(sys.argv[1:] if argv is None else argv)))
+        args = parser.parse_args(_normalise(argv))
     except SystemExit as exc:  # argparse already printed the usage line
         return EXIT_USAGE if exc.code else EXIT_OK
     try:
@@ -75,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     import toolset_distributions
     from agent.endpoint import resolve_endpoint
     from agent.errors import ConfigError
-    from batch.dataset import load_dataset
+    from batch.dataset import expand, load_dataset, shard_of
     from hermes_cli.agent_factory import load_settings
 
     # Config, .env and environment as the CLI sees them, checked before any model call.
@@ -99,9 +117,54 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--num-workers, --max-turns and --sample-timeout must be positive")
     if args.tokenizer and not args.rollout:
         raise ConfigError("--tokenizer writes rollouts.jsonl and needs --rollout")
-    samples = load_dataset(dataset, args.max_samples)
-    _check_rows(samples, settings.terminal.backend)
+    _check_rl_flags(args)
+    rows = load_dataset(dataset, args.max_samples)
+    _check_rows(rows, settings.terminal.backend)
+    if args.shard:
+        index, total = parse_shard(args.shard)
+        rows = [row for row in rows if shard_of(row.group, total) == index]
+    samples = expand(rows, args.n)
     return _execute(args, samples, distribution, settings, resolve_endpoint(settings))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`2/4` -> (2, 4); shards are numbered 1..N."""
+    from agent.errors import ConfigError
+
+    index, _, total = text.partition("/")
+    try:
+        i, n = int(index), int(total)
+    except ValueError:
+        raise ConfigError(f"--shard {text}: expected I/N, e.g. --shard 1/4 (shards are numbered 1..N)") from None
+    if n < 1 or not 1 <= i <= n:
+        raise ConfigError(f"--shard {text}: shard numbers run from 1 to N (N >= 1), e.g. --shard 1/{max(n, 1)}")
+    return i, n
+
+
+def _check_rl_flags(args: argparse.Namespace) -> None:
+    from agent.errors import ConfigError
+
+    problems = []
+    if args.n < 1:
+        problems.append("--n must be at least 1")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        problems.append("--max-tokens must be at least 1")
+    if args.temperature is not None and args.temperature < 0:
+        problems.append("--temperature must be 0 or more")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        problems.append("--top-p must be in (0, 1]")
+    if args.verify_timeout <= 0:
+        problems.append("--verify-timeout must be positive")
+    if args.verify is not None and not args.verify.strip():
+        problems.append("--verify needs a command")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def sampling_flags(args: argparse.Namespace) -> dict:
+    """The request parameters the flags set (only those given)."""
+    values = {"temperature": args.temperature, "top_p": args.top_p, "seed": args.seed, "max_tokens": args.max_tokens}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _check_rows(samples: list, backend: str) -> None:
@@ -129,9 +192,10 @@ def _execute(args: argparse.Namespace, samples: list, distribution: dict, settin
         model=endpoint.model, base_url=endpoint.base_url, api_key=endpoint.api_key,
         num_workers=args.num_workers, max_turns=args.max_turns, sample_timeout=args.sample_timeout,
         ephemeral_system_prompt=args.ephemeral_system_prompt, distribution=distribution,
-        distribution_name=args.distribution, seed=args.seed, resume=args.resume, retry_failed=args.retry_failed,
+        distribution_name=args.distribution, seed=args.seed or 0, resume=args.resume, retry_failed=args.retry_failed,
         token_capture=args.rollout or settings.agent.token_capture, yolo=args.yolo, settings=settings,
-        endpoint=endpoint,
+        endpoint=endpoint, n=args.n, sampling=sampling_flags(args), verify=args.verify,
+        verify_timeout=args.verify_timeout, shard=parse_shard(args.shard) if args.shard else None,
     )
     display = ProgressDisplay(f"{args.run_name}", enabled=not args.quiet)
     runner = BatchRunner(config, samples, on_progress=display.update)
