@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hermes batch", description="Run every prompt of a JSONL dataset through the agent, concurrently.",
         epilog="Outputs: data/<run>/trajectories.jsonl (ShareGPT + batch fields), failed.jsonl, statistics.json, "
-               "checkpoint.json, sessions/ (event logs), rollouts.jsonl (with --rollout --tokenizer).")
+               "checkpoint.json, run.json, sessions/ (event logs), rollouts.jsonl (with --rollout --tokenizer). "
+               "Merge the runs of --shard I/N with: hermes batch merge OUT_DIR SHARD_DIR... (see --help there).")
     p.add_argument("dataset", nargs="?", type=Path, help="JSONL with one {\"prompt\": ...} per line")
     p.add_argument("--dataset-file", type=Path, help="same as the positional DATASET")
     p.add_argument("--run-name", help="name of the run: results go to <output-dir>/<run-name>/")

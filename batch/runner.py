@@ -24,6 +24,7 @@ from batch.notes import note_sample
 from batch.stats import ToolTally, run_statistics
 from batch.store import RunStore, read_records, write_json_atomic
 from batch.verifier import run_verifier
+from batch.watchdog import Watchdog
 
 
 @dataclass
@@ -108,6 +109,7 @@ class BatchRunner:
         self._stop = threading.Event()
         self._live: set[Any] = set()
         self._live_lock = threading.Lock()
+        self._watchdog = Watchdog()
 
     # -- planning ------------------------------------------------------------------------------
     def pending(self) -> list[Sample]:
@@ -169,6 +171,7 @@ class BatchRunner:
             self.store.write_checkpoint()
             stats = self._write_statistics(time.perf_counter() - started, self.progress.done + self.progress.failed)
             self.store.close()
+            self._watchdog.close()
         return stats
 
     def _manifest(self) -> dict[str, Any]:
@@ -229,9 +232,7 @@ class BatchRunner:
                 timed_out.set()
                 agent.interrupt()
 
-            timer = threading.Timer(self.config.sample_timeout, overrun)
-            timer.daemon = True
-            timer.start()
+            timer = self._watchdog.arm(self.config.sample_timeout, overrun)
             try:
                 result = agent.run_conversation(sample.prompt)
             finally:

@@ -60,6 +60,8 @@ def test_n_samples_per_prompt_with_sampling_flags_seeds_and_verifier_rewards(scr
     assert groups["alpha"][0]["verifier"]["output"].splitlines()[0] == "checking"
     assert [r["reward"] for r in groups["beta"]] == [1.0, 1.0, 1.0]
     assert all(r["verifier"]["exit_code"] == 0 and r["verifier"]["error"] is None for r in rows)
+    stats = json.loads((tmp_path / "data/rl/statistics.json").read_text())
+    assert stats["rewards"] == {"scored": 6, "mean": 1.05, "verifier_errors": 0}
     # the session logs carry the parameters of every call and the sample's group and reward
     for row in rows:
         log = tmp_path / f"data/rl/sessions/session_{row['session_id']}.jsonl"
@@ -93,6 +95,8 @@ def test_a_verifier_that_overruns_scores_zero_with_a_clear_error(scripted_llm, t
     slow = rows["slow check"]
     assert slow["reward"] == 0.0 and "verifier timed out after 0.5 s" in slow["verifier"]["error"]
     assert rows["bad check"]["reward"] == 0.0 and rows["bad check"]["verifier"]["exit_code"] == 3
+    stats = json.loads((tmp_path / "data/v/statistics.json").read_text())
+    assert stats["rewards"] == {"scored": 2, "mean": 0.0, "verifier_errors": 1}
 
 
 def test_the_verifier_runs_in_the_samples_working_directory(scripted_llm, tmp_path):
