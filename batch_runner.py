@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rollout", action="store_true", help="ask the endpoint for token ids and logprobs")
     p.add_argument("--tokenizer", help="with --rollout: write rollouts.jsonl with this tokenizer (path or HF name)")
     p.add_argument("--yolo", action="store_true", help="run dangerous commands (they are denied otherwise)")
+    p.add_argument("--processes", type=int, default=1, metavar="P",
+                   help="runner processes on this machine (default 1): one process runs its samples' Python "
+                        "on about one core; use more when thousands of samples wait on a slow endpoint")
+    p.add_argument("--part", help=argparse.SUPPRESS)  # I/P: set by --processes for its child runs
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     p.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)  # the seed's; samples stream now
     return p
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed the usage line
         return EXIT_USAGE if exc.code else EXIT_OK
     try:
+        args.argv = argv
         return _run(args)
     except ConfigError as exc:  # several invalid settings: one line each
         sys.stderr.write("".join(f"hermes batch: error: {line}\n" for line in str(exc).splitlines()))
@@ -114,8 +119,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("give the dataset: hermes batch PROMPTS.jsonl --run-name NAME")
     if not args.run_name:
         raise ConfigError("--run-name is required (results go to data/<run-name>/)")
-    if args.num_workers < 1 or args.max_turns < 1 or args.sample_timeout <= 0:
-        raise ConfigError("--num-workers, --max-turns and --sample-timeout must be positive")
+    if args.num_workers < 1 or args.max_turns < 1 or args.sample_timeout <= 0 or args.processes < 1:
+        raise ConfigError("--num-workers, --max-turns, --sample-timeout and --processes must be positive")
     if args.tokenizer and not args.rollout:
         raise ConfigError("--tokenizer writes rollouts.jsonl and needs --rollout")
     _check_rl_flags(args)
@@ -125,6 +130,10 @@ def _run(args: argparse.Namespace) -> int:
         index, total = parse_shard(args.shard)
         rows = [row for row in rows if shard_of(row.group, total) == index]
     samples = expand(rows, args.n)
+    if args.part:  # a child of --processes: every P-th sample of the run, from the I-th (even shares)
+        index, total = parse_shard(args.part)
+        samples = samples[index - 1::total]
+        args.num_workers = max(1, -(-args.num_workers // total))  # --num-workers is for the whole run
     return _execute(args, samples, distribution, settings, resolve_endpoint(settings))
 
 
@@ -202,13 +211,18 @@ def _execute(args: argparse.Namespace, samples: list, distribution: dict, settin
     runner = BatchRunner(config, samples, on_progress=display.update)
     try:
         with display:
-            stats = runner.run()
+            if args.processes > 1:
+                from batch.processes import run_parts
+
+                stats = run_parts(runner, args.argv, args.processes, display.update)
+            else:
+                stats = runner.run()
     except KeyboardInterrupt:
         sys.stderr.write(f"hermes batch: interrupted; finished samples are saved. Continue with:\n"
                          f"  hermes batch {config.dataset} --run-name {args.run_name} --resume\n")
         return EXIT_INTERRUPTED
     run_dir = config.output_root / config.run_name
-    if config.token_capture:
+    if config.token_capture and not args.part:
         _write_rollouts(runner, args.tokenizer, args.quiet)
     if not args.quiet:
         print_summary(stats, str(run_dir))

@@ -190,3 +190,21 @@ def test_a_plain_json_reply_to_a_streaming_request_is_the_answer_not_an_empty_su
     rows = records(tmp_path / "data/j/trajectories.jsonl")
     assert len(rows) == 2 and all(r["conversations"][-1]["value"].endswith("\nforty-two") for r in rows)
     assert all(r.body["stream"] is True for r in llm.chat_requests)
+
+
+def test_processes_split_one_run_over_several_runner_processes(scripted_llm, tmp_path):
+    llm = scripted_llm(lambda body, index: Reply(content=f"answer to {prompt_of(body)}"))
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": f"task {i}"} for i in range(6)])
+    result = batch(llm, tmp_path, str(dataset), "--run-name", "mp", "--processes", "2", "--n", "2",
+                   "--num-workers", "4", "--seed", "3", "--verify", "echo 0.5")
+    assert result.returncode == 0, result.stderr
+    rows = records(tmp_path / "data/mp/trajectories.jsonl")
+    assert sorted((r["prompt_index"], r["sample_index"]) for r in rows) == [(i, j) for i in range(6) for j in range(2)]
+    assert {r["reward"] for r in rows} == {0.5} and len(llm.chat_requests) == 12
+    stats = json.loads((tmp_path / "data/mp/statistics.json").read_text())
+    assert stats["samples"] == {"completed": 12, "failed": 0, "ran_this_time": 12}
+    checkpoint = json.loads((tmp_path / "data/mp/checkpoint.json").read_text())
+    assert checkpoint["completed"] == 12
+    assert "12 completed" in result.stderr
+    again = batch(llm, tmp_path, str(dataset), "--run-name", "mp", "--processes", "2", "--resume")
+    assert again.returncode == 0 and len(llm.chat_requests) == 12  # nothing left to run
