@@ -33,3 +33,10 @@ def test_deadlines_fire_in_order_on_one_thread_and_cancelled_ones_never():
     assert [name for name, _ in fired] == ["first", "last"]
     assert {thread for _, thread in fired} == {"sample-watchdog"}
     dog.close()
+
+
+def test_child_command_lines_of_processes_drop_the_parent_only_flags():
+    from batch.processes import child_argv
+
+    argv = child_argv(["p.jsonl", "--run-name", "r", "--processes", "4", "--tokenizer=tok", "--rollout", "--n", "2"], 3, 4)
+    assert argv[2:] == ["batch", "p.jsonl", "--run-name", "r", "--rollout", "--n", "2", "--part", "3/4", "--resume", "-q"]
