@@ -62,8 +62,15 @@ def test_n_samples_per_prompt_with_sampling_flags_seeds_and_verifier_rewards(scr
     assert all(r["verifier"]["exit_code"] == 0 and r["verifier"]["error"] is None for r in rows)
     stats = json.loads((tmp_path / "data/rl/statistics.json").read_text())
     assert stats["rewards"] == {"scored": 6, "mean": 1.05, "verifier_errors": 0}
-    # the session logs carry the parameters of every call and the sample's group and reward
+    # the session logs carry the parameters of every call and the sample's group and reward; the
+    # request rebuilt from a log (what exports and replay use) is byte for byte what the server got
+    from recording.reader import load_session
+    from recording.requests import canonical, request_body
+
+    received = {canonical(r.body) for r in llm.chat_requests}
     for row in rows:
+        views = load_session(tmp_path / f"data/rl/sessions/session_{row['session_id']}.jsonl").calls
+        assert len(views) == 2 and all(canonical(request_body(v)) in received for v in views)
         log = tmp_path / f"data/rl/sessions/session_{row['session_id']}.jsonl"
         events = [json.loads(line) for line in log.read_text().splitlines()]
         calls = [e for e in events if e["type"] == "llm_call"]
