@@ -218,6 +218,8 @@ def _execute(args: argparse.Namespace, samples: list, distribution: dict, settin
             else:
                 stats = runner.run()
     except KeyboardInterrupt:
+        if args.part:  # a child of --processes: the parent says it once
+            return EXIT_INTERRUPTED
         sys.stderr.write(f"hermes batch: interrupted; finished samples are saved. Continue with:\n"
                          f"  hermes batch {config.dataset} --run-name {args.run_name} --resume\n")
         return EXIT_INTERRUPTED
