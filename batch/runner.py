@@ -239,7 +239,8 @@ class BatchRunner:
                 timer.cancel()
             command = sample.verify or self.config.verify
             if command and not timed_out.is_set() and not self._stop.is_set():
-                verdict = run_verifier(task_id, command, self.config.verify_timeout)  # before clean-up
+                # before clean-up; Ctrl-C (the agent's interrupt) stops it too
+                verdict = run_verifier(task_id, command, self.config.verify_timeout, agent.interrupt_event)
             note_sample(agent, group=sample.group or sample.key, sample=sample.sample, n=self.config.n,
                         prompt_index=sample.index, reward=verdict.reward if verdict else None)
         except HermesError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import shlex
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -45,7 +46,7 @@ def reward_from(output: str, exit_code: int) -> float:
     return 1.0 if exit_code == 0 else 0.0
 
 
-def run_verifier(task_id: str, command: str, timeout: float) -> Verdict:
+def run_verifier(task_id: str, command: str, timeout: float, interrupt: threading.Event | None = None) -> Verdict:
     """Run `command` in the task's environment (local: from the task's start directory)."""
     from tools.environments import manager
 
@@ -57,12 +58,14 @@ def run_verifier(task_id: str, command: str, timeout: float) -> Verdict:
             script = f"cd {shlex.quote(manager.workspace_root(task_id))} && {{ {command}\n}}"
         # The verifier is the operator's command, not the model's: no approval gate, no OS sandbox.
         extra = {"sandboxed": False} if env.sandbox is not None else {}
-        result = env.execute(script, timeout=timeout, **extra)
+        result = env.execute(script, timeout=timeout, interrupt=interrupt, **extra)
     except Exception as exc:  # a broken environment costs this sample's reward, not the run
         return Verdict(command, None, seconds=round(time.perf_counter() - started, 3),
                        error=f"verifier could not run: {type(exc).__name__}: {exc}")
     seconds = round(time.perf_counter() - started, 3)
     output = result.output[-OUTPUT_TAIL:]
+    if result.interrupted:
+        return Verdict(command, None, result.exit_code, seconds, output, error="verifier interrupted (the run was stopped)")
     if result.timed_out:
         return Verdict(command, 0.0, result.exit_code, seconds, output,
                        error=f"verifier timed out after {timeout:g} s (raise it with --verify-timeout)")
