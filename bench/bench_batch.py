@@ -115,6 +115,8 @@ def main() -> None:
         # CPU of the runner and its children (bash), per sample: the figure that load on the machine
         # does not change much, unlike wall time
         "runner_cpu_ms_per_sample": round((usage.ru_utime + usage.ru_stime) * 1000 / args.samples, 1),
+        "runner_sys_cpu_share": round(usage.ru_stime / max(usage.ru_utime + usage.ru_stime, 1e-9), 2),
+        "runner_context_switches_per_sample": round((usage.ru_nvcsw + usage.ru_nivcsw) / args.samples, 1),
         "server_cpu_ms_per_sample": round((server_usage.ru_utime + server_usage.ru_stime) * 1000 / args.samples, 1),
     }
     if args.latency:
