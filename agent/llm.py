@@ -47,23 +47,36 @@ class Completion:
         return msg
 
 
+_OPENAI: Any = None
+_OPENAI_LOCK = threading.Lock()
+
+
 def import_openai() -> Any:
     """Import the SDK without its optional aiohttp transport (~95 ms here; we use the sync client).
 
     The SDK falls back cleanly when aiohttp is missing; we hide it only for the duration of this
     import, so anything else (modal) still imports aiohttp normally later.
+
+    Thread-safe: `openai` enters sys.modules as soon as its import *starts*, so a second thread
+    (two agents built at once, e.g. rollouts started with asyncio.to_thread) must not take it from
+    there; it waits on the lock until the first import has finished.
     """
-    if "openai" in sys.modules:
-        return sys.modules["openai"]
-    hidden = "aiohttp" not in sys.modules
-    if hidden:
-        sys.modules["aiohttp"] = None  # type: ignore[assignment]
-    try:
-        import openai
-    finally:
-        if hidden:
-            del sys.modules["aiohttp"]
-    return openai
+    global _OPENAI
+    if _OPENAI is not None:
+        return _OPENAI
+    with _OPENAI_LOCK:
+        if _OPENAI is None:
+            # Already imported (or being imported) by someone else: `import` waits for it to finish.
+            hidden = "aiohttp" not in sys.modules and "openai" not in sys.modules
+            if hidden:
+                sys.modules["aiohttp"] = None  # type: ignore[assignment]
+            try:
+                import openai
+            finally:
+                if hidden:
+                    del sys.modules["aiohttp"]
+            _OPENAI = openai
+    return _OPENAI
 
 
 DEFAULT_STALL_TIMEOUT = 30.0  # no byte for this long (first byte or between chunks): the attempt failed

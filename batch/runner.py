@@ -20,8 +20,11 @@ from typing import Any
 
 import toolset_distributions
 from batch.dataset import Sample
+from batch.notes import note_sample
 from batch.stats import ToolTally, run_statistics
 from batch.store import RunStore, read_records, write_json_atomic
+from batch.verifier import run_verifier
+from batch.watchdog import Watchdog
 
 
 @dataclass
@@ -43,6 +46,13 @@ class BatchConfig:
     retry_failed: bool = False
     token_capture: bool = False
     yolo: bool = False
+    n: int = 1  # samples per prompt (a group)
+    # temperature / top_p / seed / max_tokens for every request (a row's own values win); with a
+    # seed, sample j of a prompt is sent seed + j, so the K samples differ and each is reproducible
+    sampling: dict[str, Any] = field(default_factory=dict)
+    verify: str | None = None  # verifier command for rows without their own `verify`
+    verify_timeout: float = 300.0
+    shard: tuple[int, int] | None = None  # (i, N): this run holds the rows of shard i of N
     # The process's settings (config, .env, environment), loaded by `hermes batch`; None: loaded here.
     # The fields above that a flag sets are applied on top (max_turns, token_capture, yolo, endpoint).
     settings: Any = field(default=None, repr=False)
@@ -99,6 +109,7 @@ class BatchRunner:
         self._stop = threading.Event()
         self._live: set[Any] = set()
         self._live_lock = threading.Lock()
+        self._watchdog = Watchdog()
 
     # -- planning ------------------------------------------------------------------------------
     def pending(self) -> list[Sample]:
@@ -110,9 +121,17 @@ class BatchRunner:
     def toolsets_for(self, sample: Sample) -> list[str]:
         if sample.toolsets:
             return sample.toolsets
-        # Seeded by the sample's key: a resumed run draws the same toolsets for the same prompt.
-        rng = random.Random(f"{self.config.seed}:{sample.key}")
+        # Seeded by the row's key: a resumed run draws the same toolsets for the same prompt, and
+        # the K samples of a prompt (one group) get the same tools, so their rewards compare.
+        rng = random.Random(f"{self.config.seed}:{sample.group or sample.key}")
         return toolset_distributions.sample_toolsets(self.config.distribution, rng)
+
+    def request_params(self, sample: Sample) -> dict[str, Any]:
+        """Sampling parameters sent with every call of this sample (see BatchConfig.sampling)."""
+        params = {**self.config.sampling, **sample.sampling}
+        if "seed" in params:
+            params["seed"] = int(params["seed"]) + sample.sample
+        return params
 
     # -- running -------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -121,6 +140,11 @@ class BatchRunner:
         from agent.endpoint import resolve_endpoint
 
         self.store.open(resume=self.config.resume or self.config.retry_failed)
+        try:
+            self.store.write_manifest(self._manifest())
+        except BaseException:
+            self.store.close()
+            raise
         self._settings = self.config.agent_settings()
         # Once for the run, never per sample.
         self._endpoint = endpoint = self.config.endpoint or resolve_endpoint(self._settings)
@@ -147,7 +171,17 @@ class BatchRunner:
             self.store.write_checkpoint()
             stats = self._write_statistics(time.perf_counter() - started, self.progress.done + self.progress.failed)
             self.store.close()
+            self._watchdog.close()
         return stats
+
+    def _manifest(self) -> dict[str, Any]:
+        """run.json: what `hermes batch merge` needs to check shards against the dataset."""
+        from batch.merge import dataset_digest
+
+        shard = self.config.shard
+        return {"run_name": self.config.run_name, "dataset": str(Path(self.config.dataset).resolve()),
+                "dataset_sha256": dataset_digest(Path(self.config.dataset)), "n": self.config.n,
+                "shard": f"{shard[0]}/{shard[1]}" if shard else None, "sampling": self.config.sampling}
 
     def _interrupt_live(self) -> None:
         with self._live_lock:
@@ -176,18 +210,20 @@ class BatchRunner:
         from tools.environments.manager import configure_task
 
         chosen = self.toolsets_for(sample)
-        task_id = f"batch-{self.config.run_name}-{sample.index}"
+        task_id = f"batch-{self.config.run_name}-{sample.index}" + (f"-{sample.sample}" if sample.sample else "")
         if sample.cwd or sample.image:
             configure_task(task_id, cwd=sample.cwd, image=sample.image)
         tally = ToolTally()
         started = time.perf_counter()
         timed_out = threading.Event()
         agent = None
+        params = self.request_params(sample)
+        verdict = None
         try:
             agent = make_agent(
                 self._settings, endpoint=self._endpoint, mode="batch", enabled_toolsets=chosen,
                 ephemeral_system_prompt=self.config.ephemeral_system_prompt, on_event=tally.on_event,
-                log_directory=self.store.sessions, task_id=task_id, client=self._client,
+                log_directory=self.store.sessions, task_id=task_id, client=self._client, request_params=params,
             )
             with self._live_lock:
                 self._live.add(agent)
@@ -196,13 +232,17 @@ class BatchRunner:
                 timed_out.set()
                 agent.interrupt()
 
-            timer = threading.Timer(self.config.sample_timeout, overrun)
-            timer.daemon = True
-            timer.start()
+            timer = self._watchdog.arm(self.config.sample_timeout, overrun)
             try:
                 result = agent.run_conversation(sample.prompt, images=load_images(sample.images))
             finally:
                 timer.cancel()
+            command = sample.verify or self.config.verify
+            if command and not timed_out.is_set() and not self._stop.is_set():
+                # before clean-up; Ctrl-C (the agent's interrupt) stops it too
+                verdict = run_verifier(task_id, command, self.config.verify_timeout, agent.interrupt_event)
+            note_sample(agent, group=sample.group or sample.key, sample=sample.sample, n=self.config.n,
+                        prompt_index=sample.index, reward=verdict.reward if verdict else None)
         except HermesError as exc:
             return Outcome(sample, False, self._failure(sample, chosen, "setup", str(exc)))
         except Exception as exc:  # a bug must cost one sample, not the run (and the others' results)
@@ -228,6 +268,11 @@ class BatchRunner:
             "tool_stats": tally.tool_stats(self._known_tools),
             "tool_error_counts": tally.error_counts(self._known_tools),
             "sample_key": sample.key,
+            "group_id": sample.group or sample.key,
+            "sample_index": sample.sample,
+            "sampling": params,
+            "reward": verdict.reward if verdict else None,
+            **({"verifier": verdict.record()} if verdict else {}),
             "session_id": result["session_id"],
             "usage": {k: int(v) for k, v in result["usage"].items() if isinstance(v, (int, float))},
             "duration_seconds": round(time.perf_counter() - started, 3),
@@ -241,7 +286,8 @@ class BatchRunner:
         return Outcome(sample, True, record)
 
     def _failure(self, sample: Sample, chosen: list[str], reason: str, error: str) -> dict[str, Any]:
-        return {"sample_key": sample.key, "prompt_index": sample.index, "toolsets_used": chosen,
+        return {"sample_key": sample.key, "prompt_index": sample.index, "group_id": sample.group or sample.key,
+                "sample_index": sample.sample, "toolsets_used": chosen,
                 "reason": reason, "error": error, "completed": False, "partial": True,
                 "timestamp": datetime.now().isoformat(timespec="seconds")}
 

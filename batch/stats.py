@@ -61,6 +61,8 @@ def run_statistics(completed: list[dict[str, Any]], failed: list[dict[str, Any]]
     for record in finished:
         tokens.update({k: v for k, v in record.get("usage", {}).items() if isinstance(v, (int, float))})
     chosen = Counter(name for r in finished for name in r.get("toolsets_used", []))
+    rewards = [r["reward"] for r in finished if isinstance(r.get("reward"), (int, float))]
+    verifier_errors = sum(1 for r in finished if (r.get("verifier") or {}).get("error"))
     return {
         **header,
         "samples": {"completed": len(completed), "failed": len(latest_failures), "ran_this_time": ran_now},
@@ -76,4 +78,7 @@ def run_statistics(completed: list[dict[str, Any]], failed: list[dict[str, Any]]
         "tools": {name: tally for name, tally in sorted(tools.items()) if tally["count"]},
         "failures_by_reason": dict(Counter(r.get("reason", "error") for r in latest_failures.values())),
         "toolsets_chosen": dict(sorted(chosen.items())),
+        # verifier rewards (--verify / a row's `verify`): how many samples have one, their mean
+        **({"rewards": {"scored": len(rewards), "mean": round(statistics.fmean(rewards), 4),
+                        "verifier_errors": verifier_errors}} if rewards or verifier_errors else {}),
     }

@@ -5,6 +5,7 @@ data/<run_name>/
     failed.jsonl         one line per failed attempt, with its error (append-only)
     rollouts.jsonl       token-level records, when token capture is on (rebuilt from sessions/)
     checkpoint.json      counts and finished keys, replaced atomically (a summary for humans/tools)
+    run.json             the dataset (path, sha256), --n and --shard of the run (for `hermes batch merge`)
     statistics.json      written at the end of every run, over all attempts so far
     sessions/            each sample's session event log
 
@@ -71,6 +72,7 @@ class RunStore:
         self.rollouts = root / "rollouts.jsonl"
         self.checkpoint = root / "checkpoint.json"
         self.statistics = root / "statistics.json"
+        self.manifest = root / "run.json"
         self.sessions = root / "sessions"
         self._lock = threading.Lock()
         self._fds: dict[Path, int] = {}
@@ -94,6 +96,15 @@ class RunStore:
         self.failed_keys = {r["sample_key"] for r in read_records(self.failed)} - self.completed_keys
         for path in (self.trajectories, self.failed):
             self._fds[path] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """run.json; a resumed run must keep its shard (else rows would be lost or run twice)."""
+        if self.manifest.exists():
+            before = json.loads(self.manifest.read_text(encoding="utf-8"))
+            if before.get("shard") != manifest.get("shard"):
+                raise ConfigError(f"{self.root} was run as shard {before.get('shard') or 'none'}, not "
+                                  f"{manifest.get('shard') or 'none'}: resume it with the same --shard")
+        write_json_atomic(self.manifest, manifest)
 
     def close(self) -> None:
         with self._lock:

@@ -2,7 +2,9 @@
 `true`, then an answer) at a given concurrency, local backend, against the scripted server in its
 own process with no latency. Not a test: run `python bench/bench_batch.py [--samples 1000 --workers 64]`.
 
-Reports wall time, samples/s, model calls/s and the runner's peak RSS.
+Scaling (issue 19): `--samples 1000 --workers 1000 --latency 2` -- every model call waits 2 s in the
+server, so the ideal is workers / (calls per sample x latency) = 100 samples/s; the result gives
+the fraction reached. Reports wall time, samples/s, model calls/s and the runner's peak RSS.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -21,28 +24,74 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of `root` and all its descendants now (from /proc), in KiB."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        rss[int(entry.name)] = next((int(line.split()[1]) for line in status.splitlines()
+                                     if line.startswith("VmRSS:")), 0)
+    tree, grew = {root}, True
+    while grew:
+        new = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= new
+        grew = bool(new)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+class _PeakTreeRss(threading.Thread):
+    """Samples the runner's whole process tree (every runner process, its shells) every 0.5 s."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            self.peak = max(self.peak, _tree_rss_kib(self.pid))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=64)
     parser.add_argument("--tool-turns", type=int, default=4)
+    parser.add_argument("--tool", choices=["terminal", "read_file"], default="terminal",
+                        help="each tool turn: terminal running `true` (a process per call) or read_file of a "
+                             "small file (in-process)")
+    parser.add_argument("--processes", type=int, default=1, help="hermes batch --processes")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the server waits before each reply")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        (work / "note.txt").write_text("a short note\n")
+        tool_call = ('terminal {"command": "true"}' if args.tool == "terminal"
+                     else f'read_file {json.dumps({"path": str(work / "note.txt")})}')
         dataset = work / "prompts.jsonl"
         dataset.write_text("".join(json.dumps({"prompt": f"sample {i}"}) + "\n" for i in range(args.samples)))
         server = subprocess.Popen([sys.executable, "-m", "scripted_server", "--port", "0", "--tool-turns",
-                                   str(args.tool_turns)], stdout=subprocess.PIPE, cwd=ROOT, text=True)
+                                   str(args.tool_turns), "--latency", str(args.latency), "--tool-call", tool_call], stdout=subprocess.PIPE, cwd=ROOT, text=True)
         base_url = server.stdout.readline().strip().split()[-1]
         env = dict(os.environ, HERMES_HOME=str(work / "home"), TERMINAL_CWD=str(work))
         try:
             started = time.perf_counter()
             runner = subprocess.Popen(
                 [sys.executable, str(ROOT / "hermes"), "batch", str(dataset), "--run-name", "bench", "-q",
-                 "--num-workers", str(args.workers), "--distribution", "terminal_only", "--max-turns", "20",
+                 "--num-workers", str(args.workers), "--distribution", "terminal_file", "--max-turns", "20", "--processes", str(args.processes),
                  "--base-url", base_url, "--api-key", "x", "--model", "m", "--output-dir", str(work / "data")],
                 env=env, cwd=work, stderr=subprocess.PIPE)
+            watch = _PeakTreeRss(runner.pid)
+            watch.start()
             _, status, usage = os.wait4(runner.pid, 0)
+            watch.stop.set()
             wall = time.perf_counter() - started
         finally:
             server.terminate()
@@ -54,18 +103,28 @@ def main() -> None:
     result = {
         "date": str(date.today()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "samples": args.samples, "workers": args.workers, "model_calls_per_sample": calls / args.samples,
+        "samples": args.samples, "workers": args.workers, "processes": args.processes, "tool": args.tool, "model_calls_per_sample": calls / args.samples,
         "completed": stats["samples"]["completed"],
         "wall_s_process": round(wall, 2),
         "wall_s_samples": stats["wall_seconds"],
         "samples_per_s": stats["samples_per_second"],
         "model_calls_per_s": round(calls / stats["wall_seconds"], 1),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # the largest process: the runner, not a bash
+        "peak_rss_mib_all_runner_processes": round(watch.peak / 1024, 1),  # sampled every 0.5 s, summed
+        "server_peak_rss_mib": round(server_usage.ru_maxrss / 1024, 1),
         # CPU of the runner and its children (bash), per sample: the figure that load on the machine
         # does not change much, unlike wall time
         "runner_cpu_ms_per_sample": round((usage.ru_utime + usage.ru_stime) * 1000 / args.samples, 1),
+        "runner_sys_cpu_share": round(usage.ru_stime / max(usage.ru_utime + usage.ru_stime, 1e-9), 2),
+        "runner_context_switches_per_sample": round((usage.ru_nvcsw + usage.ru_nivcsw) / args.samples, 1),
         "server_cpu_ms_per_sample": round((server_usage.ru_utime + server_usage.ru_stime) * 1000 / args.samples, 1),
     }
+    if args.latency:
+        calls_per_sample = args.tool_turns + 1
+        ideal = min(args.workers, args.samples) / (calls_per_sample * args.latency)
+        result["latency_s"] = args.latency
+        result["ideal_samples_per_s"] = round(ideal, 1)
+        result["fraction_of_ideal"] = round(stats["samples_per_second"] / ideal, 3)
     print(json.dumps(result, indent=2))
 
 

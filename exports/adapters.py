@@ -25,10 +25,11 @@ ATROPOS_NO_LOGPROB = 1.0
 
 _META = ("session_id", "sample", "calls", "model", "token_source", "tokenizer", "tokenizer_sha256",
          "chat_template_sha256", "finish_reason", "truncated", "completed")
+_BATCH_META = ("group_id", "group_sample")  # only in records of `hermes batch` sessions
 
 
 def meta(record: dict[str, Any]) -> dict[str, Any]:
-    return {key: record.get(key) for key in _META}
+    return {key: record.get(key) for key in _META} | {key: record[key] for key in _BATCH_META if key in record}
 
 
 def atropos_messages(system_prompt: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

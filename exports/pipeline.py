@@ -37,7 +37,7 @@ class ExportOptions:
     fmt: str = "sharegpt"
     filter: SessionFilter = field(default_factory=SessionFilter)
     tokenizer: ChatTokenizer | None = None
-    rewards: dict[str, float] = field(default_factory=dict)
+    rewards: dict[str, float] = field(default_factory=dict)  # by session id; else a batch verifier's reward
     merge: bool = True  # rollout: merge calls whose prompts extend each other
     train_on: str = "all"  # openai: "all" assistant turns or only the "last"
     group_by: str = "prompt"  # atropos: "prompt" (attempts at one task form a group) or "session"
@@ -105,8 +105,12 @@ class _Exporter:
 
     def _token_lines(self, t: Trajectory) -> Iterator[str]:
         assert self.builder is not None
-        records = self.builder.records(t, self.o.rewards.get(t.session_id))
+        batch = t.session.batch or {}
+        # a rewards file wins; else the verifier's reward a batch run logged
+        records = self.builder.records(t, self.o.rewards.get(t.session_id, batch.get("reward")))
         for record in records:
+            if batch.get("group"):  # `hermes batch`: which dataset row (group) and which of its K samples
+                record["group_id"], record["group_sample"] = batch["group"], batch.get("sample", 0)
             self.report.tokens += len(record["tokens"])
             self.report.sources[record["token_source"]] += 1
         if self.o.fmt == "rollout":
@@ -116,7 +120,9 @@ class _Exporter:
         elif records:
             conversation = adapters.atropos_messages(t.system_prompt, t.messages)
             if self.o.group_by == "prompt":  # grouped by the writing process (see run_export)
-                yield _Pending(t.session.first_prompt, [(r, conversation) for r in records])
+                # a batch run's K samples of one row share its group id (duplicate prompts do not)
+                group = f"batch:{batch['group']}" if batch.get("group") else t.session.first_prompt
+                yield _Pending(group, [(r, conversation) for r in records])
             else:
                 yield _compact(adapters.atropos_group(records, [conversation] * len(records)))
 

@@ -59,6 +59,8 @@ class Session:
     # messages an undo/retry/reset removed: with these, the whole story can be told in log order.
     compactions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     undone: set[int] = field(default_factory=set)
+    # `hermes batch`: the sample's group id (its dataset row), index in the group and verifier reward
+    batch: dict[str, Any] | None = None
 
     @property
     def model(self) -> str | None:
@@ -182,6 +184,8 @@ def load_session(path: Path) -> Session:
             session.calls.append(pending_view)
         elif kind == "session_end":
             session.end = event
+        elif kind == "batch_sample":
+            session.batch = event
     return session
 
 

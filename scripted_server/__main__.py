@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", dest="models", help="model id to list (repeatable)")
     parser.add_argument("--tool-turns", type=int, metavar="N",
                         help="every conversation: N terminal calls running `true`, then an answer (benchmarks)")
+    parser.add_argument("--tool-call", default='terminal {"command": "true"}', metavar="'NAME JSON'",
+                        help="with --tool-turns: the call each turn makes (default: terminal running `true`)")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="S",
+                        help="wait S seconds before every reply (a slow endpoint, for benchmarks)")
     parser.add_argument("--strict", action="store_true",
                         help="refuse malformed histories with OpenAI's HTTP 400s (see scripted_server/strict.py)")
     args = parser.parse_args(argv)
@@ -41,13 +46,20 @@ def main(argv: list[str] | None = None) -> int:
     replies = []
     if args.script:
         replies = [Reply.from_dict(r) for r in json.loads(args.script.read_text(encoding="utf-8"))]
+    tool_name, _, tool_args = args.tool_call.partition(" ")
     echo = args.echo or not args.script  # with nothing to replay, echoing is the only useful behaviour
 
     def respond(body: dict, index: int) -> Reply:
+        reply = _respond(body, index)
+        if args.latency:
+            reply = dataclasses.replace(reply, delay=args.latency)
+        return reply
+
+    def _respond(body: dict, index: int) -> Reply:
         if args.tool_turns is not None:  # keyed on the conversation, so any number can run at once
             done = sum(1 for m in body.get("messages") or [] if m.get("role") == "tool")
             if done < args.tool_turns:
-                return Reply(tool_calls=[ToolCall("terminal", {"command": "true"})])
+                return Reply(tool_calls=[ToolCall(tool_name, json.loads(tool_args))])
             return Reply(content="done")
         if index < len(replies):
             return replies[index]
