@@ -223,6 +223,11 @@ class SessionSummary:
     user_turns: int
     model: str | None
     path: Path
+    mode: str = "repl"  # how it was run: repl (a chat), oneshot (-p), batch, run_agent
+
+    @property
+    def is_chat(self) -> bool:
+        return self.mode == "repl"
 
 
 # Our recorder writes `{"v": 1, "type": "message", "seq": N, "ts": "...", "message": {"role": ...`, so
@@ -254,6 +259,7 @@ def summarize_session(path: Path) -> SessionSummary:
     # Each message is tracked as the raw line of a typed prompt, or None for any other message.
     prompts: list[bytes | None] = []
     model: str | None = None
+    mode = ""
     with path.open("rb") as fh:
         for raw in fh:
             if not raw.endswith(b"\n"):
@@ -273,6 +279,9 @@ def summarize_session(path: Path) -> SessionSummary:
                 kind = event.get("type")
                 if kind in ("session_start", "session_resume"):
                     model = event.get("model") or model
+                    # a run resumed in the REPL has become a chat; a chat resumed by -p stays one
+                    if event.get("mode") and (kind == "session_start" or event["mode"] == "repl"):
+                        mode = str(event["mode"])
                 elif kind in EDIT_EVENTS:
                     apply_edit(prompts, event, replacement=b"")  # a summary is not a prompt
     typed = [line for line in prompts if line]
@@ -280,7 +289,7 @@ def summarize_session(path: Path) -> SessionSummary:
     if typed:
         first = _clip(str((_loads(typed[0]).get("message") or {}).get("content", "")))
     session_id = session_id_of(path)
-    return SessionSummary(session_id, _started(session_id, path), first, len(typed), model, path)
+    return SessionSummary(session_id, _started(session_id, path), first, len(typed), model, path, mode or "repl")
 
 
 def _loads(raw: bytes) -> dict[str, Any]:
@@ -289,6 +298,26 @@ def _loads(raw: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+_SUMMARIES: dict[tuple[Path, int, int], SessionSummary] = {}  # (path, mtime_ns, size) -> its summary
+
+
+def all_sessions(directory: Path) -> list[SessionSummary]:
+    """Every session with at least one typed prompt, newest first, for paged listings. A log is
+    read again only when it changed since the last listing (most have not)."""
+    found: list[SessionSummary] = []
+    for path in session_logs(directory):
+        try:
+            stat = path.stat()
+            key = (path, stat.st_mtime_ns, stat.st_size)
+            summary = _SUMMARIES.get(key) or summarize_session(path)
+        except OSError:
+            continue  # deleted or unreadable meanwhile
+        _SUMMARIES[key] = summary
+        if summary.user_turns:
+            found.append(summary)
+    return found
 
 
 def list_sessions(directory: Path, limit: int = 20) -> list[SessionSummary]:

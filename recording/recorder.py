@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from recording.paths import event_log_path, session_file_path
+from recording.private import private_dir
 from recording.redact import Redactor
 from recording.session_file import SessionFileWriter
 from recording.session_lock import lock_session, release_session
@@ -76,7 +77,7 @@ class SessionRecorder:
         self._live_file = live_file
         self._file_stale = False
         self.model = model
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         self.event_log = event_log_path(directory, session_id)
         self.session_file = session_file_path(directory, session_id)
         self._redact = redactor or Redactor()

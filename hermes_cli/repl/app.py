@@ -46,6 +46,7 @@ class Repl:
         self.log_dir = settings.log_dir
         self.commands = Commands(self)
         self._models: list[str] = []
+        self._banner_shown, self._recap = False, ""
         self.agent = self._make_agent(resume=agent_factory.resolve_resume(args, self.log_dir))
 
     # -- set-up ------------------------------------------------------------------------------
@@ -61,14 +62,20 @@ class Repl:
         if self.settings.model.default:  # /model may have changed it since start-up
             agent.set_model(self.settings.model.default)
         agent.tool_context.extra["ask_sudo_password"] = SudoPrompt(pause=self.renderer.paused)
+        from hermes_cli.repl.wording import repl_filter
         from recording.redact import Redactor
 
-        self.renderer.redact = Redactor([agent.endpoint.api_key])  # an endpoint error may echo the key
+        # an endpoint error may echo the key; CLI advice (--model, --list-toolsets) becomes /commands
+        self.renderer.redact = repl_filter(Redactor([agent.endpoint.api_key]))
         if resume is not None:
-            from agent.session_resume import recap
+            from hermes_cli.repl.resume_view import restore_usage, resumed_text
 
-            self.renderer.info(f"resumed session {agent.session_id} ({len(agent.messages)} messages)\n"
-                               + recap(agent.messages))
+            restore_usage(agent, resume)
+            self.renderer.usage_from(agent.session_id, agent.usage)
+            # --continue: shown under the banner (run() prints it); /resume: now
+            self._recap = resumed_text(agent)
+            if self._banner_shown:
+                self.renderer.info(self._recap)
         return agent
 
     def _save_allowlist(self, allowlist: list[str]) -> None:
@@ -96,11 +103,6 @@ class Repl:
 
     def toolset_choices(self) -> list[str]:
         return [*toolsets.get_toolset_names(), "all"]
-
-    def session_choices(self) -> list[str]:
-        from recording.reader import session_id_of, session_logs
-
-        return [session_id_of(p) for p in session_logs(self.log_dir)[:50]]
 
     def set_model(self, name: str) -> None:
         self.settings.set("model.default", name, "/model")
@@ -157,7 +159,7 @@ class Repl:
 
         fmt, _, output = arg.partition(" ")
         fmt = fmt or "sharegpt"
-        output = output.strip() or f"hermes_{self.agent.session_id}.{fmt}.jsonl"
+        output = output.strip() or str(self.settings.home / "exports" / f"hermes_{self.agent.session_id}.{fmt}.jsonl")
         self.agent.flush()
         paths = self.agent.session_paths
         if paths is None:
@@ -188,6 +190,9 @@ class Repl:
             "session_id": agent.session_id, "log_path": str(self.log_dir / f"session_{agent.session_id}.jsonl"),
             "personality": self.personality, "safety": agent_factory.safety_line(agent),
         })
+        self._banner_shown = True
+        if self._recap:
+            self.renderer.info(self._recap)
 
     def run_turn(self, text: str) -> None:
         self.renderer.start_turn()
@@ -215,7 +220,9 @@ class Repl:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.agent.close()
         try:
-            self.renderer.info(f"session saved: {self.log_dir / f'session_{self.agent.session_id}.jsonl'}")
+            from hermes_cli.repl.resume_view import exit_lines
+
+            self.renderer.info(exit_lines(self.agent, self.log_dir))
         except OSError:  # the terminal is gone (SIGHUP)
             pass
 

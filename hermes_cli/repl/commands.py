@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import difflib
 import io
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import toolsets
 from agent.personalities import personality_names, resolve_personality
+from hermes_cli.repl.commands_sessions import SessionCommands
 
 if TYPE_CHECKING:
     from hermes_cli.repl.app import Repl
@@ -21,7 +20,7 @@ ALIASES = {"reset": "new", "exit": "quit", "q": "quit", "h": "help", "?": "help"
 EXIT = object()  # returned by a command to end the session
 
 
-class Commands:
+class Commands(SessionCommands):
     def __init__(self, repl: Repl) -> None:
         self.repl = repl
 
@@ -193,32 +192,6 @@ class Commands:
         self.repl.agent.reset(new_session=True)
         self.repl.renderer.info(f"new session {self.repl.agent.session_id}")
 
-    def cmd_history(self, arg: str) -> None:
-        """Show the conversation so far"""
-        from hermes_cli.repl.transcript import to_markdown
-
-        messages = self.repl.agent.messages
-        if not messages:
-            self.repl.renderer.info("no messages yet")
-            return
-        self.repl.renderer.markdown(to_markdown(messages, session_id=self.repl.agent.session_id,
-                                                model=self.repl.agent.model or ""))
-
-    def cmd_save(self, arg: str) -> None:
-        """Save the conversation as markdown: /save [file]"""
-        from hermes_cli.repl.transcript import to_markdown
-
-        agent = self.repl.agent
-        path = Path(os.path.expanduser(arg or f"hermes_{agent.session_id}.md")).resolve()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(to_markdown(agent.messages, session_id=agent.session_id, model=agent.model or "",
-                                        clip=False), encoding="utf-8")
-        except OSError as exc:
-            self.repl.renderer.error(f"could not save to {path}: {exc}")
-            return
-        self.repl.renderer.info(f"saved {len(agent.messages)} messages to {path}")
-
     def cmd_undo(self, arg: str) -> None:
         """Remove the last exchange (your last message and the replies)"""
         removed = self.repl.agent.undo()
@@ -238,41 +211,6 @@ class Commands:
     def cmd_compress(self, arg: str) -> None:
         """Summarise older messages to free context"""
         self.repl.agent.compress("requested with /compress")
-
-    # -- sessions ----------------------------------------------------------------------------
-    def cmd_sessions(self, arg: str) -> None:
-        """List recent sessions"""
-        from recording.reader import list_sessions
-
-        sessions = list_sessions(self.repl.log_dir, limit=int(arg) if arg.isdigit() else 20)
-        if not sessions:
-            self.repl.renderer.info(f"no sessions in {self.repl.log_dir}")
-            return
-        rows = [[s.session_id, f"{s.started:%Y-%m-%d %H:%M}", str(s.user_turns), s.first_prompt[:60]]
-                for s in sessions]
-        self.repl.renderer.table("Sessions", ["id", "started", "turns", "first prompt"], rows)
-        self.repl.renderer.info("resume one with /resume ID (a unique prefix is enough)")
-
-    def cmd_resume(self, arg: str) -> None:
-        """Resume a session: /resume ID (latest if no id)"""
-        from recording.reader import find_session, session_logs
-
-        try:
-            if arg:
-                path = find_session(self.repl.log_dir, arg)
-            else:
-                logs = [p for p in session_logs(self.repl.log_dir) if p.stem != f"session_{self.repl.agent.session_id}"]
-                if not logs:
-                    raise ValueError("no earlier session to resume")
-                path = logs[0]
-        except ValueError as exc:
-            self.repl.renderer.warn(str(exc))
-            return
-        self.repl.resume(path)
-
-    def cmd_export(self, arg: str) -> None:
-        """Export this session: /export [sharegpt|openai|atif|rollout] [file]"""
-        self.repl.export(arg)
 
     # -- switches ----------------------------------------------------------------------------
     def cmd_verbose(self, arg: str) -> None:

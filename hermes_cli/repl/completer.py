@@ -1,4 +1,4 @@
-"""Tab completion: slash commands, then their arguments (models, personalities, toolsets, sessions)."""
+"""Tab completion: slash commands, then their arguments (models, personalities, toolsets, sessions, skills)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ class SlashCompleter(Completer):
             "model": repl.available_models,
             "personality": repl.personality_choices,
             "toolsets": repl.toolset_choices,
-            "resume": repl.session_choices,
+            "resume": lambda: resume_choices(repl),
             "export": lambda: EXPORT_FORMATS,
+            "skills": skill_choices,
         }
 
     def get_completions(self, document: Document, complete_event) -> Iterable[Completion]:
@@ -52,6 +53,21 @@ class SlashCompleter(Completer):
             options = list(choices())
         except Exception:  # a completion source must never break typing
             return
-        for option in options:
-            if option.startswith(current) and option != current:
-                yield Completion(option, start_position=-len(current))
+        for option in options:  # a name, or (name, what it is) shown beside it in the menu
+            name, meta = option if isinstance(option, tuple) else (option, "")
+            if name.startswith(current) and name != current:
+                yield Completion(name, start_position=-len(current), display_meta=meta)
+
+
+def resume_choices(repl: Repl) -> list[tuple[str, str]]:
+    """Session ids with date, mode, turns and first prompt: bare ids say nothing."""
+    from hermes_cli.repl.commands_sessions import describe
+    from recording.reader import all_sessions
+
+    return [(s.session_id, describe(s)) for s in all_sessions(repl.log_dir)[:50]]
+
+
+def skill_choices() -> list[tuple[str, str]]:
+    from tools import skills_store
+
+    return [(s.name, s.description) for s in sorted(skills_store.load_catalog().skills.values(), key=lambda s: s.name)]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import HTML
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
@@ -16,6 +17,14 @@ if TYPE_CHECKING:
     from hermes_cli.repl.app import Repl
 
 PROMPT = HTML("<ansicyan><b>❯ </b></ansicyan>")
+CONTINUATION = HTML("<ansicyan>… </ansicyan>")
+
+
+def _typing_a_command() -> bool:
+    from prompt_toolkit.application import get_app
+
+    text = get_app().current_buffer.text  # the command word only: arguments complete on Tab
+    return text.startswith("/") and not any(c.isspace() for c in text)
 
 
 def _bindings() -> KeyBindings:
@@ -59,7 +68,9 @@ def make_prompt_session(repl: Repl, history_path: Path) -> PromptSession[str]:
         PROMPT,
         history=_history(history_path),
         completer=SlashCompleter(repl),
-        complete_while_typing=False,
+        # typing `/` opens the command menu (with each command's help); plain messages never complete
+        complete_while_typing=Condition(_typing_a_command),
+        prompt_continuation=CONTINUATION,  # marks the lines after an Alt-Enter newline
         key_bindings=_bindings(),
         bottom_toolbar=toolbar,
         enable_history_search=False,

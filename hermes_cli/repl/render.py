@@ -161,6 +161,10 @@ class Renderer:
             self._footer(result or {})
             self._tools.clear()
 
+    def usage_from(self, session_id: str, usage: dict[str, Any]) -> None:
+        """Turn footers count from `usage` (a resumed session's tokens so far), not from 0."""
+        self._usage_base = (session_id, float(usage.get("prompt_tokens", 0)), float(usage.get("completion_tokens", 0)))
+
     def info(self, text: str) -> None:
         self._message(text, "", None)
 
