@@ -195,13 +195,16 @@ class Repl:
             self.renderer.info(self._recap)
 
     def run_turn(self, text: str) -> None:
+        from hermes_cli.repl.tty_echo import no_control_echo
+
         self.renderer.start_turn()
-        try:
-            result = self.agent.run_conversation(text, conversation_history=self.agent.messages)
-        except KeyboardInterrupt:  # landed between the loop's own handlers
-            self.agent.interrupt()
-            result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
-                      "usage": dict(self.agent.usage)}
+        with no_control_echo():  # a Ctrl-C's `^C` is written by end_turn, on its own line
+            try:
+                result = self.agent.run_conversation(text, conversation_history=self.agent.messages)
+            except KeyboardInterrupt:  # landed between the loop's own handlers
+                self.agent.interrupt()
+                result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
+                          "usage": dict(self.agent.usage)}
         self.renderer.end_turn(result)
 
     def handle(self, text: str) -> object:

@@ -158,6 +158,8 @@ class Renderer:
                 self._reasoning_reset()
             self._spinner.stop()
             self._hide_spinner()
+            if (result or {}).get("status") == "interrupted":
+                self._line("^C", "dim", "notice")  # after the partial answer, never glued to it
             self._footer(result or {})
             self._tools.clear()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+import time
 from pathlib import Path
 
 from scripted_server import Reply
@@ -185,3 +186,18 @@ def test_recap_of_a_few_exchanges():
     lines = recap(messages, exchanges=3).splitlines()
     assert lines[0].startswith("… 2 earlier exchange") and lines[1:] == ["you: q2", "hermes: a2", "you: q3", "hermes: a3",
                                                                        "you: q4", "hermes: a4"]
+
+
+def test_ctrl_c_during_an_answer_is_shown_on_a_line_of_its_own(repl_factory):
+    llm, repl = repl_factory([Reply(content="first line here\n\nsecond para starts " + "z " * 100, chunk_delay=0.3)])
+    repl.type("go")
+    repl.child.expect("first line here")
+    time.sleep(1.0)  # part of the second paragraph has streamed
+    repl.child.sendcontrol("c")
+    repl.child.expect("interrupted")
+    repl.child.expect(PROMPT)
+    screen = repl.screen.replace("\x03", "")
+    assert re.search(r"\n\^C\n", screen), screen[-600:]
+    assert screen.count("^C") == 1  # the terminal's own echo is not glued to the answer
+    assert screen.index("second para starts") < screen.index("^C") < screen.index("interrupted")
+    repl.quit()
