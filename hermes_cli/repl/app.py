@@ -46,6 +46,7 @@ class Repl:
         self.log_dir = settings.log_dir
         self.commands = Commands(self)
         self._models: list[str] = []
+        self._warm_thread: threading.Thread | None = None
         self._banner_shown, self._recap = False, ""
         self.agent = self._make_agent(resume=agent_factory.resolve_resume(args, self.log_dir))
 
@@ -95,7 +96,10 @@ class Repl:
             pass
 
     # -- state the commands change -------------------------------------------------------------
-    def available_models(self) -> list[str]:
+    def available_models(self, wait: bool = False) -> list[str]:
+        """The endpoint's models (fetched at start-up); `wait`: give the fetch a moment to finish."""
+        if wait and self._warm_thread is not None:
+            self._warm_thread.join(timeout=5)
         return self._models
 
     def personality_choices(self) -> list[str]:
@@ -243,7 +247,8 @@ class Repl:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._hang_up)
         self.banner()
-        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        self._warm_thread = threading.Thread(target=self._warm_up, name="warm-up", daemon=True)
+        self._warm_thread.start()
         session = make_prompt_session(self, self.settings.home / "history")
         last_ctrl_c = 0.0
         try:

@@ -151,8 +151,12 @@ class Commands(SessionCommands):
             listing = f"\navailable: {', '.join(known[:30])}" if known else ""
             self.repl.renderer.info(f"model: {agent.model} at {agent.endpoint.host}{listing}")
             return
+        from hermes_cli.repl.model_check import unlisted_warning
+
         self.repl.set_model(arg)
         self.repl.renderer.info(f"model set to {arg} (from the next message)")
+        if warning := unlisted_warning(arg, self.repl.available_models(wait=True)):
+            self.repl.renderer.warn(warning)
 
     def cmd_prompt(self, arg: str) -> None:
         """Show or set the system prompt: /prompt [text] (/prompt reset for the default)"""

@@ -201,3 +201,15 @@ def test_ctrl_c_during_an_answer_is_shown_on_a_line_of_its_own(repl_factory):
     assert screen.count("^C") == 1  # the terminal's own echo is not glued to the answer
     assert screen.index("second para starts") < screen.index("^C") < screen.index("interrupted")
     repl.quit()
+
+
+def test_model_not_listed_by_the_server_is_allowed_with_a_warning(repl_factory):
+    llm, repl = repl_factory([Reply(content="ok")])
+    shown = repl.output_of("/model scripted-modle")
+    assert "model set to scripted-modle" in shown
+    assert "does not list scripted-modle" in shown and "Did you mean scripted-model" in shown
+    assert "does not list" not in repl.output_of("/model scripted-model")
+    repl.say("/model scripted-modle")
+    repl.say("hi")
+    assert llm.chat_requests[-1].body["model"] == "scripted-modle"  # still allowed
+    repl.quit()
