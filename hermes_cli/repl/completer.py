@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from hermes_cli.repl.app import Repl
 
 EXPORT_FORMATS = ["sharegpt", "openai", "atif", "rollout"]
+WHOLE_COMMANDS = frozenset([*Commands.names(), *ALIASES])  # typed in full: no menu while typing
 
 
 class SlashCompleter(Completer):
@@ -34,6 +35,8 @@ class SlashCompleter(Completer):
             return
         if " " not in text:
             word = text[1:].lower()
+            if not complete_event.completion_requested and word in WHOLE_COMMANDS:
+                return  # a whole command typed: the menu closes (Tab still lists what it starts)
             for name in Commands.names() + list(ALIASES):
                 if name.startswith(word):
                     yield Completion(f"/{name}", start_position=-len(text), display_meta=Commands.help_text(

@@ -21,10 +21,14 @@ CONTINUATION = HTML("<ansicyan>… </ansicyan>")
 
 
 def _typing_a_command() -> bool:
+    """While a command word is being typed: not once it is a whole command (the menu, and the
+    room kept for it under the prompt, go away), nor in its arguments (those complete on Tab)."""
     from prompt_toolkit.application import get_app
 
-    text = get_app().current_buffer.text  # the command word only: arguments complete on Tab
-    return text.startswith("/") and not any(c.isspace() for c in text)
+    from hermes_cli.repl.completer import WHOLE_COMMANDS
+
+    text = get_app().current_buffer.text
+    return text.startswith("/") and not any(c.isspace() for c in text) and text[1:].lower() not in WHOLE_COMMANDS
 
 
 def _bindings() -> KeyBindings:

@@ -59,7 +59,7 @@ class Renderer:
     code_theme = "ansi_dark"  # terminal palette colours, no background box
 
     def __init__(self, *, width: int | None = None, show_reasoning: bool = True, verbose: bool = False,
-                 spinner: bool = True, color: bool = True, write: Callable[[str], None] | None = None) -> None:
+                 spinner: bool | str = True, color: bool = True, write: Callable[[str], None] | None = None) -> None:
         self.width = width
         self.show_reasoning = show_reasoning
         self.redact: Callable[[str], str] = lambda text: text  # set once the endpoint key is known
@@ -71,9 +71,10 @@ class Renderer:
         self._write_fn = write
         isatty = getattr(write, "isatty", None)
         self._tty = bool(isatty()) if callable(isatty) else False
-        self._spinner_wanted = spinner and os.environ.get("HERMES_DISABLE_SPINNER", "") not in ("1", "true", "yes")
+        self._spinner_wanted = spinner not in (False, "none") and os.environ.get("HERMES_DISABLE_SPINNER", "") not in (
+            "1", "true", "yes")
         self._lock = threading.RLock()
-        self._spinner = Spinner(self._paint_spinner, self._lock)
+        self._spinner = Spinner(self._paint_spinner, self._lock, style=spinner if isinstance(spinner, str) else "kawaii")
         self._spinner_visible = False
         self._paused = 0
         self._held: list[str] = []

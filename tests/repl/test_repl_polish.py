@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
+import sys
 import time
 from pathlib import Path
 
+import pexpect
+
 from scripted_server import Reply
-from tests.conftest import run_hermes
+from tests.conftest import HERMES, run_hermes
 from tests.repl import test_repl_pty
 from tests.repl.test_repl_pty import PROMPT
 
@@ -153,7 +157,7 @@ def test_sessions_pages_chats_and_lists_one_shot_runs_apart(repl_factory, script
     assert "a one-shot question" in runs and "one-shot" in runs and "chat number" not in runs
     assert "usage:" in repl.output_of("/sessions banana")
     # /resume's completion menu says what each id is
-    repl.child.send("/resume 20261101_1022")
+    repl.child.send("/resume 20261101_102")  # three ids start so: Tab opens the menu
     repl.child.send("\t")
     repl.child.expect("chat · 1 turn · chat number 22")
     repl.child.sendcontrol("c")
@@ -213,3 +217,47 @@ def test_model_not_listed_by_the_server_is_allowed_with_a_warning(repl_factory):
     repl.say("hi")
     assert llm.chat_requests[-1].body["model"] == "scripted-modle"  # still allowed
     repl.quit()
+
+
+def _spinner_repl(llm, *args: str) -> pexpect.spawn:
+    """The REPL with the spinner left on (the shared harness turns it off)."""
+    env = dict(os.environ, TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1")
+    env.pop("HERMES_DISABLE_SPINNER", None)
+    child = pexpect.spawn(sys.executable, [str(HERMES), "--base-url", llm.base_url, "--api-key", "sk-test-0123456789",
+                                           "--model", "scripted-model", *args],
+                          env=env, encoding="utf-8", dimensions=(40, 140), timeout=20)
+    child.expect(PROMPT)
+    return child
+
+
+def _waiting_screen(child: pexpect.spawn) -> str:
+    child.send("hello\r")
+    child.expect("slow answer")
+    waited = child.before
+    child.expect(PROMPT)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    return waited
+
+
+def test_spinner_minimal_and_none(scripted_llm, hermetic_env):
+    from hermes_cli.repl.spinner import DOTS, FACES
+
+    minimal = _waiting_screen(_spinner_repl(scripted_llm([Reply(content="slow answer", delay=1.0)]), "--spinner", "minimal"))
+    assert "working…" in minimal and any(dot in minimal for dot in DOTS)
+    assert not any(face in minimal for face in FACES)
+    (hermetic_env / "config.yaml").write_text("display:\n  spinner: none\n", encoding="utf-8")
+    none = _waiting_screen(_spinner_repl(scripted_llm([Reply(content="slow answer", delay=1.0)])))
+    assert "working…" not in none and not any(face in none for face in FACES) and not any(d in none for d in DOTS)
+    (hermetic_env / "config.yaml").write_text("display:\n  spinner: false\n", encoding="utf-8")  # the old bool
+    assert run_hermes("--version").returncode == 0
+
+
+def test_bad_spinner_values_are_one_line_and_exit_2(hermetic_env):
+    flag = run_hermes("-p", "hi", "--spinner", "sparkles")
+    assert flag.returncode == 2 and "invalid choice: 'sparkles'" in flag.stderr and "kawaii" in flag.stderr
+    (hermetic_env / "config.yaml").write_text("display:\n  spinner: sparkles\n", encoding="utf-8")
+    config = run_hermes("-p", "hi", "--model", "m", "--base-url", "http://127.0.0.1:9/v1")
+    assert config.returncode == 2
+    assert config.stderr.splitlines() == [f"hermes: error: {hermetic_env / 'config.yaml'}:2: 'sparkles' is not valid "
+                                          "for display.spinner; expected one of kawaii, minimal, none"]
