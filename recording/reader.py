@@ -300,7 +300,7 @@ def _loads(raw: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-_SUMMARIES: dict[tuple[Path, int, int], SessionSummary] = {}  # (path, mtime_ns, size) -> its summary
+_SUMMARIES: dict[Path, tuple[int, int, SessionSummary]] = {}  # path -> (mtime_ns, size, its summary)
 
 
 def all_sessions(directory: Path) -> list[SessionSummary]:
@@ -310,11 +310,14 @@ def all_sessions(directory: Path) -> list[SessionSummary]:
     for path in session_logs(directory):
         try:
             stat = path.stat()
-            key = (path, stat.st_mtime_ns, stat.st_size)
-            summary = _SUMMARIES.get(key) or summarize_session(path)
+            cached = _SUMMARIES.get(path)
+            if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+                summary = cached[2]
+            else:
+                summary = summarize_session(path)
+                _SUMMARIES[path] = (stat.st_mtime_ns, stat.st_size, summary)
         except OSError:
             continue  # deleted or unreadable meanwhile
-        _SUMMARIES[key] = summary
         if summary.user_turns:
             found.append(summary)
     return found
