@@ -243,11 +243,11 @@ def _waiting_screen(child: pexpect.spawn) -> str:
 def test_spinner_minimal_and_none(scripted_llm, hermetic_env):
     from hermes_cli.repl.spinner import DOTS, FACES
 
-    minimal = _waiting_screen(_spinner_repl(scripted_llm([Reply(content="slow answer", delay=1.0)]), "--spinner", "minimal"))
+    minimal = _waiting_screen(_spinner_repl(scripted_llm([Reply(content="slow answer", delay=0.4)]), "--spinner", "minimal"))
     assert "working…" in minimal and any(dot in minimal for dot in DOTS)
     assert not any(face in minimal for face in FACES)
     (hermetic_env / "config.yaml").write_text("display:\n  spinner: none\n", encoding="utf-8")
-    none = _waiting_screen(_spinner_repl(scripted_llm([Reply(content="slow answer", delay=1.0)])))
+    none = _waiting_screen(_spinner_repl(scripted_llm([Reply(content="slow answer", delay=0.4)])))
     assert "working…" not in none and not any(face in none for face in FACES) and not any(d in none for d in DOTS)
     (hermetic_env / "config.yaml").write_text("display:\n  spinner: false\n", encoding="utf-8")  # the old bool
     assert run_hermes("--version").returncode == 0
