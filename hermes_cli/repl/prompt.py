@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,9 +51,11 @@ def _bindings() -> KeyBindings:
 
 
 def _history(path: Path):
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(exist_ok=True)
+    from recording.private import open_private, private_dir
+
+    try:  # what was typed can hold secrets: private, as the session logs
+        private_dir(path.parent)
+        os.close(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
         return FileHistory(str(path))
     except OSError:  # a read-only home still gets a working prompt
         return InMemoryHistory()

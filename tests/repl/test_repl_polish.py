@@ -86,6 +86,7 @@ def test_save_and_export_without_a_path_go_under_hermes_home_and_are_private(rep
     assert list(tmp_path.iterdir()) == []  # nothing written into the working directory
     assert mode(md) == mode(jsonl) == 0o600
     assert mode(hermetic_env / "sessions") == mode(hermetic_env / "exports") == 0o700
+    assert mode(hermetic_env / "history") == 0o600  # what was typed, for the up arrow
     # with a path, that path
     repl.say(f"/save {tmp_path / 'mine.md'}")
     assert (tmp_path / "mine.md").exists() and mode(tmp_path / "mine.md") == 0o600
