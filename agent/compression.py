@@ -214,11 +214,18 @@ def compress(conversation: Conversation, reason: str, summarise: Summarise,
         summary, call = summarise(messages[start:end])
     except Exception as exc:  # KeyboardInterrupt passes: the caller treats it as an interrupt
         return _fallback(conversation, reason, start, before, describe_error(exc))
-    result, new = _replace(conversation, start, end - start, summary_message(summary), summary, before, None)
+    # Before and after are both what the next request would send (system prompt, tools, messages),
+    # estimated alike: the server's count of the last prompt is not comparable with an estimate.
+    sent = request_tokens(conversation)
+    result, new = _replace(conversation, start, end - start, summary_message(summary), summary, sent, None)
+    if result.tokens_after >= sent:
+        return Outcome(f"nothing worth compressing: a summary of the {end - start} earlier messages would not "
+                       f"shrink the context (≈{sent:,} tokens of {budget.window:,}); the history is unchanged",
+                       usage=call.get("usage"), stuck=True)
     notice = (f"compressed {end - start} earlier messages into a summary ({reason}): "
-              f"context ≈{before:,} → {result.tokens_after:,} tokens of {budget.window:,}")
+              f"context ≈{sent:,} → {result.tokens_after:,} tokens of {budget.window:,}")
     event = {"start": start, "replaced_count": end - start, "summary": summary, "message": result.message,
-             "reason": reason, "tokens_before": before, "tokens_after": result.tokens_after, **call}
+             "reason": reason, "tokens_before": sent, "tokens_after": result.tokens_after, **call}
     return Outcome(notice, new, result, event, usage=call.get("usage"))
 
 
@@ -248,6 +255,7 @@ def _fallback(conversation: Conversation, reason: str, start: int, before: int, 
     if count <= 0:
         return Outcome(f"could not summarise older messages ({error}) and nothing older can be dropped")
     marker = omitted_message(count, error)
+    before = request_tokens(conversation)  # reported like the after figure: what a request sends
     result, new = _replace(conversation, start, count, marker, None, before, error)
     event = {"start": start, "replaced_count": count, "summary": None, "message": marker, "reason": reason,
              "error": error, "tokens_before": before, "tokens_after": result.tokens_after}

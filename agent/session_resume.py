@@ -144,15 +144,22 @@ def _line(text: str, limit: int = RECAP_CLIP) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def recap(messages: list[dict[str, Any]], limit: int = RECAP_CLIP) -> str:
-    """The last exchange in two short lines: what the user asked, how the answer began."""
-    start = next((i for i in range(len(messages) - 1, -1, -1) if is_prompt(messages[i])), None)
-    if start is None:
+def recap(messages: list[dict[str, Any]], limit: int = RECAP_CLIP, exchanges: int = 1) -> str:
+    """The last `exchanges` exchanges, two short lines each: what the user asked, how the answer
+    began; a first line counts the earlier ones left out."""
+    starts = [i for i, message in enumerate(messages) if is_prompt(message)]
+    if not starts:
         return "(no earlier messages)"
-    lines = [f"you: {_line(text_of(messages[start].get('content')), limit)}"]
-    answers = [m for m in messages[start + 1:] if m.get("role") == "assistant" and text_of(m.get("content")).strip()]
-    if answers:
-        lines.append(f"hermes: {_line(text_of(answers[-1].get('content')), limit)}")
-    else:
-        lines.append("hermes: (no answer yet)")
+    shown = starts[-max(exchanges, 1):]
+    lines = [f"… {len(starts) - len(shown)} earlier exchange(s) (/history shows them)"] if exchanges > 1 and len(
+        starts) > len(shown) else []
+    for n, start in enumerate(shown):
+        end = shown[n + 1] if n + 1 < len(shown) else len(messages)
+        lines.append(f"you: {_line(text_of(messages[start].get('content')), limit)}")
+        answers = [m for m in messages[start + 1:end]
+                   if m.get("role") == "assistant" and text_of(m.get("content")).strip()]
+        if answers:
+            lines.append(f"hermes: {_line(text_of(answers[-1].get('content')), limit)}")
+        else:
+            lines.append("hermes: (no answer yet)")
     return "\n".join(lines)

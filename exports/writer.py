@@ -9,16 +9,13 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-
-def _default_mode() -> int:
-    """What open() would give a new file under the current umask (mkstemp makes 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+from recording.private import private_dir
 
 
 class JsonlWriter:
-    """Use as a context manager; the file appears only when the block finishes without an error."""
+    """Use as a context manager; the file appears only when the block finishes without an error.
+
+    The file is 0600 (mkstemp's mode, kept on purpose): an export holds whole conversations."""
 
     def __init__(self, output: str | None) -> None:
         self.output = output if output not in (None, "") else "-"
@@ -36,7 +33,7 @@ class JsonlWriter:
             self._fh = sys.stdout
             return self
         target = Path(self.output).expanduser()
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         self._tmp = Path(name)
         if target.name.endswith(".gz"):
@@ -61,7 +58,6 @@ class JsonlWriter:
             if self._raw is not None:
                 self._raw.close()  # GzipFile leaves the file it wraps open
             if exc_type is None:
-                os.chmod(self._tmp, _default_mode())
                 os.replace(self._tmp, Path(self.output).expanduser())
         finally:
             if self._tmp.exists():

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-from agent.settings.schema import APPROVAL_MODES, SANDBOX_MODES
+from agent.settings.schema import APPROVAL_MODES, SANDBOX_MODES, SPINNERS
 
 USAGE_EXIT = 2
 
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox", choices=SANDBOX_MODES,
                    help="terminal.sandbox for local commands (default: config, else workspace-write where "
                         "bubblewrap works)")
+    p.add_argument("--spinner", choices=SPINNERS, help="display.spinner: the waiting indicator (default: config, else kawaii)")
     p.add_argument("--no-stream", action="store_true", help="ask for whole responses instead of streaming")
     p.add_argument("--stall-timeout", metavar="SECONDS",  # checked with the settings (model.stall_timeout)
                    help="give up on a model call after this long without a byte, then retry "

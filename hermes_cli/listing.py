@@ -34,19 +34,31 @@ def list_tools(out: TextIO = sys.stdout, *, wait: bool = True) -> int:
 
 def list_toolsets(out: TextIO = sys.stdout, *, wait: bool = True) -> int:
     _connect_mcp_servers(wait)
-    available = {s.name for s in model_tools.tool_availability() if s.available}
+    reasons = {s.name: s.reason or "unavailable" for s in model_tools.tool_availability() if not s.available}
     width = max(len(name) for name in toolsets.TOOLSETS)
+    indent = " " * (width + 4)
+    columns = max(shutil.get_terminal_size((100, 24)).columns - 1, 60)
     for name, definition in toolsets.TOOLSETS.items():
         tools = toolsets.resolve_toolset(name)
-        ready = [t for t in tools if t in available]
         includes = f" (includes {', '.join(definition['includes'])})" if definition["includes"] else ""
         out.write(f"  {name:<{width}}  {definition['description']}{includes}\n")
-        indent = " " * (width + 4)
-        line = f"{len(ready)}/{len(tools)} available: {', '.join(tools)}"
-        columns = max(shutil.get_terminal_size((100, 24)).columns - 1, 60)
-        out.write(textwrap.fill(line, columns, initial_indent=indent, subsequent_indent=indent + "  ") + "\n")
+        for line in toolset_lines(tools, reasons):
+            out.write(textwrap.fill(line, columns, initial_indent=indent, subsequent_indent=indent + "  ") + "\n")
     out.write("\n  all, *  every toolset\n")
     return 0
+
+
+def toolset_lines(tools: list[str], reasons: dict[str, str]) -> list[str]:
+    """`N/M available: ...` naming only the tools that can run, then one `unavailable: ... (reason)`
+    line per reason (tools sharing a reason, e.g. the browser's, are named together)."""
+    ready = [t for t in tools if t not in reasons]
+    lines = [f"{len(ready)}/{len(tools)} available: {', '.join(ready) or 'none'}"]
+    by_reason: dict[str, list[str]] = {}
+    for tool in tools:
+        if tool in reasons:
+            by_reason.setdefault(reasons[tool], []).append(tool)
+    lines += [f"unavailable: {', '.join(names)} ({reason})" for reason, names in by_reason.items()]
+    return lines
 
 
 def _connect_mcp_servers(wait: bool) -> list[str]:

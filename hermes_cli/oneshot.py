@@ -85,7 +85,10 @@ class StreamJsonOutput(TextOutput):
         payload = event_to_dict(event)
         if isinstance(event, ToolEnd):
             payload["duration_ms"] = round(payload.pop("duration") * 1000, 1)
-        self._line(payload)
+        if isinstance(event, Retrying):
+            payload["attempt"] = event.attempt + 1  # the attempt about to start, numbered as on stderr
+        # every line starts with its type, then the event's fields in their declared order
+        self._line({"type": payload.pop("type"), **payload})
         if isinstance(event, ToolEnd) and (todos := todo_view.todos_of(event.name, event.result)) is not None:
             self._line(todo_view.event(todos))  # the model's task list after each update
 
@@ -105,6 +108,7 @@ class ProgressOutput(TextOutput):
         if info.get("images"):
             self.err.write(f"  with {len(info['images'])} image(s): {', '.join(info['images'])}\n")
         self._streaming = False
+        self._arguments: dict[str, dict[str, Any]] = {}  # call id -> arguments, until the call ends
 
     def event(self, event: Event) -> None:
         if isinstance(event, TextDelta):
@@ -115,9 +119,14 @@ class ProgressOutput(TextOutput):
             self.out.write("\n")
         elif isinstance(event, ToolStart):
             self._end_stream()
+            self._arguments[event.call_id] = event.arguments
         elif isinstance(event, ToolEnd):
+            from hermes_cli.repl.text import key_argument, truncate
+
             mark = "✓" if event.ok else "✗"
-            self.err.write(f"  {mark} {event.name} ({event.duration:.2f}s)\n")
+            # the key argument (the command, the path), clipped; RedactingWriter hides any secret in it
+            arg = truncate(key_argument(event.name, self._arguments.pop(event.call_id, None)), 72)
+            self.err.write(f"  {mark} {event.name}{'  ' + arg if arg else ''} ({event.duration:.2f}s)\n")
             if (todos := todo_view.todos_of(event.name, event.result)) is not None:
                 self.err.write(f"    {todo_view.compact(todos)}\n")
         elif isinstance(event, (Notice, Retrying, Warn)):

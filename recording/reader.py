@@ -238,6 +238,11 @@ class SessionSummary:
     user_turns: int
     model: str | None
     path: Path
+    mode: str = "repl"  # how it was run: repl (a chat), oneshot (-p), batch, run_agent
+
+    @property
+    def is_chat(self) -> bool:
+        return self.mode == "repl"
 
 
 # Our recorder writes `{"v": 1, "type": "message", "seq": N, "ts": "...", "message": {"role": ...`, so
@@ -270,6 +275,7 @@ def summarize_session(path: Path) -> SessionSummary:
     # Each message is tracked as the raw line of a typed prompt, or None for any other message.
     prompts: list[bytes | None] = []
     model: str | None = None
+    mode = ""
     with path.open("rb") as fh:
         for raw in fh:
             if not raw.endswith(b"\n"):
@@ -291,6 +297,9 @@ def summarize_session(path: Path) -> SessionSummary:
                 kind = event.get("type")
                 if kind in ("session_start", "session_resume"):
                     model = event.get("model") or model
+                    # a run resumed in the REPL has become a chat; a chat resumed by -p stays one
+                    if event.get("mode") and (kind == "session_start" or event["mode"] == "repl"):
+                        mode = str(event["mode"])
                 elif kind in EDIT_EVENTS:
                     apply_edit(prompts, event, replacement=b"")  # a summary is not a prompt
     typed = [line for line in prompts if line]
@@ -298,7 +307,7 @@ def summarize_session(path: Path) -> SessionSummary:
     if typed:
         first = _clip(prompt_text((_loads(typed[0]).get("message") or {}).get("content", "")))
     session_id = session_id_of(path)
-    return SessionSummary(session_id, _started(session_id, path), first, len(typed), model, path)
+    return SessionSummary(session_id, _started(session_id, path), first, len(typed), model, path, mode or "repl")
 
 
 def _loads(raw: bytes) -> dict[str, Any]:
@@ -307,6 +316,29 @@ def _loads(raw: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+_SUMMARIES: dict[Path, tuple[int, int, SessionSummary]] = {}  # path -> (mtime_ns, size, its summary)
+
+
+def all_sessions(directory: Path) -> list[SessionSummary]:
+    """Every session with at least one typed prompt, newest first, for paged listings. A log is
+    read again only when it changed since the last listing (most have not)."""
+    found: list[SessionSummary] = []
+    for path in session_logs(directory):
+        try:
+            stat = path.stat()
+            cached = _SUMMARIES.get(path)
+            if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+                summary = cached[2]
+            else:
+                summary = summarize_session(path)
+                _SUMMARIES[path] = (stat.st_mtime_ns, stat.st_size, summary)
+        except OSError:
+            continue  # deleted or unreadable meanwhile
+        if summary.user_turns:
+            found.append(summary)
+    return found
 
 
 def list_sessions(directory: Path, limit: int = 20) -> list[SessionSummary]:

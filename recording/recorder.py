@@ -21,6 +21,7 @@ from typing import Any
 
 from recording import images
 from recording.paths import event_log_path, session_file_path
+from recording.private import open_private, private_dir
 from recording.redact import Redactor
 from recording.session_file import SessionFileWriter
 from recording.session_lock import lock_session, release_session
@@ -77,7 +78,7 @@ class SessionRecorder:
         self._live_file = live_file
         self._file_stale = False
         self.model = model
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         self.event_log = event_log_path(directory, session_id)
         self.session_file = session_file_path(directory, session_id)
         self._redact = redactor or Redactor()
@@ -87,7 +88,7 @@ class SessionRecorder:
         # `on_failure` (the agent's warning line) hears it once; the run itself goes on.
         self.failed: str | None = None
         self.on_failure: Callable[[str], None] | None = None
-        self._fd = os.open(self.event_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd = open_private(self.event_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # 0600, an old log too
         try:
             lock_session(self.event_log, session_id)  # SessionInUse when another process has it open
         except BaseException:

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from recording.private import open_private
+
 
 def _warn(message: str) -> None:
     sys.stderr.write(f"hermes: warning: {message}\n")
@@ -74,7 +76,8 @@ class SessionFileWriter:
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
             # "replace": a stray lone surrogate must not cost the whole file (see agent/unicode_text.py)
-            tmp.write_bytes(text.encode("utf-8", "replace"))
+            with os.fdopen(open_private(tmp), "wb") as fh:  # 0600, as the event log
+                fh.write(text.encode("utf-8", "replace"))
             os.replace(tmp, self.path)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a half-written temp file must not stay behind

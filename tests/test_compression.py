@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agent.compression import SUMMARY_INSTRUCTIONS, middle_span
@@ -99,7 +101,9 @@ def test_compress_replaces_the_middle_and_the_next_request_carries_the_summary(s
 
 def test_compression_triggers_before_a_call_that_would_pass_the_threshold(scripted_llm):
     big = {"prompt_tokens": 900, "completion_tokens": 5, "total_tokens": 905}
-    replies = [Reply(content=f"answer {n}", usage=big if n == 3 else None) for n in range(4)] + [Reply(content="fine")]
+    # answers long enough that a summary of them is smaller (else compressing is not worth it)
+    replies = [Reply(content=f"answer {n} " + "detail " * 60, usage=big if n == 3 else None)
+               for n in range(4)] + [Reply(content="fine")]
     llm = scripted_llm(Script(replies))
     notices: list[str] = []
     agent = make_agent(llm, notices, context_window=1000, compress_threshold=0.8)
@@ -160,6 +164,33 @@ def test_summary_failure_over_the_window_drops_oldest_and_says_so(scripted_llm, 
     agent.close()
     log = log_dir / f"session_{agent.session_id}.jsonl"
     assert load_session(log).messages == agent.messages
+
+
+def test_compress_reports_what_is_sent_and_keeps_a_history_a_summary_would_not_shrink(scripted_llm, log_dir):
+    """Before and after are the same measure (the issue saw the server's 115 prompt tokens "grow" to
+    an estimate of 2,258); a summary longer than what it replaces is not applied."""
+    tiny = {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}
+    wordy = Reply(content="a summary longer than the short exchanges it would replace " * 10)
+    llm = scripted_llm(Script([Reply(content=f"a{n}", usage=tiny) for n in range(6)], summary=wordy))
+    notices: list[str] = []
+    agent = make_agent(llm, notices)
+    converse(agent, 6)
+    before = list(agent.messages)
+    assert agent.compress("manual") is None and agent.messages == before
+    assert notices[-1].startswith("nothing worth compressing") and "unchanged" in notices[-1]
+    agent.close()
+    assert not [e for e in read_jsonl(log_dir / f"session_{agent.session_id}.jsonl")
+                if e["type"] == "context_compressed"]
+
+    long = scripted_llm(Script([Reply(content="detail " * 200, usage=tiny) for _ in range(6)]))
+    notices = []
+    agent = make_agent(long, notices)
+    converse(agent, 6)
+    result = agent.compress("manual")
+    assert result is not None and result.tokens_before > result.tokens_after
+    shown = [int(n.replace(",", "")) for n in re.findall(r"≈([\d,]+) → ([\d,]+)", notices[-1])[0]]
+    assert shown == [result.tokens_before, result.tokens_after] and shown[0] > 1000  # tools and prompt counted
+    agent.close()
 
 
 def test_nothing_to_compress_says_so(scripted_llm):

@@ -93,7 +93,7 @@ def test_unknown_nested_key_names_file_line_and_suggests(tmp_path):
         f"{path}:7: unknown key 'toolset' ignored (did you mean 'toolsets'?)",
     ]
     assert config.get("agent.max_turns") == 5
-    assert config.get("display.spinner") is True
+    assert config.get("display.spinner") == "kawaii"
 
 
 def test_free_form_sections_take_any_names(tmp_path):

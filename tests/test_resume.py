@@ -222,3 +222,33 @@ def test_list_sessions_on_missing_or_empty_dir(tmp_path, missing):
     if not missing:
         directory.mkdir()
     assert list_sessions(directory) == []
+
+
+def test_all_sessions_knows_the_mode_and_rereads_only_changed_logs(scripted_llm, log_dir):
+    from recording import reader
+
+    llm = scripted_llm([Reply(content="one"), Reply(content="two")])
+    agent = AIAgent(model="scripted-model", base_url=llm.base_url, api_key="k", enabled_toolsets=["terminal"],
+                    mode="oneshot")
+    agent.chat("first question")
+    (summary,) = reader.all_sessions(log_dir)
+    assert summary.mode == "oneshot" and not summary.is_chat and summary.user_turns == 1
+    assert reader.all_sessions(log_dir)[0] is summary  # unchanged: not read again
+    agent.chat("second question")
+    agent.close()
+    assert reader.all_sessions(log_dir)[0].user_turns == 2
+
+
+def test_resuming_makes_an_old_world_readable_log_private(scripted_llm, log_dir):
+    llm = scripted_llm([Reply(content="one"), Reply(content="two")])
+    agent = AIAgent(model="scripted-model", base_url=llm.base_url, api_key="k", enabled_toolsets=["terminal"])
+    agent.chat("first question")
+    agent.close()
+    log = log_dir / f"session_{agent.session_id}.jsonl"
+    log.chmod(0o644)  # as an older hermes left it
+    (log_dir / f"session_{agent.session_id}.json").chmod(0o644)
+    again = AIAgent(model="scripted-model", base_url=llm.base_url, api_key="k", enabled_toolsets=["terminal"],
+                    resume=log)
+    again.chat("second question")
+    again.close()
+    assert [oct(p.stat().st_mode & 0o777) for p in sorted(log_dir.glob("session_*"))] == ["0o600", "0o600"]

@@ -220,5 +220,5 @@ def test_several_problems_are_one_prefixed_line_each(scripted_llm, hermetic_env:
         f"hermes: error: {hermetic_env / 'config.yaml'}:1: 'soon' is not valid for terminal.timeout; "
         "expected a number > 0",
         f"hermes: error: {hermetic_env / 'config.yaml'}:2: 'maybe' is not valid for display.spinner; "
-        "expected true or false",
+        "expected one of kawaii, minimal, none",
     ]

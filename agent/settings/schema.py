@@ -15,6 +15,9 @@ BACKENDS = ("local", "docker", "ssh", "singularity", "apptainer", "modal")
 APPROVAL_MODES = ("read-only", "ask", "auto-edit", "yolo")
 SANDBOX_MODES = ("off", "read-only", "workspace-write")
 SSH_HOST_KEY_POLICIES = ("strict", "accept-new", "off")
+SPINNERS = ("kawaii", "minimal", "none")
+# Settings that were booleans before they had named values: (what false means, what true means).
+LEGACY_BOOLS: dict[str, tuple[str, str]] = {"display.spinner": ("none", "kawaii")}
 
 
 class Field:
@@ -106,7 +109,7 @@ FIELDS: tuple[Field, ...] = (
     _t("modal_profile", "str"),
     _t("modal_profiles_file", "str"),
     _t("modal_connect_timeout", "float", above=0),
-    Field("display.spinner", "bool", True, nullable=False),
+    Field("display.spinner", "enum", "kawaii", choices=SPINNERS, nullable=False),
     Field("display.show_reasoning", "bool", True, nullable=False),
     Field("display.verbose", "bool", False, nullable=False),
     Field("approvals.mode", "enum", "ask", env=("HERMES_YOLO",), choices=APPROVAL_MODES, nullable=False),
@@ -228,7 +231,7 @@ class TerminalSettings:
 
 @dataclass
 class DisplaySettings:
-    spinner: bool = True
+    spinner: str = "kawaii"  # kawaii (faces and verbs), minimal (a dot spinner), none
     show_reasoning: bool = True
     verbose: bool = False
 

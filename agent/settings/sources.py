@@ -248,6 +248,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "approval_mode": ("approvals.mode", "--approval-mode"),
     "stall_timeout": ("model.stall_timeout", "--stall-timeout"),
     "sandbox": ("terminal.sandbox", "--sandbox"),
+    "spinner": ("display.spinner", "--spinner"),
 }
 SWITCHES: dict[str, tuple[str, Any, str]] = {
     "no_stream": ("agent.stream", False, "--no-stream"),

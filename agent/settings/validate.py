@@ -9,7 +9,7 @@ import math
 from typing import Any
 from urllib.parse import urlparse
 
-from agent.settings.schema import Field
+from agent.settings.schema import LEGACY_BOOLS, Field
 from agent.settings.sources import FALSY, TRUTHY, Entry, _NotBool, short
 
 
@@ -82,6 +82,8 @@ def coerce(spec: Field, raw: Any) -> Any:
             return False
         raise Invalid("")
     if kind == "enum":
+        if isinstance(raw, bool) and spec.key in LEGACY_BOOLS:
+            return LEGACY_BOOLS[spec.key][raw]
         if isinstance(raw, bool) and ("off" if not raw else "on") in spec.choices:
             return "off" if not raw else "on"  # YAML 1.1 reads a bare `off` as false
         if isinstance(raw, _NotBool) or not isinstance(raw, str) or raw.strip().lower() not in spec.choices:

@@ -55,6 +55,8 @@ class Repl:
         self.commands = Commands(self)
         self.attachments = Attachments(agent_factory.load_images(getattr(args, "image", None) or []))  # /image, pasted paths
         self._models: list[str] = []
+        self._warm_thread: threading.Thread | None = None
+        self._banner_shown, self._recap = False, ""
         self.agent = self._make_agent(resume=agent_factory.resolve_resume(args, self.log_dir))
 
     # -- set-up ------------------------------------------------------------------------------
@@ -70,14 +72,20 @@ class Repl:
         if self.settings.model.default:  # /model may have changed it since start-up
             agent.set_model(self.settings.model.default)
         agent.tool_context.extra["ask_sudo_password"] = SudoPrompt(pause=self.renderer.paused)
+        from hermes_cli.repl.wording import repl_filter
         from recording.redact import Redactor
 
-        self.renderer.redact = Redactor([agent.endpoint.api_key])  # an endpoint error may echo the key
+        # an endpoint error may echo the key; CLI advice (--model, --list-toolsets) becomes /commands
+        self.renderer.redact = repl_filter(Redactor([agent.endpoint.api_key]))
         if resume is not None:
-            from agent.session_resume import recap
+            from hermes_cli.repl.resume_view import restore_usage, resumed_text
 
-            self.renderer.info(f"resumed session {agent.session_id} ({len(agent.messages)} messages)\n"
-                               + recap(agent.messages))
+            restore_usage(agent, resume)
+            self.renderer.usage_from(agent.session_id, agent.usage)
+            # --continue: shown under the banner (run() prints it); /resume: now
+            self._recap = resumed_text(agent)
+            if self._banner_shown:
+                self.renderer.info(self._recap)
         return agent
 
     def _save_allowlist(self, allowlist: list[str]) -> None:
@@ -98,7 +106,10 @@ class Repl:
         self.renderer.warm_up()
 
     # -- state the commands change -------------------------------------------------------------
-    def available_models(self) -> list[str]:
+    def available_models(self, wait: bool = False) -> list[str]:
+        """The endpoint's models (fetched at start-up); `wait`: give the fetch a moment to finish."""
+        if wait and self._warm_thread is not None:
+            self._warm_thread.join(timeout=5)
         return self._models
 
     def personality_choices(self) -> list[str]:
@@ -106,11 +117,6 @@ class Repl:
 
     def toolset_choices(self) -> list[str]:
         return [*toolsets.get_toolset_names(), "all"]
-
-    def session_choices(self) -> list[str]:
-        from recording.reader import session_id_of, session_logs
-
-        return [session_id_of(p) for p in session_logs(self.log_dir)[:50]]
 
     def set_model(self, name: str) -> None:
         self.settings.set("model.default", name, "/model")
@@ -172,7 +178,7 @@ class Repl:
 
         fmt, _, output = arg.partition(" ")
         fmt = fmt or "sharegpt"
-        output = output.strip() or f"hermes_{self.agent.session_id}.{fmt}.jsonl"
+        output = output.strip() or str(self.settings.home / "exports" / f"hermes_{self.agent.session_id}.{fmt}.jsonl")
         self.agent.flush()
         paths = self.agent.session_paths
         if paths is None:
@@ -203,19 +209,25 @@ class Repl:
             "session_id": agent.session_id, "log_path": str(self.log_dir / f"session_{agent.session_id}.jsonl"),
             "personality": self.personality, "safety": agent_factory.safety_line(agent),
         })
+        self._banner_shown = True
+        if self._recap:
+            self.renderer.info(self._recap)
 
     def run_turn(self, text: str) -> None:
+        from hermes_cli.repl.tty_echo import no_control_echo
+
         if (message := prepare_message(self, text)) is None:
             return
         with self.typeahead.holding() if self.typeahead else contextlib.nullcontext():
             self.renderer.start_turn()
-            try:
-                result = self.agent.run_conversation(message[0], conversation_history=self.agent.messages,
-                                                     images=message[1])
-            except KeyboardInterrupt:  # landed between the loop's own handlers
-                self.agent.interrupt()
-                result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
-                          "usage": dict(self.agent.usage)}
+            with no_control_echo():  # a Ctrl-C's `^C` is written by end_turn, on its own line
+                try:
+                    result = self.agent.run_conversation(message[0], conversation_history=self.agent.messages,
+                                                         images=message[1])
+                except KeyboardInterrupt:  # landed between the loop's own handlers
+                    self.agent.interrupt()
+                    result = {"status": "interrupted", "error": "interrupted by user", "final_response": None,
+                              "usage": dict(self.agent.usage)}
             self.renderer.end_turn(result)
         if self.typeahead and (result or {}).get("status") == "interrupted":
             self.typeahead.unsend()  # typed ahead, then Ctrl-C: back in the prompt, not sent
@@ -238,7 +250,9 @@ class Repl:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.agent.close()
         try:
-            self.renderer.info(f"session saved: {self.log_dir / f'session_{self.agent.session_id}.jsonl'}")
+            from hermes_cli.repl.resume_view import exit_lines
+
+            self.renderer.info(exit_lines(self.agent, self.log_dir))
         except OSError:  # the terminal is gone (SIGHUP)
             pass
 
@@ -256,7 +270,8 @@ class Repl:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._hang_up)
         self.banner()
-        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        self._warm_thread = threading.Thread(target=self._warm_up, name="warm-up", daemon=True)
+        self._warm_thread.start()
         session = make_prompt_session(self, self.settings.home / "history")
         last_ctrl_c = 0.0
         try:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import difflib
 import io
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import toolsets
@@ -17,6 +15,7 @@ from hermes_cli.repl.attachments import reattach_last
 from hermes_cli.repl.commands_context import ContextCommands
 from hermes_cli.repl.commands_media import MediaCommands
 from hermes_cli.repl.commands_rewind import RewindCommands
+from hermes_cli.repl.commands_sessions import SessionCommands
 
 if TYPE_CHECKING:
     from hermes_cli.repl.app import Repl
@@ -25,7 +24,7 @@ ALIASES = {"reset": "new", "exit": "quit", "q": "quit", "h": "help", "?": "help"
 EXIT = object()  # returned by a command to end the session
 
 
-class Commands(RewindCommands, ContextCommands, MediaCommands):
+class Commands(SessionCommands, RewindCommands, ContextCommands, MediaCommands):
     def __init__(self, repl: Repl) -> None:
         self.repl = repl
 
@@ -156,8 +155,12 @@ class Commands(RewindCommands, ContextCommands, MediaCommands):
             listing = f"\navailable: {', '.join(known[:30])}" if known else ""
             self.repl.renderer.info(f"model: {agent.model} at {agent.endpoint.host}{listing}")
             return
+        from hermes_cli.repl.model_check import unlisted_warning
+
         self.repl.set_model(arg)
         self.repl.renderer.info(f"model set to {arg} (from the next message)")
+        if warning := unlisted_warning(arg, self.repl.available_models(wait=True)):
+            self.repl.renderer.warn(warning)
 
     def cmd_prompt(self, arg: str) -> None:
         """Show or set the system prompt: /prompt [text] (/prompt reset for the default)"""
@@ -198,32 +201,6 @@ class Commands(RewindCommands, ContextCommands, MediaCommands):
         self.repl.rebuild_system_prompt()  # a new session re-reads AGENTS.md & co
         self.repl.renderer.info(f"new session {self.repl.agent.session_id}")
 
-    def cmd_history(self, arg: str) -> None:
-        """Show the conversation so far"""
-        from hermes_cli.repl.transcript import to_markdown
-
-        messages = self.repl.agent.messages
-        if not messages:
-            self.repl.renderer.info("no messages yet")
-            return
-        self.repl.renderer.markdown(to_markdown(messages, session_id=self.repl.agent.session_id,
-                                                model=self.repl.agent.model or ""))
-
-    def cmd_save(self, arg: str) -> None:
-        """Save the conversation as markdown: /save [file]"""
-        from hermes_cli.repl.transcript import to_markdown
-
-        agent = self.repl.agent
-        path = Path(os.path.expanduser(arg or f"hermes_{agent.session_id}.md")).resolve()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(to_markdown(agent.messages, session_id=agent.session_id, model=agent.model or "",
-                                        clip=False), encoding="utf-8")
-        except OSError as exc:
-            self.repl.renderer.error(f"could not save to {path}: {exc}")
-            return
-        self.repl.renderer.info(f"saved {len(agent.messages)} messages to {path}")
-
     def cmd_undo(self, arg: str) -> None:
         """Remove the last exchange (your last message and the replies)"""
         removed = self.repl.agent.undo()
@@ -244,41 +221,6 @@ class Commands(RewindCommands, ContextCommands, MediaCommands):
     def cmd_compress(self, arg: str) -> None:
         """Summarise older messages to free context"""
         self.repl.agent.compress("requested with /compress")
-
-    # -- sessions ----------------------------------------------------------------------------
-    def cmd_sessions(self, arg: str) -> None:
-        """List recent sessions"""
-        from recording.reader import list_sessions
-
-        sessions = list_sessions(self.repl.log_dir, limit=int(arg) if arg.isdigit() else 20)
-        if not sessions:
-            self.repl.renderer.info(f"no sessions in {self.repl.log_dir}")
-            return
-        rows = [[s.session_id, f"{s.started:%Y-%m-%d %H:%M}", str(s.user_turns), s.first_prompt[:60]]
-                for s in sessions]
-        self.repl.renderer.table("Sessions", ["id", "started", "turns", "first prompt"], rows)
-        self.repl.renderer.info("resume one with /resume ID (a unique prefix is enough)")
-
-    def cmd_resume(self, arg: str) -> None:
-        """Resume a session: /resume ID (latest if no id)"""
-        from recording.reader import find_session, session_logs
-
-        try:
-            if arg:
-                path = find_session(self.repl.log_dir, arg)
-            else:
-                logs = [p for p in session_logs(self.repl.log_dir) if p.stem != f"session_{self.repl.agent.session_id}"]
-                if not logs:
-                    raise ValueError("no earlier session to resume")
-                path = logs[0]
-        except ValueError as exc:
-            self.repl.renderer.warn(str(exc))
-            return
-        self.repl.resume(path)
-
-    def cmd_export(self, arg: str) -> None:
-        """Export this session: /export [sharegpt|openai|atif|rollout] [file]"""
-        self.repl.export(arg)
 
     # -- switches ----------------------------------------------------------------------------
     def cmd_verbose(self, arg: str) -> None:

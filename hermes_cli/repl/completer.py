@@ -1,4 +1,4 @@
-"""Tab completion: slash commands, then their arguments (models, personalities, toolsets, sessions);
+"""Tab completion: slash commands, then their arguments (models, personalities, toolsets, sessions, skills);
 `@path` in a prompt."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hermes_cli.repl.app import Repl
 
 EXPORT_FORMATS = ["sharegpt", "openai", "atif", "rollout"]
+WHOLE_COMMANDS = frozenset([*Commands.names(), *ALIASES])  # typed in full: no menu while typing
 
 
 class SlashCompleter(Completer):
@@ -25,8 +26,9 @@ class SlashCompleter(Completer):
             "model": repl.available_models,
             "personality": repl.personality_choices,
             "toolsets": repl.toolset_choices,
-            "resume": repl.session_choices,
+            "resume": lambda: resume_choices(repl),
             "export": lambda: EXPORT_FORMATS,
+            "skills": skill_choices,
         }
 
     def get_completions(self, document: Document, complete_event) -> Iterable[Completion]:
@@ -41,6 +43,8 @@ class SlashCompleter(Completer):
             return
         if " " not in text:
             word = text[1:].lower()
+            if not complete_event.completion_requested and word in WHOLE_COMMANDS:
+                return  # a whole command typed: the menu closes (Tab still lists what it starts)
             for name in Commands.names() + list(ALIASES):
                 if name.startswith(word):
                     yield Completion(f"/{name}", start_position=-len(text), display_meta=Commands.help_text(
@@ -63,6 +67,21 @@ class SlashCompleter(Completer):
             options = list(choices())
         except Exception:  # a completion source must never break typing
             return
-        for option in options:
-            if option.startswith(current) and option != current:
-                yield Completion(option, start_position=-len(current))
+        for option in options:  # a name, or (name, what it is) shown beside it in the menu
+            name, meta = option if isinstance(option, tuple) else (option, "")
+            if name.startswith(current) and name != current:
+                yield Completion(name, start_position=-len(current), display_meta=meta)
+
+
+def resume_choices(repl: Repl) -> list[tuple[str, str]]:
+    """Session ids with date, mode, turns and first prompt: bare ids say nothing."""
+    from hermes_cli.repl.commands_sessions import describe
+    from recording.reader import all_sessions
+
+    return [(s.session_id, describe(s)) for s in all_sessions(repl.log_dir)[:50]]
+
+
+def skill_choices() -> list[tuple[str, str]]:
+    from tools import skills_store
+
+    return [(s.name, s.description) for s in sorted(skills_store.load_catalog().skills.values(), key=lambda s: s.name)]

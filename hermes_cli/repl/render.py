@@ -60,7 +60,7 @@ class Renderer(LiveView):
     code_theme = "ansi_dark"  # terminal palette colours, no background box
 
     def __init__(self, *, width: int | None = None, show_reasoning: bool = True, verbose: bool = False,
-                 spinner: bool = True, color: bool = True, write: Callable[[str], None] | None = None) -> None:
+                 spinner: bool | str = True, color: bool = True, write: Callable[[str], None] | None = None) -> None:
         self.width = width
         self.show_reasoning = show_reasoning
         self.redact: Callable[[str], str] = lambda text: text  # set once the endpoint key is known
@@ -72,9 +72,10 @@ class Renderer(LiveView):
         self._write_fn = write
         isatty = getattr(write, "isatty", None)
         self._tty = bool(isatty()) if callable(isatty) else False
-        self._spinner_wanted = spinner and os.environ.get("HERMES_DISABLE_SPINNER", "") not in ("1", "true", "yes")
+        self._spinner_wanted = spinner not in (False, "none") and os.environ.get("HERMES_DISABLE_SPINNER", "") not in (
+            "1", "true", "yes")
         self._lock = threading.RLock()
-        self._spinner = Spinner(self._paint_spinner, self._lock)
+        self._spinner = Spinner(self._paint_spinner, self._lock, style=spinner if isinstance(spinner, str) else "kawaii")
         self._spinner_visible = False
         self._paused = 0
         self._held: list[str] = []
@@ -166,9 +167,14 @@ class Renderer(LiveView):
             if self._live is not None:
                 self._live.end()
             if (result or {}).get("status") == "interrupted":
+                self._line("^C", "dim", "notice")  # after the partial answer, never glued to it
                 self._mark_interrupted()
             self._footer(result or {})
             self._tools.clear()
+
+    def usage_from(self, session_id: str, usage: dict[str, Any]) -> None:
+        """Turn footers count from `usage` (a resumed session's tokens so far), not from 0."""
+        self._usage_base = (session_id, float(usage.get("prompt_tokens", 0)), float(usage.get("completion_tokens", 0)))
 
     def info(self, text: str) -> None:
         self._message(text, "", None)

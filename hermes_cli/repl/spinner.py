@@ -1,4 +1,5 @@
-"""The waiting spinner: a kawaii face, a thinking verb and the seconds waited, on one line.
+"""The waiting spinner: a kawaii face and a thinking verb (or, display.spinner minimal, a dot wheel)
+and the seconds waited, on one line.
 
 `Spinner` only keeps time and picks the frame; drawing is the renderer's `paint` callback, which
 the spinner's daemon thread calls about ten times a second while active, holding the renderer's
@@ -22,13 +23,16 @@ VERBS = (
     "mulling it over", "brainstorming", "reasoning", "daydreaming", "noodling", "scheming",
     "conjuring", "percolating", "philosophising", "connecting the dots", "thinking",
 )
+DOTS = ("⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏")  # display.spinner: minimal
 FACE_TICKS = 6  # a new face every 0.6 s at 10 fps
 VERB_TICKS = 40  # a new verb every 4 s (when no fixed label is set)
 
 
 class Spinner:
-    def __init__(self, paint: Callable[[Spinner], None], lock: threading.RLock, *, interval: float = 0.1) -> None:
+    def __init__(self, paint: Callable[[Spinner], None], lock: threading.RLock, *, interval: float = 0.1,
+                 style: str = "kawaii") -> None:
         self._paint = paint
+        self.style = style  # kawaii: faces and thinking verbs; minimal: a dot wheel and "working…"
         self._lock = lock
         self.interval = interval
         self.active = False
@@ -59,6 +63,8 @@ class Spinner:
     def text(self) -> tuple[str, str, str]:
         """(face, label, elapsed) of the current frame."""
         ticks = self._tick
+        if self.style == "minimal":
+            return DOTS[ticks % len(DOTS)], self.label or "working…", f"{time.monotonic() - self.started:.1f}s"
         face = FACES[(self._face + ticks // FACE_TICKS) % len(FACES)]
         label = self.label or VERBS[(self._verb + ticks // VERB_TICKS) % len(VERBS)] + "…"
         return face, label, f"{time.monotonic() - self.started:.1f}s"

@@ -40,10 +40,19 @@ class Repl:
         self.enter()
 
     def enter(self) -> None:
+        self.drain()  # what was drawn while typing (the `/` menu has line breaks) is not the answer
         self.child.send("\r")
         # prompt_toolkit redraws "❯ text" when the line is accepted; what follows comes after
         # the line break that ends the input.
         self.child.expect("\n")
+
+    def drain(self, quiet: float = 0.05) -> None:
+        """Read (into the log) whatever the screen shows until it has been quiet for `quiet` s."""
+        try:
+            while True:
+                self.child.read_nonblocking(65536, timeout=quiet)
+        except pexpect.TIMEOUT:
+            pass
 
     def say(self, text: str) -> None:
         """Send a message or command and wait for the next prompt."""
