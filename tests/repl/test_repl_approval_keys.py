@@ -119,6 +119,10 @@ def test_a_key_typed_before_the_question_does_not_answer_it(repl_factory, tmp_pa
     repl.child.send("n")
     repl.child.expect(PROMPT)
     assert target.exists() and "→ no" in repl.screen
+    # the early key was type-ahead: it waits in the input line instead of answering
+    repl.child.expect("y")
+    assert repl.screen.rsplit(PROMPT, 1)[1].strip().startswith("y")
+    repl.child.sendcontrol("u")
     assert repl.quit() == 0
 
 
