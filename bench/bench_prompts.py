@@ -73,7 +73,7 @@ def count_prompts(mode: str, answer: str) -> tuple[int, int]:
         os.environ.setdefault("GIT_COMMITTER_NAME", "bench")
         os.environ.setdefault("GIT_COMMITTER_EMAIL", "b@x")
         questions: list[str] = []
-        prompt = ApprovalPrompt(ask=lambda q, timeout: questions.append(q) or answer)
+        prompt = ApprovalPrompt(ask=lambda q, timeout, **_: questions.append(q) or answer)
         calls = session_calls()
         with ScriptedLLM([Reply(tool_calls=[c]) for c in calls] + [Reply(content="done")]) as llm:
             agent = AIAgent(model="m", base_url=llm.base_url, api_key="sk-bench-0123456789", approve=prompt,

@@ -15,8 +15,8 @@ def test_idle_environment_is_cleaned_up(monkeypatch) -> None:
     env = manager.get_environment("idle")
     env.execute("true", timeout=10)
     state_dir = env.state_dir
-    assert wait_for(lambda: manager.peek_environment("idle") is None, timeout=10)
-    assert not os.path.exists(state_dir)
+    # the reaper forgets the environment, then removes its files
+    assert wait_for(lambda: manager.peek_environment("idle") is None and not os.path.exists(state_dir), timeout=10)
 
 
 def test_busy_environment_is_left_alone(monkeypatch, tmp_path) -> None:

@@ -46,6 +46,7 @@ def test_callers_do_not_probe_backends():
 # overwrites them in place; both run before the settings are read).
 NOT_CONFIGURATION = {
     "agent/secrets.py", "exports/tokenizer.py", "exports/workers.py", "hermes_cli/repl/render.py",
+    "hermes_cli/repl/typeahead.py",  # TERM=dumb: no live region
     "hermes_cli/export_cmd.py", "tools/environments/sudo.py", "tools/environments/modal_env.py",
     "tools/environments/env_policy.py",  # the environment local commands inherit, minus secrets
     "hermes_cli/hide_secrets.py", "hermes_cli/proc_scrub.py",  # hiding the credentials from /proc
