@@ -142,20 +142,37 @@ def test_two_concurrent_rollouts_are_isolated(tokenizer_dir, chat_tokenizer, sta
         assert other not in text  # no tokens of the other rollout leaked in
 
 
-def test_compression_is_off_by_default_and_tagged_when_on(tokenizer_dir, chat_tokenizer, standin):
+def stepper(prompt: str) -> str:
+    """Seven terminal calls, then an answer: a history long enough for compression to have a middle
+    (the next step follows the highest one seen, so a summarised history goes on where it was)."""
+    if "Summarise this part of the conversation" in prompt:
+        return "The agent ran some steps."
+    seen = [int(n) for n in re.findall(r"step(\d+)", prompt)]
+    step = max(seen) + 1 if seen else 0
+    if step < 7:
+        return '<tool_call>\n{"name": "terminal", "arguments": {"command": "echo step' + str(step) + '"}}\n</tool_call>'
+    return "Done."
+
+
+def test_compression_is_off_by_default_and_tagged_when_on(tokenizer_dir, chat_tokenizer):
     assert RolloutSpec(prompt="x").compression is False
-    # a window so small every call would compress: off, no summary call happens
-    with TokenProxy(tokenizer_dir, sglang_generate(standin.url)) as proxy:
-        off = rollout_sync(RolloutSpec(prompt="What is 6*7? Use the terminal.", context_window=64), proxy=proxy)
-        assert off.status == "success" and not off.compressed
-        assert all(s.kind == POLICY for s in off.sequences) and len(standin.requests) == 2
-        standin.requests.clear()
-        on = rollout_sync(RolloutSpec(prompt="What is 6*7? Use the terminal.", context_window=64,
-                                      compression=True, max_turns=4), proxy=proxy)
-    summaries = [s for s in on.sequences if s.kind == SUMMARY]
-    assert on.compressed and summaries  # the summary call is its own, tagged sequence
-    assert all(c.kind == SUMMARY for c in on.calls if "Summarise" in chat_tokenizer.decode(c.prompt_ids))
-    assert sum(s.trained_tokens for s in on.policy_sequences) < sum(len(c.completion_ids) for c in on.calls)
+    standin = StandIn(chat_tokenizer, stepper).start()
+    try:
+        with TokenProxy(tokenizer_dir, sglang_generate(standin.url)) as proxy:
+            # a window so small that every call would compress: off, so no summary call and one sequence
+            off = rollout_sync(RolloutSpec(prompt="Run the steps.", context_window=64), proxy=proxy)
+            assert off.status == "success" and not off.compressed and off.final_response == "Done."
+            assert [s.kind for s in off.sequences] == [POLICY] and len(standin.requests) == 8
+            on = rollout_sync(RolloutSpec(prompt="Run the steps.", context_window=64, compression=True),
+                              proxy=proxy)
+    finally:
+        standin.close()
+    assert on.status == "success" and on.compressed
+    summary_calls = [c for c in on.calls if c.kind == SUMMARY]
+    assert summary_calls and all("Summarise this part" in chat_tokenizer.decode(c.prompt_ids) for c in summary_calls)
+    assert all(on.sequences[c.sequence].kind == SUMMARY for c in summary_calls)  # never inside a policy sequence
+    policy_trained = sum(s.trained_tokens for s in on.policy_sequences)
+    assert policy_trained == sum(len(c.completion_ids) for c in on.calls if c.kind == POLICY)
 
 
 def test_rollout_needs_a_proxy_or_an_endpoint():
