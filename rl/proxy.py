@@ -53,7 +53,7 @@ class TokenProxy:
     def start(self) -> TokenProxy:
         if self._server is None:
             self._server = _Server(self._address, self)
-            threading.Thread(target=self._server.serve_forever, name="rl-token-proxy", daemon=True).start()
+            threading.Thread(target=self._server.serve_forever, args=(0.05,), name="rl-token-proxy", daemon=True).start()
         return self
 
     def close(self) -> None:

@@ -47,7 +47,7 @@ class StandIn:
         return f"http://{host}:{port}"
 
     def start(self) -> StandIn:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def close(self) -> None:
