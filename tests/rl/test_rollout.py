@@ -180,3 +180,14 @@ def test_rollout_needs_a_proxy_or_an_endpoint():
         Rollout(RolloutSpec(prompt="x"))
     with pytest.raises(ValueError, match="exactly one"):
         RolloutSpec()
+
+
+def test_without_a_proxy_the_endpoint_is_asked_for_token_ids(scripted_llm):
+    from scripted_server import Reply
+
+    llm = scripted_llm([Reply(content="42")])
+    result = rollout_sync(RolloutSpec(prompt="6*7?", base_url=llm.base_url, sampling={"temperature": 0.2}))
+    assert result.status == "success" and result.final_response == "42"
+    assert result.token_source == "none" and result.sequences == []
+    body = llm.chat_requests[0].body
+    assert body["return_token_ids"] is True and body["logprobs"] is True and body["temperature"] == 0.2
