@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,12 +63,15 @@ class RolloutContext:
 class Rollout:
     """One rollout's lifecycle: start (agent, sandbox, token tracking), run, verify, clean up."""
 
-    def __init__(self, spec: RolloutSpec, *, proxy: Any = None, verify: Verifier | None = None) -> None:
+    def __init__(self, spec: RolloutSpec, *, proxy: Any = None, verify: Verifier | None = None,
+                 executor: Executor | None = None) -> None:
         if proxy is None and spec.base_url is None:
             raise ValueError("a rollout needs proxy= (a TokenProxy) or spec.base_url (an OpenAI endpoint)")
         self.spec = spec
         self.proxy = proxy
         self.verify = verify
+        # asyncio's default pool has min(32, cpus + 4) threads: size one for group_size x concurrent groups
+        self.executor = executor
         self.task_id = spec.task_id or f"rl-{uuid.uuid4().hex[:12]}"
         self._own_workdir = spec.workdir is None
         self.workdir = Path(spec.workdir) if spec.workdir is not None else None
@@ -177,7 +181,8 @@ class Rollout:
         llm.import_openai()  # here, once: concurrent first imports in threads see a half-made module
         if self.proxy is not None and self.proxy.loop is None and is_async(self.proxy.generate):
             self.proxy.loop = asyncio.get_running_loop()  # the framework's generate runs on its own loop
-        result = await asyncio.to_thread(self._run_agent)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self.executor, self._run_agent)
         try:
             if self.verify is not None:
                 started = time.perf_counter()
@@ -190,7 +195,7 @@ class Rollout:
                 result.reward = float(value)
                 result.metrics["verify_seconds"] = round(time.perf_counter() - started, 4)
         finally:
-            await asyncio.to_thread(self._cleanup)
+            await loop.run_in_executor(self.executor, self._cleanup)
         return result
 
 
@@ -198,9 +203,11 @@ async def _awaited(value: Awaitable[Any]) -> Any:
     return await value
 
 
-async def rollout(spec: RolloutSpec, *, proxy: Any = None, verify: Verifier | None = None) -> RolloutResult:
-    """Run one rollout from an event loop (see module docstring)."""
-    return await Rollout(spec, proxy=proxy, verify=verify).run()
+async def rollout(spec: RolloutSpec, *, proxy: Any = None, verify: Verifier | None = None,
+                  executor: Executor | None = None) -> RolloutResult:
+    """Run one rollout from an event loop (see module docstring); `executor` runs the agent (default:
+    the loop's default thread pool)."""
+    return await Rollout(spec, proxy=proxy, verify=verify, executor=executor).run()
 
 
 def rollout_sync(spec: RolloutSpec, *, proxy: Any = None, verify: Verifier | None = None) -> RolloutResult:

@@ -91,6 +91,8 @@ class RolloutSpec:
     def __post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("RolloutSpec needs exactly one of prompt= or messages=")
+        if self.messages is not None and (not self.messages or self.messages[-1].get("role") != "user"):
+            raise ValueError("RolloutSpec(messages=...) must end with the user message to answer")
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -126,8 +127,10 @@ def test_two_concurrent_rollouts_are_isolated(tokenizer_dir, chat_tokenizer, sta
     async def main():
         proxy = TokenProxy(tokenizer_dir, callable_generate(agenerate)).start()
         try:
-            return await asyncio.gather(*(rollout(RolloutSpec(prompt=f"Write {w}", metadata={"word": w}),
-                                                  proxy=proxy, verify=verify) for w in ("alpha", "bravo")))
+            with ThreadPoolExecutor(4) as pool:  # the pool a framework sizes for its concurrent rollouts
+                return await asyncio.gather(*(rollout(RolloutSpec(prompt=f"Write {w}", metadata={"word": w}),
+                                                      proxy=proxy, verify=verify, executor=pool)
+                                              for w in ("alpha", "bravo")))
         finally:
             proxy.close()
 
@@ -180,6 +183,27 @@ def test_rollout_needs_a_proxy_or_an_endpoint():
         Rollout(RolloutSpec(prompt="x"))
     with pytest.raises(ValueError, match="exactly one"):
         RolloutSpec()
+    with pytest.raises(ValueError, match="end with the user message"):
+        RolloutSpec(messages=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+
+
+def test_messages_spec_continues_a_conversation_with_a_hf_tokenizer_object(chat_tokenizer):
+    """A transformers tokenizer object works as the proxy's tokenizer; earlier turns are context (mask 0)."""
+    from exports.toy_tokenizer import build_toy_tokenizer
+
+    standin = StandIn(chat_tokenizer, lambda prompt: "Still 42.").start()
+    try:
+        with TokenProxy(build_toy_tokenizer(), sglang_generate(standin.url)) as proxy:
+            result = rollout_sync(RolloutSpec(messages=[
+                {"role": "user", "content": "6*7?"}, {"role": "assistant", "content": "42"},
+                {"role": "user", "content": "Sure?"}], toolsets=[]), proxy=proxy)
+    finally:
+        standin.close()
+    assert result.final_response == "Still 42." and [m["role"] for m in result.messages] == \
+        ["user", "assistant", "user", "assistant"]
+    seq = result.sequences[0]
+    assert seq.trained_tokens == len(standin.requests[0]["output_ids"])  # the given "42" is not trained
+    assert "<|im_start|>assistant\n42<|im_end|>" in chat_tokenizer.decode(seq.tokens[: seq.prompt_len])
 
 
 def test_without_a_proxy_the_endpoint_is_asked_for_token_ids(scripted_llm):
