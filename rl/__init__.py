@@ -21,7 +21,7 @@ _EXPORTS = {
     "sglang_generate": "rl.backends", "vllm_completions_generate": "rl.backends",
     "callable_generate": "rl.backends",
     "Rollout": "rl.rollout", "RolloutContext": "rl.rollout", "rollout": "rl.rollout",
-    "rollout_sync": "rl.rollout",
+    "rollout_sync": "rl.rollout", "atropos_group": "rl.adapters", "verl_output": "rl.adapters",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,6 +9,7 @@ encode(text) != ids) plus the end-of-turn id, with a made-up logprob per token.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -103,3 +104,16 @@ class StandIn:
                 self.wfile.write(data)
 
         return Handler
+
+
+def tool_then_answer(prompt: str) -> str:
+    """Turn 1: write the answer with the terminal; turn 2: read the tool result and answer."""
+    if "Summarise this part of the conversation" in prompt:
+        return "The user asked for 6*7; the agent computed it."
+    if "<tool_response>" not in prompt:
+        word = re.findall(r"user\nWrite (\w+)", prompt)
+        value = word[-1] if word else "$((6*7))"
+        return ('<tool_call>\n{"name": "terminal", "arguments": {"command": "echo ' + value
+                + ' > answer.txt && cat answer.txt"}}\n</tool_call>')
+    output = re.findall(r'"output": "([^"\\]*)', prompt)
+    return f"The answer is {output[-1] if output else '?'}."

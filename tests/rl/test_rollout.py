@@ -10,25 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from standin import StandIn
+from standin import StandIn, tool_then_answer
 
 from rl.backends import callable_generate, sglang_generate, vllm_completions_generate
 from rl.proxy import TokenProxy
 from rl.rollout import Rollout, RolloutContext, rollout, rollout_sync
 from rl.types import POLICY, SUMMARY, RolloutSpec
-
-
-def tool_then_answer(prompt: str) -> str:
-    """Turn 1: write the answer with the terminal; turn 2: read the tool result and answer."""
-    if "Summarise this part of the conversation" in prompt:
-        return "The user asked for 6*7; the agent computed it."
-    if "<tool_response>" not in prompt:
-        word = re.findall(r"user\nWrite (\w+)", prompt)
-        value = word[-1] if word else "$((6*7))"
-        return ('<tool_call>\n{"name": "terminal", "arguments": {"command": "echo ' + value
-                + ' > answer.txt && cat answer.txt"}}\n</tool_call>')
-    output = re.findall(r'"output": "([^"\\]*)', prompt)
-    return f"The answer is {output[-1] if output else '?'}."
 
 
 @pytest.fixture
