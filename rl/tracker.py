@@ -84,6 +84,9 @@ class TokenTracker:
             raise ValueError(f"tokenizer {self.tokenizer.name!r} has no chat template")
         self.tool_calls = tool_calls
         self.eot_ids = frozenset(self.tokenizer.eot_ids)
+        # transformers' fast tokenizers reconfigure their Rust backend per call ("Already borrowed"
+        # when two threads meet there); rendering and encoding are short next to generation.
+        self._tok_lock = threading.Lock()
 
     # -- before the backend -------------------------------------------------------------------------
     def prepare(self, track: RolloutTrack, messages: list[dict[str, Any]],
@@ -92,16 +95,17 @@ class TokenTracker:
 
         kind = SUMMARY if _is_summary_request(messages) else POLICY
         restored = [self._restore(track, m) for m in messages]
-        text = self.tokenizer.render_text(template_messages(restored), tools or None, add_generation_prompt=True)
+        with self._tok_lock:
+            text = self.tokenizer.render_text(template_messages(restored), tools or None, add_generation_prompt=True)
         best: int | None = None
         for index, seq in enumerate(track.sequences):
             if seq.kind == kind and text.startswith(seq.text) and (
                     best is None or len(seq.text) > len(track.sequences[best].text)):
                 best = index
-        if best is None:
-            return Prepared(self.tokenizer.encode(text), text, None, kind, tools)
-        seq = track.sequences[best]
-        return Prepared(seq.tokens + self.tokenizer.encode(text[len(seq.text):]), text, best, kind, tools)
+        seq = track.sequences[best] if best is not None else None
+        with self._tok_lock:
+            new = self.tokenizer.encode(text[len(seq.text):] if seq is not None else text)
+        return Prepared((seq.tokens if seq is not None else []) + new, text, best, kind, tools)
 
     @staticmethod
     def _restore(track: RolloutTrack, message: dict[str, Any]) -> dict[str, Any]:
@@ -117,8 +121,9 @@ class TokenTracker:
         ids = list(output.ids)
         ended = bool(ids) and ids[-1] in self.eot_ids
         body = ids[:-1] if ended else ids
-        raw = self.tokenizer.decode(body) if body else ""
-        eos_text = self.tokenizer.decode(ids[-1:]) if ended else ""
+        with self._tok_lock:
+            raw = self.tokenizer.decode(body) if body else ""
+            eos_text = self.tokenizer.decode(ids[-1:]) if ended else ""
         added = len(prepared.prompt_ids)
         if prepared.sequence is None:
             seq = TokenSequence(tokens=[], mask=[], logprobs=[], prompt_len=len(prepared.prompt_ids), kind=prepared.kind)

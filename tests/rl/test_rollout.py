@@ -90,14 +90,19 @@ def test_end_of_turn_token_is_trained_once_and_never_echoed(tokenizer_dir, chat_
     assert [t for t, m in zip(seq.tokens, seq.mask, strict=True) if m].count(eos) == 2  # trained, once per turn
 
 
-def test_vllm_completions_backend_non_streaming(tokenizer_dir, chat_tokenizer, standin):
-    with TokenProxy(tokenizer_dir, vllm_completions_generate(standin.url, "policy")) as proxy:
+@pytest.mark.parametrize("tool_calls", ["structured", "text"])
+def test_vllm_completions_backend_non_streaming(tokenizer_dir, chat_tokenizer, standin, tool_calls):
+    """Also with tool calls left as text: hermes parses them itself, results go back as <tool_response> turns."""
+    with TokenProxy(tokenizer_dir, vllm_completions_generate(standin.url, "policy"), tool_calls=tool_calls) as proxy:
         result = rollout_sync(RolloutSpec(prompt="What is 6*7? Use the terminal.", stream=False,
                                           sampling={"max_tokens": 300, "temperature": 1.0}), proxy=proxy)
     assert result.status == "success" and result.final_response == "The answer is 42."
     assert {r["path"] for r in standin.requests} == {"/v1/completions"}
     assert standin.requests[0]["sampling"]["max_tokens"] == 300
     assert_exact(result, standin, chat_tokenizer)
+    roles = [m["role"] for m in result.messages]
+    assert roles == (["user", "assistant", "tool", "assistant"] if tool_calls == "structured"
+                     else ["user", "assistant", "user", "assistant"])
 
 
 def test_two_concurrent_rollouts_are_isolated(tokenizer_dir, chat_tokenizer, standin):
