@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rl.types import RolloutResult, RolloutSpec
+from rl.types import RolloutResult, RolloutSpec, TokenSequence
 
 Verifier = Callable[["RolloutContext"], "float | Awaitable[float]"]
 
@@ -64,7 +64,7 @@ class Rollout:
     """One rollout's lifecycle: start (agent, sandbox, token tracking), run, verify, clean up."""
 
     def __init__(self, spec: RolloutSpec, *, proxy: Any = None, verify: Verifier | None = None,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, tokenizer: Any = None) -> None:
         if proxy is None and spec.base_url is None:
             raise ValueError("a rollout needs proxy= (a TokenProxy) or spec.base_url (an OpenAI endpoint)")
         self.spec = spec
@@ -72,6 +72,9 @@ class Rollout:
         self.verify = verify
         # asyncio's default pool has min(32, cpus + 4) threads: size one for group_size x concurrent groups
         self.executor = executor
+        # without a proxy: the policy's tokenizer turns the ids the endpoint returned (session log)
+        # into sequences, as `hermes export --format rollout` does
+        self.tokenizer = tokenizer
         self.task_id = spec.task_id or f"rl-{uuid.uuid4().hex[:12]}"
         self._own_workdir = spec.workdir is None
         self.workdir = Path(spec.workdir) if spec.workdir is not None else None
@@ -123,12 +126,18 @@ class Rollout:
         return self._result(out, seconds)
 
     def _result(self, out: dict[str, Any], seconds: float) -> RolloutResult:
-        sequences, calls = [], []
+        sequences, calls, source, error = [], [], "none", out.get("error")
         if self.proxy is not None:
+            source = "proxy"
             try:
                 sequences, calls = self.proxy.take(self.task_id)
             except KeyError:
                 pass  # never opened: the start failed before
+        elif self.tokenizer is not None and self.agent is not None and self.agent.session_paths is not None:
+            try:
+                sequences, source = self._native_sequences()
+            except Exception as exc:  # RolloutError (ids outside the vocabulary, a secret), ConfigError
+                error = error or f"no token sequences: {exc}"
         messages = list(out.get("messages") or [])
         from recording.reader import SUMMARY_PREFIX
 
@@ -140,9 +149,28 @@ class Rollout:
                    "trained_tokens": float(sum(s.trained_tokens for s in sequences))}
         return RolloutResult(
             task_id=self.task_id, status=out.get("status") or "error", final_response=out.get("final_response"),
-            messages=messages, sequences=sequences, calls=calls, error=out.get("error"),
-            session_id=out.get("session_id"), token_source="proxy" if self.proxy is not None else "none",
+            messages=messages, sequences=sequences, calls=calls, error=error,
+            session_id=out.get("session_id"), token_source=source,
             compressed=compressed, metrics=metrics)
+
+    def _native_sequences(self) -> tuple[list[TokenSequence], str]:
+        """Sequences from the session log's recorded ids (exports.rollout.RolloutBuilder)."""
+        from exports.rollout import NO_LOGPROB, RolloutBuilder
+        from exports.source import load_trajectory
+        from rl.tracker import load_chat_tokenizer
+
+        self.agent.flush()
+        records = RolloutBuilder(load_chat_tokenizer(self.tokenizer)).records(
+            load_trajectory(self.agent.session_paths[0]))
+        sequences = []
+        for r in records:
+            known = all(lp != NO_LOGPROB for lp, m in zip(r["logprobs"], r["loss_mask"], strict=True) if m)
+            sequences.append(TokenSequence(
+                tokens=r["tokens"], mask=r["loss_mask"], prompt_len=r["prompt_len"], calls=len(r["calls"]),
+                logprobs=[lp if m else 0.0 for lp, m in zip(r["logprobs"], r["loss_mask"], strict=True)] if known else None,
+                finish_reason=r["finish_reason"]))
+        sources = {r["token_source"] for r in records}
+        return sequences, (sources.pop() if len(sources) == 1 else "mixed") if sources else "none"
 
     def _context(self, result: RolloutResult) -> RolloutContext:
         return RolloutContext(self.spec, self.task_id, self.workdir or Path("."), result)
@@ -204,12 +232,13 @@ async def _awaited(value: Awaitable[Any]) -> Any:
 
 
 async def rollout(spec: RolloutSpec, *, proxy: Any = None, verify: Verifier | None = None,
-                  executor: Executor | None = None) -> RolloutResult:
+                  executor: Executor | None = None, tokenizer: Any = None) -> RolloutResult:
     """Run one rollout from an event loop (see module docstring); `executor` runs the agent (default:
-    the loop's default thread pool)."""
-    return await Rollout(spec, proxy=proxy, verify=verify, executor=executor).run()
+    the loop's default thread pool); `tokenizer` (no proxy) builds sequences from returned ids."""
+    return await Rollout(spec, proxy=proxy, verify=verify, executor=executor, tokenizer=tokenizer).run()
 
 
-def rollout_sync(spec: RolloutSpec, *, proxy: Any = None, verify: Verifier | None = None) -> RolloutResult:
+def rollout_sync(spec: RolloutSpec, *, proxy: Any = None, verify: Verifier | None = None,
+                 tokenizer: Any = None) -> RolloutResult:
     """Run one rollout, blocking (see module docstring)."""
-    return Rollout(spec, proxy=proxy, verify=verify).run_sync()
+    return Rollout(spec, proxy=proxy, verify=verify, tokenizer=tokenizer).run_sync()

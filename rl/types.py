@@ -108,7 +108,9 @@ class RolloutResult:
     reward: float | None = None
     error: str | None = None
     session_id: str | None = None
-    token_source: str = "proxy"  # "proxy" (exact sampled ids), "server" (native capture) or "none"
+    # "proxy" (the sampled ids), "server" (ids the endpoint returned, from the session log),
+    # "local_render"/"retokenized"/"mixed" (rebuilt from text: approximate) or "none"
+    token_source: str = "proxy"
     compressed: bool = False  # the history was compressed (its summary sequences are tagged SUMMARY)
     metrics: dict[str, float] = field(default_factory=dict)
 

@@ -198,12 +198,26 @@ def test_messages_spec_continues_a_conversation_with_a_hf_tokenizer_object(chat_
     assert "<|im_start|>assistant\n42<|im_end|>" in chat_tokenizer.decode(seq.tokens[: seq.prompt_len])
 
 
-def test_without_a_proxy_the_endpoint_is_asked_for_token_ids(scripted_llm):
-    from scripted_server import Reply
+def test_without_a_proxy_the_ids_the_endpoint_returns_become_sequences(scripted_llm, tokenizer_dir):
+    """A vLLM-like endpoint returning token ids (return_token_ids): hermes' own capture, then the
+    session log's ids as sequences (token_source "server")."""
+    from exports.toy_tokenizer import build_toy_tokenizer
+    from scripted_server import Reply, ToolCall
+    from tests.exports.toolkit import VllmHooks
 
-    llm = scripted_llm([Reply(content="42")])
-    result = rollout_sync(RolloutSpec(prompt="6*7?", base_url=llm.base_url, sampling={"temperature": 0.2}))
-    assert result.status == "success" and result.final_response == "42"
-    assert result.token_source == "none" and result.sequences == []
+    hooks = VllmHooks(build_toy_tokenizer())
+    llm = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": "echo 42"})]), Reply(content="42")],
+                       **hooks.server_kwargs())
+    result = rollout_sync(RolloutSpec(prompt="6*7?", base_url=llm.base_url, sampling={"temperature": 0.2}),
+                          tokenizer=tokenizer_dir)
+    assert result.status == "success" and result.final_response == "42", result.error
     body = llm.chat_requests[0].body
     assert body["return_token_ids"] is True and body["logprobs"] is True and body["temperature"] == 0.2
+    assert result.token_source == "server" and result.sequences
+    sampled = [t for s in result.sequences for t, m in zip(s.tokens, s.mask, strict=True) if m]
+    for call in hooks.calls:  # every completion the endpoint returned is trained, id for id
+        text = " ".join(map(str, sampled))
+        assert " ".join(map(str, call["completion"])) in text
+    assert all(s.logprobs is not None and len(s.logprobs) == len(s.tokens) for s in result.sequences)
+
+
