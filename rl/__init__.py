@@ -5,7 +5,7 @@
     result = await rollout(RolloutSpec(prompt="Make tests pass"), proxy=proxy, verify=my_verifier)
 
 Modules: rl.types (dataclasses), rl.backends (generate backends), rl.tracker (token tracking),
-rl.proxy (OpenAI-compatible loopback server), rl.rollout (agent + sandbox + tokens + verifier).
+rl.proxy (OpenAI-compatible loopback server), rl.runner (agent + sandbox + tokens + verifier).
 Everything is imported on first use: importing hermes never loads this package.
 """
 
@@ -20,8 +20,8 @@ _EXPORTS = {
     "TokenProxy": "rl.proxy", "TokenTracker": "rl.tracker",
     "sglang_generate": "rl.backends", "vllm_completions_generate": "rl.backends",
     "callable_generate": "rl.backends",
-    "Rollout": "rl.rollout", "RolloutContext": "rl.rollout", "rollout": "rl.rollout",
-    "rollout_sync": "rl.rollout", "atropos_group": "rl.adapters", "verl_output": "rl.adapters",
+    "Rollout": "rl.runner", "RolloutContext": "rl.runner", "rollout": "rl.runner",
+    "rollout_sync": "rl.runner", "atropos_group": "rl.adapters", "verl_output": "rl.adapters",
 }
 
 __all__ = sorted(_EXPORTS)

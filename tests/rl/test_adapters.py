@@ -12,7 +12,7 @@ from standin import StandIn, tool_then_answer
 from rl.adapters import atropos_group, verl_output
 from rl.backends import sglang_generate
 from rl.proxy import TokenProxy
-from rl.rollout import rollout, rollout_sync
+from rl.runner import rollout, rollout_sync
 from rl.types import RolloutSpec
 from tests.exports.test_consumers_verl import verl_models  # at import: it reads HERMES_VERL_WHEEL then
 

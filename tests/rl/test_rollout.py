@@ -14,7 +14,7 @@ from standin import StandIn, tool_then_answer
 
 from rl.backends import callable_generate, sglang_generate, vllm_completions_generate
 from rl.proxy import TokenProxy
-from rl.rollout import Rollout, RolloutContext, rollout, rollout_sync
+from rl.runner import Rollout, RolloutContext, rollout, rollout_sync
 from rl.types import POLICY, SUMMARY, RolloutSpec
 
 
