@@ -90,3 +90,43 @@ def test_unknown_rollout_and_backend_failure_are_clear_errors(tokenizer_dir):
         with pytest.raises(openai.APIStatusError, match="generate backend") as info:
             client(proxy.open("down")).chat.completions.create(model="p", messages=[{"role": "user", "content": "x"}])
         assert info.value.status_code == 502
+
+
+def test_header_routing_and_a_verl_shaped_async_backend(tokenizer_dir, chat_tokenizer):
+    """`X-Rollout-Id` names the rollout on the plain URL; a coroutine backend returning an object with
+    verl TokenOutput's fields (token_ids, log_probs, stop_reason) runs on the proxy's own loop."""
+    from dataclasses import dataclass
+
+    from rl.backends import callable_generate
+
+    @dataclass
+    class TokenOutput:
+        token_ids: list[int]
+        log_probs: list[float]
+        stop_reason: str = "completed"
+
+    seen = []
+
+    async def server_manager_generate(prompt_ids, sampling):
+        seen.append(sampling)
+        ids = chat_tokenizer.encode("ok") + [chat_tokenizer.backend.token_to_id("<|im_end|>")]
+        return TokenOutput(ids, [-0.5] * len(ids))
+
+    with TokenProxy(tokenizer_dir, callable_generate(server_manager_generate)) as proxy:
+        proxy.open("h1")
+        reply = client(proxy.url).chat.completions.create(
+            model="p", messages=[{"role": "user", "content": "x"}], temperature=0.3, top_p=0.5, seed=7,
+            extra_headers={"X-Rollout-Id": "h1"})
+        sequences, calls = proxy.take("h1")
+    assert reply.choices[0].message.content == "ok" and reply.choices[0].finish_reason == "stop"
+    assert seen == [{"temperature": 0.3, "top_p": 0.5, "seed": 7}]
+    assert sequences[0].logprobs[-len(calls[0].completion_ids):] == [-0.5] * len(calls[0].completion_ids)
+
+
+def test_a_backend_answer_of_the_wrong_shape_is_refused():
+    from rl.backends import BackendError, as_output
+
+    with pytest.raises(BackendError, match="2 logprobs for 3 tokens"):
+        as_output(([1, 2, 3], [0.0, 0.0], "stop"))
+    with pytest.raises(BackendError, match="expected GenerateOutput"):
+        as_output({"ids": [1]})
