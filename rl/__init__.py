@@ -19,7 +19,8 @@ _EXPORTS = {
     "CallTokens": "rl.types", "GenerateOutput": "rl.types",
     "TokenProxy": "rl.proxy", "TokenTracker": "rl.tracker",
     "sglang_generate": "rl.backends", "vllm_completions_generate": "rl.backends",
-    "callable_generate": "rl.backends",
+    "callable_generate": "rl.backends", "atropos_generate": "rl.backends", "verl_generate": "rl.backends",
+    "skyrl_generate": "rl.backends",
     "Rollout": "rl.runner", "RolloutContext": "rl.runner", "rollout": "rl.runner",
     "rollout_sync": "rl.runner", "atropos_group": "rl.adapters", "verl_output": "rl.adapters",
 }

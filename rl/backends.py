@@ -164,3 +164,48 @@ def sglang_generate(url: str, *, timeout: float = 600.0) -> SGLangGenerate:
 def vllm_completions_generate(url: str, model: str, *, timeout: float = 600.0) -> VLLMCompletionsGenerate:
     """A backend over vLLM's /v1/completions at `url` (the server root, not /v1) serving `model`."""
     return VLLMCompletionsGenerate(url, model, timeout)
+
+
+# -- RL frameworks' inference clients (duck-typed: nothing here imports the framework) -----------------
+def _finish(kind: Any, ids: list[int], sampling: dict[str, Any]) -> str:
+    kind = kind.get("type") if isinstance(kind, dict) else kind
+    limit = sampling.get("max_tokens")
+    return "length" if kind == "length" or (kind is None and limit and len(ids) >= limit) else "stop"
+
+
+def atropos_generate(server_manager: Any) -> Generate:
+    """atroposlib's `ServerManager` (sglang or its vLLM server type): `tokens_and_logprobs_completion`."""
+    async def generate(prompt_ids: list[int], sampling: dict[str, Any]) -> GenerateOutput:
+        kwargs = {k: v for k, v in sampling.items() if k != "n"}
+        _, outputs, logprobs, finishes = await server_manager.tokens_and_logprobs_completion(
+            input_ids=list(prompt_ids), n=1, **kwargs)
+        ids = [int(i) for i in outputs[0]]
+        lps = logprobs[0] if logprobs else None
+        return as_output(GenerateOutput(ids, None if lps is None else [float(x) for x in lps],
+                                        _finish(finishes[0] if finishes else None, ids, sampling)))
+    return generate
+
+
+def verl_generate(server_manager: Any, request_id: str) -> Generate:
+    """verl's `AsyncLLMServerManager.generate(request_id, prompt_ids=, sampling_params=)` -> TokenOutput;
+    `request_id` is its sticky-session key: one per rollout."""
+    async def generate(prompt_ids: list[int], sampling: dict[str, Any]) -> GenerateOutput:
+        out = await server_manager.generate(request_id, prompt_ids=list(prompt_ids), sampling_params=dict(sampling))
+        ids = [int(i) for i in out.token_ids]
+        lps = getattr(out, "log_probs", None)
+        stop = getattr(out, "stop_reason", None)
+        return as_output(GenerateOutput(ids, None if lps is None else [float(x) for x in lps],
+                                        _finish(None if stop == "completed" else stop, ids, sampling)))
+    return generate
+
+
+def skyrl_generate(client: Any, session_id: str) -> Generate:
+    """SkyRL's `InferenceEngineClient.generate(InferenceEngineInput)` with token ids in and out."""
+    async def generate(prompt_ids: list[int], sampling: dict[str, Any]) -> GenerateOutput:
+        out = await client.generate({"prompt_token_ids": [list(prompt_ids)], "sampling_params": dict(sampling),
+                                     "session_ids": [session_id]})
+        ids = [int(i) for i in out["response_ids"][0]]
+        lps = (out.get("response_logprobs") or [None])[0]
+        return as_output(GenerateOutput(ids, None if lps is None else [float(x) for x in lps],
+                                        _finish((out.get("stop_reasons") or [None])[0], ids, sampling)))
+    return generate
