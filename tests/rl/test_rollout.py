@@ -112,9 +112,12 @@ def test_two_concurrent_rollouts_are_isolated(tokenizer_dir, chat_tokenizer, sta
     async def agenerate(prompt_ids, sampling):
         return await asyncio.to_thread(sglang, prompt_ids, sampling)
 
+    places = {}
+
     async def verify(ctx: RolloutContext) -> float:
-        out = await ctx.aexec("cat answer.txt")
-        return 1.0 if out.output.strip() == ctx.spec.metadata["word"] else 0.0
+        out = await ctx.aexec("cat answer.txt; pwd")
+        places[ctx.spec.metadata["word"]] = (ctx.task_id, out.output.splitlines()[1])
+        return 1.0 if out.output.splitlines()[0] == ctx.spec.metadata["word"] else 0.0
 
     async def main():
         proxy = TokenProxy(tokenizer_dir, callable_generate(agenerate)).start()
@@ -130,6 +133,7 @@ def test_two_concurrent_rollouts_are_isolated(tokenizer_dir, chat_tokenizer, sta
     assert [r.reward for r in results] == [1.0, 1.0]
     assert [r.final_response for r in results] == ["The answer is alpha.", "The answer is bravo."]
     assert results[0].task_id != results[1].task_id
+    assert places["alpha"][0] != places["bravo"][0] and places["alpha"][1] != places["bravo"][1]  # own shell, own dir
     for result in results:
         assert len(result.sequences) == 1 and len(result.calls) == 2
         text = chat_tokenizer.decode(result.sequences[0].tokens)
