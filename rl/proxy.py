@@ -184,6 +184,7 @@ def completion_chunks(reply: Reply, body: dict[str, Any], model: str) -> list[di
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # the default backlog (5) drops connects when many rollouts start at once
 
     def __init__(self, address: tuple[str, int], proxy: TokenProxy) -> None:
         super().__init__(address, _Handler)
