@@ -305,8 +305,9 @@ def complete(
 
 # End-of-turn markers of common chat templates. A proxy that decodes with special tokens (Atropos'
 # ManagedServer with tools) hands the sampled one back as text; kept, it would be echoed in every
-# later prompt, where the template adds its own: doubled (issue 19, H1).
-_END_OF_TURN = re.compile(r"(?:\s*(?:<\|im_end\|>|<\|eot_id\|>|<\|eom_id\|>|<\|end\|>|<end_of_turn>|<\|endoftext\|>|</s>))+\s*\Z")
+# later prompt, where the template adds its own: doubled (issue 19, H1). Not `</s>`: it also closes
+# HTML strikethrough, which an answer may well end with.
+_END_OF_TURN = re.compile(r"(?:\s*(?:<\|im_end\|>|<\|eot_id\|>|<\|eom_id\|>|<\|end\|>|<end_of_turn>|<\|endoftext\|>))+\s*\Z")
 
 
 def strip_end_of_turn(content: str) -> str:

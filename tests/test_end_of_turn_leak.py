@@ -24,7 +24,8 @@ def test_only_trailing_end_of_turn_markup_goes():
     from agent.llm import strip_end_of_turn
 
     assert strip_end_of_turn("a <|im_end|><|im_end|>\n") == "a"
-    assert strip_end_of_turn("x</s>") == "x"
+    assert strip_end_of_turn("x<|endoftext|>") == "x"
+    assert strip_end_of_turn("was <s>$10</s>") == "was <s>$10</s>"  # HTML, not Llama 2's end token
     assert strip_end_of_turn("<|im_end|> in the middle stays") == "<|im_end|> in the middle stays"
     assert strip_end_of_turn("<b>bold</b>") == "<b>bold</b>"
     assert strip_end_of_turn("") == ""
