@@ -1,7 +1,8 @@
 """An Atropos environment whose rollouts are hermes' own agent (preview; imports atroposlib).
 
 Subclass `HermesEnv`, override `get_item()` (the next task), optionally `build_spec(item)` and
-`score(item, ctx)` (the reward; `await ctx.aexec("pytest -q")` runs in the rollout's sandbox), and
+`score(item, ctx)` (the reward; `await ctx.aexec("pytest -q")` runs in the rollout's sandbox) and
+`eval_items()` (tasks for `evaluate` mode: metrics.json and samples.jsonl), and
 run it with atroposlib's CLI: `python my_env.py process|serve|evaluate --env.tokenizer_name DIR
 --openai.server_type sglang --openai.base_url URL ...`. Each group is `group_size` rollouts of one
 item through a TokenProxy over atroposlib's own server manager, built by rl.adapters.atropos_group
@@ -11,6 +12,7 @@ item through a TokenProxy over atroposlib's own server manager, built by rl.adap
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from atroposlib.envs.base import APIServerConfig, BaseEnv, BaseEnvConfig
@@ -75,5 +77,26 @@ class HermesEnv(BaseEnv):
             return None, []
         return atropos_group(usable), []
 
+    async def eval_items(self) -> list[Any]:
+        """Tasks for `evaluate` mode (one rollout each, scored by `score`); default: none."""
+        return []
+
     async def evaluate(self, *args: Any, **kwargs: Any) -> None:
-        return None
+        items = await self.eval_items()
+        if not items:
+            return
+        started = time.time()
+
+        async def one(item: Any) -> Any:
+            async def verify(ctx: RolloutContext) -> float:
+                return await self.score(item, ctx)
+            return await rollout(self.build_spec(item), proxy=self.proxy, verify=verify)
+
+        results = await asyncio.gather(*(one(item) for item in items))
+        rewards = [r.reward or 0.0 for r in results]
+        samples = [{"item": item if isinstance(item, (dict, str)) else str(item), "status": r.status,
+                    "final_response": r.final_response, "reward": r.reward, **r.metrics}
+                   for item, r in zip(items, results, strict=True)]
+        await self.evaluate_log(metrics={"eval/mean_reward": sum(rewards) / len(rewards),
+                                         "eval/success_rate": sum(r.status == "success" for r in results) / len(results)},
+                                start_time=started, end_time=time.time(), samples=samples, verbose=False)

@@ -32,6 +32,9 @@ class SixTimesSeven(HermesEnv):
         out = await ctx.aexec("cat answer.txt")
         return 1.0 if out.output.strip() == "42" else 0.0
 
+    async def eval_items(self):
+        return [{"prompt": "What is 6*7? Use the terminal."}, {"prompt": "Write seven"}]
+
 
 if __name__ == "__main__":
     SixTimesSeven.cli()
@@ -138,3 +141,25 @@ def test_serve_mode_feeds_a_trainer_through_run_api(tokenizer_dir, chat_tokenize
     for tokens, masks in rows:
         assert len(tokens) == len(masks) and all(m in sampled for m in masks if m != -100)
     assert all(group.get("inference_logprobs") for group in batch)
+
+
+def test_evaluate_mode_writes_metrics_and_samples(tokenizer_dir, chat_tokenizer, tmp_path):
+    (tmp_path / "env.py").write_text(ENV, encoding="utf-8")
+    standin = StandIn(chat_tokenizer, tool_then_answer).start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(tmp_path / "env.py"), "evaluate", "--env.tokenizer_name", str(tokenizer_dir),
+             "--env.use_wandb", "false", "--env.data_dir_to_save_evals", str(tmp_path / "evals"),
+             "--openai.base_url", standin.url + "/v1", "--openai.server_type", "sglang",
+             "--openai.model_name", "policy", "--openai.api_key", "x", "--openai.health_check", "false",
+             "--openai.tokenizer_name", str(tokenizer_dir)],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "disabled"})
+    finally:
+        standin.close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "evals" / "metrics.json").read_text(encoding="utf-8"))
+    # one of the two tasks leaves 42 in answer.txt; both end with an answer
+    assert metrics["results"]["all"] == {"eval/mean_reward": 0.5, "eval/success_rate": 1.0}
+    samples = [json.loads(line) for line in (tmp_path / "evals" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(s["reward"] for s in samples) == [0.0, 1.0]
