@@ -40,7 +40,8 @@ class HermesEnv(BaseEnv):
 
     @classmethod
     def config_init(cls) -> tuple[HermesEnvConfig, list[APIServerConfig]]:
-        return HermesEnvConfig(use_wandb=False), [APIServerConfig(model_name="policy", server_type="sglang")]
+        # the CLI's --env.* flags come from this object's class: a subclass's config_cls adds its own
+        return cls.env_config_cls(use_wandb=False), [APIServerConfig(model_name="policy", server_type="sglang")]
 
     # -- for researchers to override ---------------------------------------------------------------------
     async def get_item(self) -> Any:

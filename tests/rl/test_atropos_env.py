@@ -32,9 +32,6 @@ class SixTimesSeven(HermesEnv):
         out = await ctx.aexec("cat answer.txt")
         return 1.0 if out.output.strip() == "42" else 0.0
 
-    async def eval_items(self):
-        return [{"prompt": "What is 6*7? Use the terminal."}, {"prompt": "Write seven"}]
-
 
 if __name__ == "__main__":
     SixTimesSeven.cli()
@@ -42,14 +39,18 @@ if __name__ == "__main__":
 
 
 def test_process_mode_writes_groups_with_exact_tokens(tokenizer_dir, chat_tokenizer, tmp_path):
+    """The shipped `terminal` example env: the check command's exit status is the reward."""
     from atroposlib.api.server import ScoredData
 
-    (tmp_path / "env.py").write_text(ENV, encoding="utf-8")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"prompt": "What is 6*7? Use the terminal.", "check": "grep -qx 42 answer.txt"})
+                     + "\n", encoding="utf-8")
     standin = StandIn(chat_tokenizer, tool_then_answer).start()
     out = tmp_path / "groups.jsonl"
     try:
         proc = subprocess.run(
-            [sys.executable, str(tmp_path / "env.py"), "process", "--env.tokenizer_name", str(tokenizer_dir),
+            [sys.executable, "-m", "rl.envs", "terminal", "process", "--env.dataset", str(tasks),
+             "--env.tokenizer_name", str(tokenizer_dir),
              "--env.group_size", "2", "--env.total_steps", "1", "--env.use_wandb", "false",
              "--env.max_token_length", "4096", "--env.data_path_to_save_groups", str(out),
              "--openai.base_url", standin.url + "/v1", "--openai.server_type", "sglang",
@@ -144,11 +145,15 @@ def test_serve_mode_feeds_a_trainer_through_run_api(tokenizer_dir, chat_tokenize
 
 
 def test_evaluate_mode_writes_metrics_and_samples(tokenizer_dir, chat_tokenizer, tmp_path):
-    (tmp_path / "env.py").write_text(ENV, encoding="utf-8")
+    """The shipped `qa` example env in evaluate mode: the answer found in the final response is the reward."""
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"question": "What is 6*7? Use the terminal.", "answer": "42"}) + "\n"
+                  + json.dumps({"question": "Write seven", "answer": "42"}) + "\n", encoding="utf-8")
     standin = StandIn(chat_tokenizer, tool_then_answer).start()
     try:
         proc = subprocess.run(
-            [sys.executable, str(tmp_path / "env.py"), "evaluate", "--env.tokenizer_name", str(tokenizer_dir),
+            [sys.executable, "-m", "rl.envs", "qa", "evaluate", "--env.dataset", str(qa),
+             "--env.tokenizer_name", str(tokenizer_dir),
              "--env.use_wandb", "false", "--env.data_dir_to_save_evals", str(tmp_path / "evals"),
              "--openai.base_url", standin.url + "/v1", "--openai.server_type", "sglang",
              "--openai.model_name", "policy", "--openai.api_key", "x", "--openai.health_check", "false",
@@ -159,7 +164,7 @@ def test_evaluate_mode_writes_metrics_and_samples(tokenizer_dir, chat_tokenizer,
         standin.close()
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "evals" / "metrics.json").read_text(encoding="utf-8"))
-    # one of the two tasks leaves 42 in answer.txt; both end with an answer
+    # "The answer is 42." scores, "The answer is seven." does not; both end with an answer
     assert metrics["results"]["all"] == {"eval/mean_reward": 0.5, "eval/success_rate": 1.0}
     samples = [json.loads(line) for line in (tmp_path / "evals" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
     assert sorted(s["reward"] for s in samples) == [0.0, 1.0]
