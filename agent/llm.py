@@ -311,8 +311,23 @@ def complete(
     except Exception as exc:
         raise _plain_failure(exc, timeout) from None
     result.tool_calls = ensure_call_ids(result.tool_calls)
+    result.content = strip_end_of_turn(result.content)
     result.latency = time.perf_counter() - started
     return result
+
+
+# End-of-turn markers of common chat templates. A proxy that decodes with special tokens (Atropos'
+# ManagedServer with tools) hands the sampled one back as text; kept, it would be echoed in every
+# later prompt, where the template adds its own: doubled (issue 19, H1). Not `</s>`: it also closes
+# HTML strikethrough, which an answer may well end with.
+_END_OF_TURN = re.compile(r"(?:\s*(?:<\|im_end\|>|<\|eot_id\|>|<\|eom_id\|>|<\|end\|>|<end_of_turn>|<\|endoftext\|>))+\s*\Z")
+
+
+def strip_end_of_turn(content: str) -> str:
+    """`content` without end-of-turn markup trailing it (the model's end token, leaked as text)."""
+    if not content or not content.rstrip().endswith((">",)):
+        return content
+    return _END_OF_TURN.sub("", content)
 
 
 def _plain_failure(exc: Exception, timeout: Any) -> Exception:
