@@ -5,7 +5,9 @@ Each model call contributes a prompt and a completion, taken from the best sourc
   server        prompt and completion ids exactly as the endpoint returned them
   local_render  completion ids (and logprobs) from the endpoint; the prompt rendered here with the
                 tokenizer's chat template, because the server sent no prompt ids or they spell text
-                that must never be exported (an ephemeral system prompt, a redacted secret)
+                that must never be exported (an ephemeral system prompt, a redacted secret).
+                llama-cpp-python sends no ids, only each sampled token's text in its logprobs:
+                when every piece is exactly one token of the export's tokenizer, those are the ids
   retokenized   no usable completion ids: the assistant turn rendered from the text, with no
                 logprobs (an approximation of what the model sampled)
 
@@ -35,6 +37,7 @@ from typing import Any
 from exports.source import Trajectory
 from exports.textcalls import is_text_response
 from exports.tokenizer import ChatTokenizer, template_messages
+from recording.redact import REDACTED
 from recording.requests import CallView, RequestContext
 
 NO_LOGPROB = 1.0  # an impossible logprob (Atropos' marker): no logprob at this position
@@ -85,6 +88,25 @@ class Sample:
         self.add(call.completion, trained=True, logprobs=call.logprobs)
         self.calls.append(call)
         self.span("assistant", start, (call.message_index, call.message_index + 1), call.number)
+
+
+def ids_of_pieces(tok: ChatTokenizer, entries: Any) -> list[int] | None:
+    """Completion ids spelled by the server's logprob entries (llama-cpp-python sends each sampled
+    token's text but no ids): each piece must be exactly one token of this tokenizer, else None
+    (a piece left empty by a split UTF-8 character, or one that is no single token, cannot be
+    told apart from other ids, so the call is retokenized instead)."""
+    if not isinstance(entries, list) or not entries:
+        return None
+    ids = []
+    for entry in entries:
+        piece = entry.get("token") if isinstance(entry, dict) else None
+        if not isinstance(piece, str) or not piece:
+            return None
+        found = tok.encode(piece)
+        if len(found) != 1 or tok.decode(found) != piece:
+            return None
+        ids.append(found[0])
+    return ids
 
 
 def _aligned_logprobs(entries: Any, length: int) -> list[float | None] | None:
@@ -188,6 +210,9 @@ class RolloutBuilder:
             finish = call.get("finish_reason")
             prompt = trajectory.server_prompt_ids(call) if not trajectory.view_redacted(view) else None
             completion = trajectory.server_completion_ids_of(call, view.reply)
+            if completion is None and view.reply is not None and call.get("completion_token_ids") is None \
+                    and REDACTED not in json.dumps(view.reply, ensure_ascii=False):
+                completion = ids_of_pieces(self.tok, call.get("logprobs"))
             logprobs = _aligned_logprobs(call.get("logprobs"), len(completion)) if completion is not None else None
             if prompt is not None and completion is not None:
                 out.append(CallTokens(view.number, index, prompt, completion, logprobs, "server", finish, conv))

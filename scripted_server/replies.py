@@ -172,12 +172,13 @@ class Rendering:
     # "vllm": token ids on `return_token_ids`. "sglang": the same request, but both id lists on the
     # choice, and not when streaming (the completion server would reject it; here they are left out).
     # "llamacpp" (llama-cpp-python / llama-server): no token-id fields, logprobs only when
-    # `top_logprobs` is set, each entry carrying the token `id`.
+    # `top_logprobs` is set, each entry carrying the token `id`. "llama-cpp-python": the same, but
+    # entries carry only the token's text (`bytes` null), no id.
     flavour: str = "vllm"
 
     @property
     def want_logprobs(self) -> bool:
-        if self.flavour == "llamacpp" and "top_logprobs" not in self.body:
+        if self.flavour in ("llamacpp", "llama-cpp-python") and "top_logprobs" not in self.body:
             return False
         return bool(self.body.get("logprobs"))
 
@@ -201,6 +202,9 @@ class Rendering:
         if self.flavour == "llamacpp":
             for entry, token_id in zip(entries, self.ids()[1], strict=False):
                 entry["id"] = token_id
+        elif self.flavour == "llama-cpp-python":
+            for entry in entries:
+                entry["bytes"] = None
         return entries
 
     def _tool_call_json(self, i: int, call: ToolCall) -> dict:

@@ -318,7 +318,7 @@ class ScriptedLLM:
         self.host = host
         self.token_ids = token_ids
         self.logprob_tokens = logprob_tokens
-        self.flavour = flavour  # whose response shapes to mimic for token data: "vllm" or "llamacpp"
+        self.flavour = flavour  # whose response shapes to mimic for token data: "vllm", "sglang", "llamacpp", "llama-cpp-python"
         self.default = default
         # strict: refuse malformed histories with OpenAI's 400s (see strict.py); refusals consume
         # no script entry and their messages are kept in `rejections`.

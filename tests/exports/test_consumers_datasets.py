@@ -100,3 +100,16 @@ def _plain(value):
     if isinstance(value, float):
         return round(value, 9)
     return value
+
+
+def test_the_suite_runs_the_datasets_range_pyproject_declares():
+    """The range in the dev extra is the range these tests cover: 5.2.0 is both its floor and the
+    newest release tested; 3.x, which the old `>=2.19` allowed, types tool schemas wrongly."""
+    import tomllib
+
+    import datasets
+
+    root = Path(__file__).resolve().parents[2]
+    dev = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]["dev"]
+    assert [d for d in dev if d.startswith("datasets")] == ["datasets>=5.2,<6"]
+    assert (5, 2) <= tuple(int(p) for p in datasets.__version__.split(".")[:2]) < (6, 0)

@@ -117,3 +117,35 @@ def test_recorded_session_exports_as_the_session_file_shows_it(scripted_llm, log
                if '"run_end"' in line][-1]
     assert record["timestamp"] == run_end["ts"] and record["completed"] is True
     assert record["model"] == "scripted-model"
+
+
+def test_text_mode_session_is_byte_for_byte_the_hermes_dialect(tmp_path):
+    """A model writing <tool_call> text itself gets its results back as one user message of
+    <tool_response> blocks: upstream's converter writes that as a `human` turn, verbatim, and the
+    calls stay in the gpt turn's text (formats.md §1.2)."""
+    call = '<tool_call>\n{"name": "terminal", "arguments": {"command": "ls"}}\n</tool_call>'
+    result_text = '<tool_response>\n{"name": "terminal", "content": {"output": "a.txt\\n", "exit_code": 0}}\n</tool_response>'
+    log = write_log(tmp_path / "session_20261121_120000_cccccc.jsonl", [
+        {"type": "session_start", "ts": "2026-11-21T12:00:00", "session_id": "20261121_120000_cccccc",
+         "model": "nous/hermes-test", "tools": TOOLS, "system_prompt": "sys", "mode": "oneshot"},
+        {"type": "message", "message": {"role": "user", "content": "list the files"}},
+        {"type": "llm_call", "call": 1, "prompt_messages": 1, "finish_reason": "stop"},
+        {"type": "message", "message": {"role": "assistant", "content": call}},
+        {"type": "message", "message": {"role": "user", "content": result_text}},
+        {"type": "llm_call", "call": 2, "prompt_messages": 3, "finish_reason": "stop"},
+        {"type": "message", "message": {"role": "assistant", "content": "One file: a.txt"}},
+        {"type": "run_end", "ts": "2026-11-21T12:00:03.5", "status": "success", "error": None},
+    ])
+    result = run_hermes("export", str(log), "--format", "sharegpt")
+    assert result.returncode == 0, result.stderr
+    expected = (
+        r'{"conversations": [{"from": "system", "value": "' + SYSTEM_VALUE + r'"}, '
+        r'{"from": "human", "value": "list the files"}, '
+        r'{"from": "gpt", "value": "<think>\n</think>\n<tool_call>\n{\"name\": \"terminal\", \"arguments\": '
+        r'{\"command\": \"ls\"}}\n</tool_call>"}, '
+        r'{"from": "human", "value": "<tool_response>\n{\"name\": \"terminal\", \"content\": {\"output\": '
+        r'\"a.txt\\n\", \"exit_code\": 0}}\n</tool_response>"}, '
+        r'{"from": "gpt", "value": "<think>\n</think>\nOne file: a.txt"}], '
+        r'"timestamp": "2026-11-21T12:00:03.5", "model": "nous/hermes-test", "completed": true, "compacted": false}'
+    )
+    assert result.stdout == expected + "\n"

@@ -134,3 +134,32 @@ def test_replay_walks_calls_a_compaction_removed_and_never_prints_a_secret(scrip
     assert summary["steps"] == 5 and summary["replayed"] == 5 and summary["skipped"] == []
     assert [s["arguments"] for s in steps] == [json.dumps({"command": c}) for c in commands]
     assert result.returncode == 0, result.stdout  # the redacted step matches outside the redaction
+
+
+def test_replay_says_which_call_it_skipped_and_why(scripted_llm, log_dir, workdir, monkeypatch):
+    """A call whose arguments held a secret is redacted in the log: replay cannot run it, and says
+    so by step number and reason (text and --json), never printing the secret."""
+    secret = "hunter2-very-secret-value"
+    monkeypatch.setenv("MY_SERVICE_TOKEN", secret)
+    replies = [reply(calls=[ToolCall("terminal", {"command": "echo start"}, id="call_0")]),
+               reply(calls=[ToolCall("terminal", {"command": f"echo {secret} > s.txt"}, id="call_1")]),
+               reply(calls=[ToolCall("terminal", {"command": "cat data.txt"}, id="call_2")]),
+               reply("Done.")]
+    log = record_session(scripted_llm(replies), "go", log_dir)
+    assert secret not in log.read_text(encoding="utf-8")
+    monkeypatch.delenv("MY_SERVICE_TOKEN")
+    (workdir / "s.txt").unlink()  # the recording ran it
+
+    result = replay(str(log), cwd=workdir)
+    assert secret not in result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("[2/3] terminal") and "SKIPPED: its arguments held a secret, redacted in the log"
+               in line for line in lines), result.stdout
+    assert "skipped 1 step (2): see the reasons above" in lines
+    assert not (workdir / "s.txt").exists()
+
+    as_json = replay("--json", str(log), cwd=workdir)
+    *steps, summary = read_jsonl_text(as_json.stdout)
+    assert summary["steps"] == 3 and summary["replayed"] == 2 and summary["skipped"] == [2]
+    assert steps[1]["skipped"] == "its arguments held a secret, redacted in the log"
+    assert secret not in as_json.stdout

@@ -249,3 +249,32 @@ def test_atif_shows_each_system_prompt_and_every_tool_offered(scripted_llm, log_
     assert systems == [sent[0]["messages"][0]["content"], "You are a pirate."]
     names = {t["function"]["name"] for t in doc["agent"]["tool_definitions"]}
     assert names == {t["function"]["name"] for t in sent[-1]["tools"]} | {"terminal"}
+
+
+def test_call_numbers_stay_unique_across_resumed_runs_in_every_token_export(scripted_llm, log_dir, chat_tok, vllm,
+                                                                           tmp_path):
+    """Three runs of one session (two `--continue`s): the calls are 1..6 in the log and in the
+    rollout, atropos and verl metadata, never restarting at 1 per run."""
+    from tests.exports.toolkit import export, reply
+
+    def sampled(body: dict, index: int) -> Reply:  # raw text as the template renders it: one merged sample
+        if body["messages"][-1]["role"] == "tool":
+            return reply(f"Done ({index}).")
+        return reply(calls=[ToolCall("terminal", {"command": f"echo {index}"}, id=f"call_{index}")])
+
+    llm = scripted_llm(sampled, **vllm.server_kwargs())
+    agent = new_agent(llm, token_capture=True)
+    agent.chat("one")
+    agent.close()
+    log = log_of(agent, log_dir)
+    for prompt in ("two", "three"):
+        again = new_agent(llm, resume=log, token_capture=True)
+        again.chat(prompt)
+        again.close()
+    assert [v.number for v in load_session(log).calls] == [1, 2, 3, 4, 5, 6]
+    (record,) = export(log, chat_tok, tmp_path / "r.jsonl")
+    assert record["calls"] == [1, 2, 3, 4, 5, 6] and record["token_source"] == "server"
+    (group,) = export(log, chat_tok, tmp_path / "a.jsonl", fmt="atropos")
+    assert [o["hermes"]["calls"] for o in group["overrides"]] == [[1, 2, 3, 4, 5, 6]]
+    (row,) = export(log, chat_tok, tmp_path / "v.jsonl", fmt="verl")
+    assert row["extra_fields"]["calls"] == [1, 2, 3, 4, 5, 6]

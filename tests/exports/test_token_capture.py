@@ -122,9 +122,29 @@ def test_llamacpp_ids_come_from_its_logprob_entries(scripted_llm, vllm, log_dir,
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+def test_llama_cpp_python_ids_come_from_its_token_pieces(scripted_llm, vllm, log_dir, chat_tok, tmp_path, stream):
+    """llama-cpp-python sends no ids at all, only each sampled token's text and logprob: the export
+    maps each piece to the tokenizer's one token for it, keeps the logprobs, renders the prompt."""
+    from tests.exports.toolkit import export, record_session
+
+    llm = scripted_llm(tool_session_replies(), flavour="llama-cpp-python", **vllm.server_kwargs())
+    log = record_session(llm, "What is 6*7?", log_dir, token_capture=True, stream=stream)
+    assert all(r.body["top_logprobs"] == 0 and r.body["logprobs"] is True for r in llm.chat_requests)
+    calls = llm_calls(log)
+    assert all(c["completion_token_ids"] is None and c["token_source"] is None and c["logprobs"] for c in calls)
+    (record,) = export(log, chat_tok, tmp_path / "r.jsonl")
+    assert record["token_source"] == "local_render"
+    sampled = [vllm.tok.encode(r.raw_text, add_special_tokens=False) for r in tool_session_replies()]
+    assert record["tokens"] == vllm.prompt_ids(llm.chat_requests[-1].body) + sampled[1]
+    trained = [lp for lp, m in zip(record["logprobs"], record["loss_mask"], strict=True) if m]
+    assert trained == [logprob(k) for ids in sampled for k in range(len(ids))]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
 def test_sglang_ids_are_read_off_the_choice(scripted_llm, vllm, log_dir, chat_tok, tmp_path, stream):
     """SGLang returns prompt and completion ids on the choice, and only without streaming: a
-    streamed call records no ids and the export says it retokenized."""
+    streamed call records no ids, only logprob entries, whose token pieces spell the completion ids
+    (the prompt is rendered here: local_render)."""
     from tests.exports.toolkit import export, record_session
 
     llm = scripted_llm(tool_session_replies(), flavour="sglang", **vllm.server_kwargs())
@@ -136,7 +156,9 @@ def test_sglang_ids_are_read_off_the_choice(scripted_llm, vllm, log_dir, chat_to
     assert record["tokens"][: len(last_prompt)] == last_prompt
     if stream:
         assert all(c["completion_token_ids"] is None and c["token_source"] is None for c in calls)
-        assert record["token_source"] == "retokenized"
+        assert record["token_source"] == "local_render"
+        sampled = vllm.tok.encode(tool_session_replies()[1].raw_text, add_special_tokens=False)
+        assert record["tokens"] == last_prompt + sampled
     else:
         assert [c["prompt_token_ids"] for c in calls] == [c["prompt"] for c in vllm.calls]
         assert record["token_source"] == "server"
