@@ -9,12 +9,9 @@ message and LLM call to the session log (see recording/recorder.py).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +27,11 @@ from agent.events import (
     Retrying,
     StreamReset,
     TextDelta,
-    ToolEnd,
-    ToolStart,
     Warn,
 )
-from agent.hooks import HookBlocked, tool_blocked_result
+from agent.hooks import HookBlocked
 from agent.interruption import interrupted_answer, interrupted_results
-from agent.loop_guard import LoopGuard, result_failed
+from agent.loop_guard import LoopGuard
 from agent.prompts import build_system_prompt
 from agent.retry import (
     RetryPolicy,
@@ -48,14 +43,12 @@ from agent.retry import (
 from agent.session_resume import ResumedSession, load_history
 from agent.settings import Settings, with_overrides
 from agent.settings import retry_policy as settings_retry_policy
-from agent.tool_calls import format_tool_responses, has_text_tool_calls, parse_text_tool_calls
+from agent.tool_calls import has_text_tool_calls
+from agent.tool_runner import ToolRunner
 from recording.paths import new_session_id
 from recording.recorder import SessionRecorder
 from recording.sharegpt import append_trajectory
 from tools.registry import ToolContext
-
-INVALID_TEXT_CALLS = "The previous <tool_call> blocks were invalid. Please output valid JSON inside <tool_call>."
-INVALID_CALLS = "The previous tool calls could not be read (see the errors above). Please resend them in valid form."
 
 
 class AIAgent:
@@ -160,6 +153,7 @@ class AIAgent:
                                      yolo=settings.approvals.mode == "yolo", approval_mode=settings.approvals.mode,
                                      terminal=settings.terminal,
                                      checkpoints=checkpoints.for_agent(settings, record=record, mode=mode))
+        self._tool_runner = ToolRunner(self)  # hooks, loop guard, dispatch (agent/tool_runner.py)
         # Issue 17: lifecycle hooks (agent/hooks.py; those of the settings unless given) and MCP tools,
         # which join self.tools as their servers connect (agent/extensions.py).
         self.hooks = hooks if hooks is not None else extensions.hooks_for(settings)
@@ -384,9 +378,10 @@ class AIAgent:
             completion = self._call_llm()
             message = completion.message()
             calls = completion.tool_calls
-            if not calls and self.tools and has_text_tool_calls(completion.content, self._schemas()):
+            if not calls and self.tools and has_text_tool_calls(completion.content, self._tool_runner.schemas()):
                 self._append(message)
-                if self._run_text_tool_calls(completion.content, guard):
+                if (text := self._tool_runner.run_text_calls(completion.content, guard)) is not None:
+                    self._append({"role": "user", "content": text}, text_tool_responses=True)
                     if guard.exhausted:
                         return "loop_detected", None, turn
                     continue
@@ -401,7 +396,7 @@ class AIAgent:
                     continue
                 return "success", completion.content, turn
             try:
-                results = self._run_tool_calls(calls, guard)
+                results = self._tool_runner.run_calls(calls, guard)
             except BaseException:  # keep the history valid: every tool call gets a result
                 self._append_all(interrupted_results(calls))
                 raise
@@ -558,63 +553,6 @@ class AIAgent:
         for key, value in (usage or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.usage[key] = self.usage.get(key, 0) + value
-
-    # -- tools -----------------------------------------------------------------------------------
-    def _run_one(self, call_id: str, name: str, raw_args: Any, guard: LoopGuard) -> str:
-        args, parse_error = model_tools.parse_arguments(raw_args)
-        self.on_event(ToolStart(call_id, name, args or {}))
-        started = time.perf_counter()
-        blocked = self.hooks.pre_tool(self, call_id, name, args) if self.hooks and parse_error is None else None
-        if blocked is not None:
-            result = tool_blocked_result(blocked)
-        elif guard.should_refuse(name, args if args is not None else raw_args):  # invalid JSON repeats too
-            result = guard.refusal_message(name)
-        else:
-            result = model_tools.handle_function_call(name, raw_args, ctx=self._tool_ctx, allowed=self.tool_names)
-            if self.hooks:
-                result = self.hooks.post_tool(self, call_id, name, args, result)
-        result = unicode_text.clean(result)  # file names and output that are not UTF-8 (surrogateescape'd)
-        guard.record(name, args if args is not None else raw_args, result)
-        self.on_event(ToolEnd(call_id, name, result, time.perf_counter() - started, not result_failed(result)))
-        return result
-
-    def _run_tool_calls(self, calls: list[dict[str, Any]], guard: LoopGuard) -> list[dict[str, Any]]:
-        jobs = [(c.get("id") or f"call_{uuid.uuid4().hex[:8]}", c["function"]["name"], c["function"].get("arguments"))
-                for c in calls]
-        if len(jobs) == 1:
-            results = [self._run_one(*jobs[0], guard)]
-        else:
-            pool = ThreadPoolExecutor(max_workers=min(8, len(jobs)))
-            try:
-                results = list(pool.map(lambda job: self._run_one(*job, guard), jobs))
-            except BaseException:  # Ctrl-C / SIGTERM: stop the other calls' processes, do not wait them out
-                self._interrupt.set()
-                raise
-            finally:
-                pool.shutdown(wait=True)
-        return [{"role": "tool", "tool_call_id": job[0], "content": result} for job, result in zip(jobs, results, strict=True)]
-
-    def _schemas(self) -> dict[str, dict[str, Any]]:
-        return {t["function"]["name"]: t["function"].get("parameters") or {} for t in self.tools}
-
-    def _run_text_tool_calls(self, content: str, guard: LoopGuard) -> bool:
-        """Run tool calls written in the content (agent/tool_calls.py); False when there were none.
-        The content stays in the history as the model wrote it."""
-        calls, errors = parse_text_tool_calls(content, self._schemas())
-        if not calls and not errors:
-            return False
-        results = [(c.name, self._run_one(f"text_call_{i}", c.name, c.arguments, guard)) for i, c in enumerate(calls)]
-        for error in errors:  # the same unreadable call over and over is a loop too
-            result = json.dumps({"error": error})
-            if guard.should_refuse("invalid_tool_call", error):
-                result = guard.refusal_message("invalid_tool_call")
-            guard.record("invalid_tool_call", error, result)
-            results.append(("invalid_tool_call", result))
-        text = format_tool_responses(results)
-        if errors and not calls:
-            text += "\n" + (INVALID_TEXT_CALLS if "<tool_call>" in content else INVALID_CALLS)
-        self._append({"role": "user", "content": text}, text_tool_responses=True)
-        return True
 
 
 if __name__ == "__main__":  # seed-compatible `python run_agent.py --query "..."`
