@@ -3,8 +3,8 @@
 package's pydantic models.
 
 Harbor requires Python >= 3.12 and the suite runs on 3.11, so both run in their own virtualenv,
-created once per machine in ~/.cache/hermes-tests/venv-harbor (`pip install harbor atif`; later runs
-reuse it). Without a 3.12+ interpreter, or when the install fails, the test is skipped with the reason.
+created once per machine in ~/.cache/hermes-tests/venv-harbor (`pip install harbor atif`, through
+tests/registry_cache.py; later runs reuse it). Without a 3.12+ interpreter, or when the install fails, the test is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import pytest
 from agent.compression import SUMMARY_INSTRUCTIONS
 from scripted_server import Reply, ToolCall
 from tests.exports.toolkit import KEY
+from tests.registry_cache import CACHE, MARKER, cached_dir, run_step
 
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hermes-tests"
 VENV = CACHE / "venv-harbor"
 PACKAGES = ["harbor", "atif"]
 
@@ -62,27 +62,18 @@ def python_312() -> str | None:
 
 def harbor_python() -> Path:
     """The cached venv's interpreter, creating the venv on first use (skips with the reason)."""
-    python = VENV / "bin" / "python"
-    if (VENV / "hermes-ok").is_file() and python.is_file():
-        return python
-    base = python_312()
-    if base is None:
-        pytest.skip("Harbor needs Python >= 3.12 and none is installed (no python3.12/3.13 on PATH or in pyenv)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    staging = CACHE / f"venv-harbor.{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    steps = [[base, "-m", "venv", str(staging)],
-             [str(staging / "bin" / "python"), "-m", "pip", "install", "-q", *PACKAGES]]
-    for step in steps:
-        proc = subprocess.run(step, capture_output=True, text=True, timeout=900)
-        if proc.returncode != 0:
-            shutil.rmtree(staging, ignore_errors=True)
-            last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or ["no output"]
-            pytest.skip(f"could not set up Harbor's venv ({' '.join(step[-2:])}): {last[0]}")
-    (staging / "hermes-ok").write_text(" ".join(PACKAGES) + "\n", encoding="utf-8")
-    shutil.rmtree(VENV, ignore_errors=True)
-    staging.rename(VENV)  # bin/python finds its prefix from pyvenv.cfg beside it: moving is safe
-    return python
+    if not (VENV / MARKER).is_file():
+        base = python_312()
+        if base is None:
+            pytest.skip("Harbor needs Python >= 3.12 and none is installed (no python3.12/3.13 on PATH or in pyenv)")
+
+        def fill(staging: Path) -> None:
+            run_step([base, "-m", "venv", str(staging)])
+            run_step([str(staging / "bin" / "python"), "-m", "pip", "install", "-q", *PACKAGES])
+
+        # bin/python finds its prefix from pyvenv.cfg beside it: renaming the staged venv is safe
+        cached_dir(VENV.name, "Harbor and atif (a venv with pip install " + " ".join(PACKAGES) + ")", fill)
+    return VENV / "bin" / "python"
 
 
 def responder(body: dict, index: int) -> Reply:

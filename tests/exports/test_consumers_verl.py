@@ -2,8 +2,9 @@
 (its package needs torch and ray): the class definitions are taken from
 `verl/experimental/agent_loop/agent_loop.py` with their methods removed and built with pydantic.
 
-The wheel is found at $HERMES_VERL_WHEEL (`pip download --no-deps verl==0.9.1`); tests never
-download anything, so without it the test is skipped with that reason.
+The wheel is $HERMES_VERL_WHEEL when set, else downloaded once per machine from PyPI
+(`pip download --no-deps verl==0.9.1`, 1.7 MB) into ~/.cache/hermes-tests/verl-0.9.1/; when that
+download fails (offline) the test is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -17,16 +18,27 @@ from typing import Any, Optional
 import pytest
 
 from tests.exports.toolkit import export, record_session, tool_session_replies
+from tests.registry_cache import cached_dir, pip_download
 
+VERSION = "0.9.1"
 SOURCE = "verl/experimental/agent_loop/agent_loop.py"
 WHEEL = os.environ.get("HERMES_VERL_WHEEL")  # read at import: test fixtures clear HERMES_* variables
 
 
+def verl_wheel() -> Path:
+    """$HERMES_VERL_WHEEL, or verl's wheel from the per-machine cache (downloaded on first use)."""
+    if WHEEL:
+        if not Path(WHEEL).is_file():
+            pytest.fail(f"HERMES_VERL_WHEEL={WHEEL} is not a file: point it at verl's wheel or unset it")
+        return Path(WHEEL)
+    directory = cached_dir(f"verl-{VERSION}", f"verl {VERSION}'s wheel",
+                           lambda into: pip_download(f"verl=={VERSION}", into))
+    return directory / f"verl-{VERSION}-py3-none-any.whl"
+
+
 def verl_models() -> dict[str, Any]:
-    wheel = WHEEL
-    if not wheel or not Path(wheel).is_file():
-        pytest.skip("set HERMES_VERL_WHEEL to verl's wheel (pip download --no-deps verl==0.9.1) to check rows "
-                    "against verl's AgentLoopOutput")
+    """verl's AgentLoopMetrics and AgentLoopOutput, rebuilt from the wheel's source without their methods."""
+    wheel = verl_wheel()
     with zipfile.ZipFile(wheel) as archive:
         tree = ast.parse(archive.read(SOURCE).decode("utf-8"))
     keep = [node for node in tree.body if isinstance(node, ast.ClassDef)

@@ -1,5 +1,5 @@
 """Rollouts as trainer input: an Atropos group checked by atroposlib's own API (model and server),
-a verl row checked by verl's AgentLoopOutput (from its wheel; skipped without it)."""
+a verl row checked by verl's AgentLoopOutput (from its wheel, fetched once per machine; skipped offline)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_atropos_group_passes_its_api(tokenizer_dir, chat_tokenizer, tmp_path):
 
 
 def test_verl_output_validates_as_agent_loop_output(tokenizer_dir, chat_tokenizer):
-    models = verl_models()  # skips without the wheel
+    models = verl_models()  # skips when verl's wheel cannot be fetched
     standin = StandIn(chat_tokenizer, tool_then_answer).start()
     try:
         with TokenProxy(tokenizer_dir, sglang_generate(standin.url)) as proxy:
