@@ -22,6 +22,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from recording.private import write_private_bytes
+
 ABSENT = "-"  # the file did not exist
 UNSAVED = "?"  # it existed, but was too big (checkpoints.max_file_mb) or unreadable to save
 
@@ -93,15 +95,7 @@ class SessionStore:
         if path.parent not in self._made:
             _mkdir(path.parent)
             self._made.add(path.parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_private_bytes(path, data)
         self.size = (self.size or 0) + len(data)
         return digest
 

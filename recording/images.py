@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 from pathlib import Path
 from typing import Any
+
+from recording.private import write_private_bytes
 
 EXT_OF = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 # What `externalize` writes, and all `restore` reads: a picture file beside the log, nothing else.
@@ -44,15 +45,7 @@ def _store(directory: Path, mime: str, data: bytes) -> Path:
     path = directory / f"{digest}.{EXT_OF.get(mime, 'bin')}"
     if not path.exists():  # content-addressed: the same picture twice is one file
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_private_bytes(path, data)
     return path
 
 

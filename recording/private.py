@@ -35,10 +35,15 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 
 def write_private(path: Path, text: str) -> None:
     """Write `text` atomically (temp file + rename) as a 0600 file."""
+    write_private_bytes(path, text.encode("utf-8", "replace"))
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write `data` atomically (temp file + rename) as a 0600 file: readers never see half of it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with os.fdopen(open_private(tmp), "wb") as fh:
-            fh.write(text.encode("utf-8", "replace"))
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

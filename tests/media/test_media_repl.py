@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import base64
 
-import pytest
-
 from scripted_server import Reply, ToolCall
 from scripted_server.server import TEXT_ONLY_LLAMACPP
 from tests.media.images import png_bytes, write_png
-from tests.repl.test_repl_pty import Repl
+from tests.repl import test_repl_pty
 
-
-@pytest.fixture
-def repl_factory(scripted_llm):
-    sessions = []
-
-    def start(replies, *args, llm_options=None, **kwargs):
-        llm = scripted_llm(replies, **(llm_options or {}))
-        session = Repl(llm, *args, **kwargs)
-        sessions.append(session)
-        return llm, session
-
-    yield start
-    for session in sessions:
-        if session.child.isalive():
-            session.child.terminate(force=True)
+repl_factory = test_repl_pty.repl_factory  # the REPL-in-a-pty fixture
 
 
 def last_user(request) -> object:

@@ -80,8 +80,8 @@ class Repl:
 def repl_factory(scripted_llm):
     sessions = []
 
-    def start(replies, *args, **kwargs):
-        llm = scripted_llm(replies)
+    def start(replies, *args, llm_options=None, **kwargs):
+        llm = scripted_llm(replies, **(llm_options or {}))
         session = Repl(llm, *args, **kwargs)
         sessions.append(session)
         return llm, session
