@@ -8,7 +8,7 @@ from pathlib import Path
 
 from scripted_server import ToolCall
 from tests.conftest import run_hermes
-from tests.exports.toolkit import KEY, read_jsonl_text, reply
+from tests.exports.toolkit import KEY, read_jsonl_text, record_session, reply, tool_session_replies
 
 
 def scored_by_seed(body: dict, index: int):
@@ -25,7 +25,7 @@ def export(tmp_path: Path, tok_dir: Path, fmt: str) -> list[dict]:
     return read_jsonl_text(result.stdout)
 
 
-def test_batch_groups_and_verifier_rewards_reach_the_exports(scripted_llm, vllm, tok_dir, tmp_path: Path):
+def test_batch_groups_and_verifier_rewards_reach_the_exports(scripted_llm, vllm, tok_dir, log_dir, tmp_path: Path):
     llm = scripted_llm(scored_by_seed, **vllm.server_kwargs())
     dataset = tmp_path / "p.jsonl"
     rows = [{"prompt": "What is 6*7?"}, {"prompt": "List the files."}, {"prompt": "What is 6*7?"}]
@@ -57,3 +57,28 @@ def test_batch_groups_and_verifier_rewards_reach_the_exports(scripted_llm, vllm,
     rollouts = read_jsonl_text((tmp_path / "data/g/rollouts.jsonl").read_text(encoding="utf-8"))
     assert len(rollouts) == 9
     assert all(r["reward"] == reward[r["session_id"]] and r["group_id"] == group_of[r["session_id"]] for r in rollouts)
+
+    # a plain session's file (no batch keys, no reward, no server logprobs) loads with the batch
+    # run's, in either order, with the explicit features
+    import datasets
+
+    from exports.features import features_for
+
+    plain_log = record_session(scripted_llm(tool_session_replies()), "6*7?", log_dir)
+    datasets.disable_progress_bars()
+    for fmt, batch_rows in (("rollout", rollouts), ("atropos", groups), ("verl", verl)):
+        result = run_hermes("export", str(plain_log), "--format", fmt, "--tokenizer", str(tok_dir), "--output", "-",
+                            cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        plain_rows = read_jsonl_text(result.stdout)
+        files = [tmp_path / f"plain.{fmt}.jsonl", tmp_path / f"batch.{fmt}.jsonl"]
+        for path, rows in zip(files, (plain_rows, batch_rows), strict=True):
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        for index, order in enumerate((files, files[::-1])):
+            ds = datasets.load_dataset("json", data_files=[str(f) for f in order], split="train",
+                                       cache_dir=str(tmp_path / f"cache.{fmt}{index}"), features=features_for(fmt))
+            rows = plain_rows + batch_rows if index == 0 else batch_rows + plain_rows
+            assert len(ds) == len(rows)
+            meta = {"rollout": lambda r: r, "verl": lambda r: r["extra_fields"],
+                    "atropos": lambda r: r["overrides"][0]["hermes"]}[fmt]
+            assert [meta(r).get("group_id") for r in ds] == [meta(r).get("group_id") for r in rows]

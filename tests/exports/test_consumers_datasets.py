@@ -1,15 +1,20 @@
 """Every export loads with HF `datasets` (the version the dev extra installs), one file at a time and
-several files together (files of different runs must share one schema: one type per key, no
-column that is null or empty in every row of one file)."""
+several files together, in either order (files of different runs must share one schema: one type
+per key, no column that is null or empty in every row of one file). The token formats keep null
+logprobs and rewards where there are none (a filler would be read as real), so they load with
+`exports.features.features_for(fmt)`."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from agent.compression import SUMMARY_INSTRUCTIONS
+from exports.features import FORMATS as FEATURE_FORMATS
+from exports.features import features_for
 from scripted_server import Reply, ToolCall
 from tests.exports.toolkit import KEY, export
 
@@ -71,24 +76,34 @@ def test_every_format_loads_alone_and_together(two_runs, tmp_path, fmt, monkeypa
         rows = []
         for log in sorted((root / name).glob("session_*.jsonl")):
             part = tmp_path / f"{log.stem}.{fmt}.part"
-            rows += export(log, tok, part, fmt=fmt)
+            # run b is rewarded, run a is not: `reward` is null in every row of a's file
+            rewards = {log.stem.removeprefix("session_"): 0.5} if name == "b" else {}
+            rows += export(log, tok, part, fmt=fmt, rewards=rewards)
         out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         files.append(out)
-    orders = [[files[0]], [files[1]], files[::-1]]
-    if fmt not in ("atropos", "verl"):
-        # Atropos' inference_logprobs and verl's response_logprobs are null when the server gave
-        # no logprobs (both trainers then recompute them; a filler would be read as the policy's):
-        # a file whose rows all lack them types the column null, so it cannot come first.
-        orders.append(files)
-    for index, group in enumerate(orders):
+    features = features_for(fmt) if fmt in FEATURE_FORMATS else None
+    for index, group in enumerate([[files[0]], [files[1]], files, files[::-1]]):
         monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / f"cache{index}"))
         ds = datasets.load_dataset("json", data_files=[str(f) for f in group], split="train",
-                                   cache_dir=str(tmp_path / f"cache{index}"))
+                                   cache_dir=str(tmp_path / f"cache{index}"), features=features)
         lines = [json.loads(line) for f in group for line in f.read_text(encoding="utf-8").splitlines()]
         assert len(ds) == len(lines)
-        key = {"sharegpt": "conversations", "atif": "steps", "rollout": "tokens", "atropos": "tokens",
-               "verl": "response_ids"}.get(fmt, "messages")
-        assert _plain(ds[0][key]) == _plain(lines[0][key])
+        if features is None:
+            key = {"sharegpt": "conversations", "atif": "steps"}.get(fmt, "messages")
+            assert _plain(ds[0][key]) == _plain(lines[0][key])
+            continue
+        # every value of every row round-trips (nulls stay null: no filler logprob or reward)
+        assert [_plain(row) for row in ds] == [_plain(line) for line in lines]
+        if fmt == "atropos" and importlib.util.find_spec("atroposlib") is not None:
+            from atroposlib.api.server import ScoredData
+
+            for row in ds:
+                ScoredData(**row)
+    if fmt in FEATURE_FORMATS:
+        a_rows, b_rows = ([json.loads(line) for line in f.read_text(encoding="utf-8").splitlines()] for f in files)
+        column = {"rollout": "reward", "atropos": "inference_logprobs", "verl": "response_logprobs"}[fmt]
+        # the case the features exist for: the column is null in all of a's rows, set in b's
+        assert all(r[column] is None for r in a_rows) and any(r[column] is not None for r in b_rows)
 
 
 def _plain(value):
