@@ -87,21 +87,9 @@ def responder(body: dict, index: int) -> Reply:
 
 
 def tokenizer(directory: Path, template: str):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from tests.exports.toolkit import build_tokenizer
 
-    from tests.exports.toolkit import CORPUS, SPECIAL_TOKENS
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(CORPUS * 4, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=END, pad_token="<|endoftext|>")
-    fast.chat_template = template
-    fast.save_pretrained(directory)
-    return fast
+    return build_tokenizer(directory, template, vocab_size=600)
 
 
 def test_messages_render_through_vllms_hermes_template_as_served_and_sampled(scripted_llm, log_dir, tmp_path):
