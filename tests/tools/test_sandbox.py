@@ -146,16 +146,20 @@ def test_read_only_mode_keeps_the_workspace_read_only(layout) -> None:
         env.cleanup()
 
 
-def test_status_line_and_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_line_and_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from agent.settings import TerminalSettings
 
     assert sb.status_line(TerminalSettings()).startswith("workspace-write (bubblewrap")
     assert "network off" in sb.status_line(TerminalSettings(sandbox_network=False))
     assert sb.status_line(TerminalSettings(sandbox=sb.OFF)).startswith("off (terminal.sandbox: off)")
-    monkeypatch.setattr(sb, "probe", lambda: "bubblewrap (bwrap) is not installed; install the 'bubblewrap' package")
-    line = sb.status_line(TerminalSettings())
-    assert line.startswith("off: bubblewrap (bwrap) is not installed") and "unconfined" in line
-    assert sb.make_sandbox(TerminalSettings(), "/") is None
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without bubblewrap: no bwrap on PATH
+    sb.probe.cache_clear()
+    try:
+        line = sb.status_line(TerminalSettings())
+        assert line.startswith("off: bubblewrap (bwrap) is not installed") and "unconfined" in line
+        assert sb.make_sandbox(TerminalSettings(), "/") is None
+    finally:
+        sb.probe.cache_clear()
     with pytest.raises(ValueError, match="off, read-only, workspace-write"):
         sb.parse_mode("strict")
 
