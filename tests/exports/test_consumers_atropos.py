@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from tests.exports.toolkit import record_session, tool_session_replies
+from tests.exports.toolkit import atropos_batch, record_session, tool_session_replies
 
 if importlib.util.find_spec("atroposlib") is None:
     pytest.skip("atroposlib is not installed (it is in the dev extra)", allow_module_level=True)
@@ -16,7 +16,6 @@ if importlib.util.find_spec("atroposlib") is None:
 def test_groups_pass_atroposlib_and_its_api_server(scripted_llm, vllm, log_dir, chat_tok, tmp_path):
     from atroposlib.api import server as api
     from atroposlib.frontend.jsonl2html import generate_html
-    from fastapi.testclient import TestClient
 
     logs = []
     for _ in range(2):  # two attempts at one prompt: one group of two, scored differently
@@ -35,13 +34,7 @@ def test_groups_pass_atroposlib_and_its_api_server(scripted_llm, vllm, log_dir, 
     api.ScoredData(**group)  # the API's own validation
     assert group["group_overrides"] == {"group_size": 2} and sorted(group["scores"]) == [0.0, 1.0]
 
-    with TestClient(api.app) as client:
-        assert client.post("/register", json={
-            "wandb_group": "g", "wandb_project": "p", "batch_size": 2, "max_token_len": 4096,
-            "checkpoint_dir": str(tmp_path), "save_checkpoint_interval": 0, "starting_step": 0,
-            "num_steps": 1}).status_code == 200
-        assert client.post("/scored_data_list", json=[group]).status_code == 200
-        batch = client.get("/batch").json()["batch"]
+    batch = atropos_batch(group, tmp_path)
     assert batch is not None
     delivered = [(t, m) for g in batch for t, m in zip(g["tokens"], g["masks"], strict=True)]
     assert delivered == list(zip(group["tokens"], group["masks"], strict=True))

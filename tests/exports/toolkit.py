@@ -245,3 +245,19 @@ def masked_in(record: dict[str, Any]) -> list[list[int]]:
 
 def read_jsonl_text(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def atropos_batch(group: dict, checkpoint_dir: Path) -> list | None:
+    """Send one scored group through atroposlib's API server (in process) as a trainer would,
+    and return the batch a trainer then pulls."""
+    from atroposlib.api import server as api
+    from fastapi.testclient import TestClient
+
+    with TestClient(api.app) as client:
+        assert client.post("/register", json={
+            "wandb_group": "g", "wandb_project": "p", "batch_size": 2, "max_token_len": 4096,
+            "checkpoint_dir": str(checkpoint_dir), "save_checkpoint_interval": 0, "starting_step": 0,
+            "num_steps": 1}).status_code == 200
+        assert client.post("/scored_data_list", json=[group]).status_code == 200
+        return client.get("/batch").json()["batch"]
+

@@ -15,6 +15,7 @@ from rl.proxy import TokenProxy
 from rl.runner import rollout, rollout_sync
 from rl.types import RolloutSpec
 from tests.exports.test_consumers_verl import verl_models  # at import: it reads HERMES_VERL_WHEEL then
+from tests.exports.toolkit import atropos_batch
 
 
 def run_group(tokenizer_dir, chat_tokenizer, words):
@@ -36,7 +37,6 @@ def run_group(tokenizer_dir, chat_tokenizer, words):
 @pytest.mark.skipif(importlib.util.find_spec("atroposlib") is None, reason="atroposlib is not installed (dev extra)")
 def test_atropos_group_passes_its_api(tokenizer_dir, chat_tokenizer, tmp_path):
     from atroposlib.api import server as api
-    from fastapi.testclient import TestClient
 
     results, _ = run_group(tokenizer_dir, chat_tokenizer, ["alpha", "bravo"])
     group = atropos_group(results)
@@ -48,13 +48,7 @@ def test_atropos_group_passes_its_api(tokenizer_dir, chat_tokenizer, tmp_path):
         assert tokens == seq.tokens and len(masks) == len(lps) == len(tokens)
         assert all(m == t for m, t, k in zip(masks, tokens, seq.mask, strict=True) if k)
         assert all(m == -100 and lp == 1.0 for m, lp, k in zip(masks, lps, seq.mask, strict=True) if not k)
-    with TestClient(api.app) as client:
-        assert client.post("/register", json={
-            "wandb_group": "g", "wandb_project": "p", "batch_size": 2, "max_token_len": 4096,
-            "checkpoint_dir": str(tmp_path), "save_checkpoint_interval": 0, "starting_step": 0,
-            "num_steps": 1}).status_code == 200
-        assert client.post("/scored_data_list", json=[group]).status_code == 200
-        assert client.get("/batch").json()["batch"] is not None
+    assert atropos_batch(group, tmp_path) is not None
 
 
 def test_verl_output_validates_as_agent_loop_output(tokenizer_dir, chat_tokenizer):
