@@ -47,7 +47,11 @@ class _PromptToolkitWriter:
         from prompt_toolkit import print_formatted_text
         from prompt_toolkit.formatted_text import ANSI
 
-        print_formatted_text(ANSI(text.replace(ERASE, "\001" + ERASE + "\002")), end="")
+        try:
+            print_formatted_text(ANSI(text.replace(ERASE, "\001" + ERASE + "\002")), end="")
+        except RuntimeError:  # the prompt's event loop closed under us (exit by double Ctrl-C): no app to print through
+            sys.stdout.write(text)
+            sys.stdout.flush()
 
     def isatty(self) -> bool:
         try:
