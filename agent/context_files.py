@@ -195,7 +195,7 @@ def load_for(settings: Settings, mode: str = "api", on_event: Callable[[Event], 
     enabled = settings.context_files.enabled and mode != "batch"
     cwd = context_dir(settings)
     policy = PathPolicy.for_host(cwd, hermes_home=settings.home, hermes_cwd=os.getcwd())
-    context = load(cwd, settings.home, settings.context_files.max_bytes, enabled, policy.secret_refusal)
+    context = load(cwd, settings.home, settings.context_files.max_bytes, enabled, policy.read_refusal)
     if on_event is not None:
         from agent.events import Warn
 

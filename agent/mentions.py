@@ -149,7 +149,7 @@ def expand_for(settings: Settings, text: str, warn: Callable[[str], None]) -> st
 
     cwd = context_dir(settings)
     policy = PathPolicy.for_host(cwd, hermes_home=settings.home, hermes_cwd=os.getcwd())
-    result = expand(text, cwd, settings.mentions.max_bytes, policy.secret_refusal)
+    result = expand(text, cwd, settings.mentions.max_bytes, policy.read_refusal)
     for line in result.warnings:
         warn(line)
     return result.text

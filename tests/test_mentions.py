@@ -85,8 +85,8 @@ def test_binary_directories_and_credentials_are_refused_with_a_note(scripted_llm
     assert "KEY-DECOY-42" not in body and "AWS-DECOY-42" not in body and "IHDR" not in body
     assert "[@logo.png was not attached: a binary file (272 bytes)]" in prompt
     assert "[@src was not attached: a directory (mention a file)]" in prompt
-    assert "[@~/.ssh/id_rsa was not attached: ~/.ssh/id_rsa holds keys or credentials]" in prompt
-    assert "[@../home/.aws/credentials was not attached: ~/.aws/credentials holds keys or credentials]" in prompt
+    assert "[@~/.ssh/id_rsa was not attached: ~/.ssh/id_rsa holds keys or credentials; the model may not read it]" in prompt
+    assert "[@../home/.aws/credentials was not attached: ~/.aws/credentials holds keys or credentials; the model may not read it]" in prompt
     warnings = result.stderr.splitlines()
     assert len(warnings) == 4 and all(w.startswith("hermes: warning: @") for w in warnings), warnings
 

@@ -37,8 +37,23 @@ def _call(ctx: ToolContext, job: Callable[[bs.Session], dict[str, Any]]) -> str:
         return tool_error(f"browser error: {message}")
 
 
+def file_url_refusal(url: str) -> str | None:
+    """A file:// page is a file read: credentials are refused as read_file refuses them (one gate)."""
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        return None
+    from urllib.parse import unquote
+
+    from tools.gate import policy_for
+
+    return policy_for(None).read_refusal(unquote(parts.path) or "/")
+
+
 def snapshot(session: bs.Session) -> dict[str, Any]:
     page = session.page
+    if why := file_url_refusal(url := page.url):  # reached by a link, a redirect or going back
+        page.goto("about:blank")
+        raise bs.BrowserError(f"cannot show {url}: {why}")
     session.snapshot_id += 1
     data = page.evaluate(SNAPSHOT_JS, [session.next_ref, session.snapshot_id])
     if data["doc"] != session.doc_id:  # a new document: the previous page's refs are all stale
@@ -103,6 +118,8 @@ def browser_navigate(args: dict[str, Any], ctx: ToolContext) -> str:
         url = "https://" + url
     if urlsplit(url).scheme not in ("http", "https", "file", "about", "data"):
         return tool_error(f"cannot open {url!r}: only http(s), file, about and data URLs")
+    if why := file_url_refusal(url):
+        return tool_error(f"cannot open {url}: {why}")
 
     def job(session: bs.Session) -> dict[str, Any]:
         try:

@@ -258,7 +258,7 @@ def search_files(args: dict[str, Any], ctx: ToolContext) -> str:
         return tool_error(missing_file_error(root))
     from tools.gate import policy_for
 
-    policy = policy_for(ctx.task_id, ctx.terminal)
+    policy = policy_for(ctx.task_id, ctx.terminal)  # its read_refusal is the gate read_file uses too
     if refusal := policy.read_refusal(root):
         return tool_error(refusal)
     rg = rg_path()
@@ -286,7 +286,7 @@ def search_files(args: dict[str, Any], ctx: ToolContext) -> str:
         except re.error as exc:
             return tool_error(f"invalid regex {pattern!r}: {exc}")
         matches, truncated = _py_content(root, regex, GlobFilter(glob) if glob else None, limit)
-    # The agent's credential files never show up, even when the search root contains them.
+    # Credential files (the agent's and the user's keys) never show up, even under the search root.
     matches = [m for m in matches if policy.read_refusal(m[0]) is None]
     return tool_result(
         matches=[{"path": _display(p, base), "line": n, "text": t} for p, n, t in matches], truncated=truncated

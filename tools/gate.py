@@ -389,7 +389,8 @@ def file_write_error(files: Any, path: str, tool: str, ctx: Any, preview: str = 
 
 
 def read_error(files: Any, path: str, task_id: str | None, terminal: Any = None) -> str | None:
-    """read_file / search_files may not read the agent's credentials (any mode, yolo included)."""
+    """read_file / patch / search_files / browser file:// may not read credentials (any mode, yolo
+    included): the agent's own and the user's keys (`PathPolicy.read_refusal`)."""
     if getattr(files, "remote", False):
         return None
     return policy_for(task_id, terminal).read_refusal(path)

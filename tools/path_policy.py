@@ -42,8 +42,8 @@ SYSTEM_PROTECTED = (
     "/var/spool/cron", "/var/spool/anacron", "/etc/systemd", "/etc/xdg/autostart", "/etc/init.d",
     "/etc/rc.local", "/etc/sudoers", "/etc/sudoers.d", "/etc/ld.so.preload", "/etc/passwd", "/etc/shadow",
 )
-# Relative to $HOME: the user's own keys and credential stores. `@path` never attaches them
-# (agent/mentions.py): a typed mention must not ship a private key to the endpoint.
+# Relative to $HOME: the user's own keys and credential stores. No file tool reads them and `@path`
+# never attaches them (`PathPolicy.read_refusal`): their text must not reach the endpoint.
 HOME_SECRET_FILES = (
     ".ssh", ".gnupg", ".aws/credentials", ".aws/config", ".netrc", ".git-credentials", ".pgpass",
     ".docker/config.json", ".kube/config", ".config/gh/hosts.yml", ".npmrc", ".pypirc", ".config/gcloud",
@@ -65,7 +65,11 @@ class WriteClass:
 
 def resolve(path: str | os.PathLike[str]) -> str:
     """Absolute, `~` expanded, symlinks and `..` resolved, even when the file does not exist yet."""
-    return os.path.realpath(os.path.expanduser(os.fspath(path)))
+    path = os.path.expanduser(os.fspath(path))
+    try:
+        return os.path.realpath(path)
+    except OSError:  # e.g. /proc/1/root unreadable: judged unresolved (the /proc rules refuse such doors)
+        return os.path.normpath(os.path.abspath(path))
 
 
 def _under(path: str, root: str) -> bool:
@@ -148,7 +152,11 @@ class PathPolicy:
         return [p for p in names if os.path.isfile(p)]
 
     def read_refusal(self, path: str | os.PathLike[str]) -> str | None:
-        """Why the model may not read `path` (the agent's credentials and settings), or None."""
+        """Why the model may not see the contents of `path`, or None. The one gate for everything that
+        hands a file's text to the model: read_file, patch, search_files, browser file:// URLs, `@path`
+        mentions and context files. Refused: the agent's credentials and settings, the user's keys and
+        credential stores (~/.ssh, ~/.aws/credentials, ~/.netrc, ...), system secrets, and hermes' own
+        process under /proc. `path` is resolved first: a symlink or `..` is judged by where it lands."""
         resolved = resolve(path)
         if why := _proc_refusal(resolved):
             return why
@@ -162,23 +170,18 @@ class PathPolicy:
                 if resolved == os.path.join(cwd, name):
                     return (f"{_tilde(resolved, self.home)} is read by hermes for its own settings and "
                             "credentials; the model may not read it")
-        return None
-
-
-    def secret_refusal(self, path: str | os.PathLike[str]) -> str | None:
-        """`read_refusal`, plus the user's own keys and credential stores (~/.ssh, ~/.aws/credentials, ...)."""
-        if why := self.read_refusal(path):
-            return why
-        resolved = resolve(path)
         for name in HOME_SECRET_FILES:
             if _under(resolved, os.path.join(self.home, name)):
-                return f"{_tilde(resolved, self.home)} holds keys or credentials"
+                return f"{_tilde(resolved, self.home)} holds keys or credentials; the model may not read it"
         for root in SYSTEM_SECRET_FILES:
-            if _under(resolved, root):
-                return f"{resolved} holds system keys or credentials"
+            if _under(resolved, root) and not _under(self.home, root):  # run as root, /root is home
+                return f"{resolved} holds system keys or credentials; the model may not read it"
         return None
 
 
+# Magic links to a process's root, cwd and open files: resolving them needs rights the caller may
+# lack (then the path stays unresolved) or lands in another mount namespace (a container).
+_PROC_DOORS = frozenset({"root", "cwd", "fd", "map_files"})
 _PROC_SECRETS = frozenset({"environ", "cmdline", "mem", "auxv", "maps", "smaps", "pagemap", "syscall", "stack"})
 
 
@@ -191,6 +194,9 @@ def _proc_refusal(resolved: str) -> str | None:
         return None
     if parts[2] in ("self", "thread-self") or (parts[2].isdigit() and _is_own_task(int(parts[2]))):
         return "this is hermes' own process (its environment and arguments hold the agent's credentials)"
+    if parts[2].isdigit() and len(parts) > 4 and parts[3] in _PROC_DOORS:
+        return (f"/proc/<pid>/{parts[3]} leads into another process's view of the file system, past the "
+                "credentials check; the file tools do not follow it (read the file by its own path)")
     if parts[2].isdigit() and (parts[-1] in _PROC_SECRETS or "task" in parts[3:]):
         return f"{parts[-1]} of a process may hold credentials; the file tools do not read it"
     return None

@@ -272,3 +272,23 @@ def test_ctrl_c_stops_waiting_for_a_slow_page(shop):
     result = json.loads(model_tools.handle_function_call("browser_navigate", {"url": shop.url("/slow")}, ctx=ctx))
     assert result == {"error": "interrupted by the user"}
     assert time.monotonic() - asked[0] < 2.5  # before the page's 3 s were up
+
+
+def test_file_urls_to_credentials_are_refused_like_read_file(call, tmp_path, monkeypatch):
+    """A file:// page is a file read: the user's keys are refused, typed or reached by a link."""
+    home, ws = tmp_path / "home", tmp_path / "ws"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("DECOYKEY-4b1e the private key\n")
+    ws.mkdir()
+    (ws / "page.html").write_text(f'<a href="file://{home}/.ssh/id_ed25519">open the key</a><p>plain page</p>')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TERMINAL_CWD", str(ws))
+    typed = call("browser_navigate", url=f"file://{home}/.ssh/id_ed25519")
+    assert typed == {"error": f"cannot open file://{home}/.ssh/id_ed25519: ~/.ssh/id_ed25519 holds keys or "
+                              "credentials; the model may not read it"}
+    page = call("browser_navigate", url=f"file://{ws}/page.html")
+    assert '"plain page"' in page["snapshot"]  # ordinary files still open
+    clicked = call("browser_click", ref=ref_of(page["snapshot"], 'link "open the key"'))
+    assert "DECOYKEY" not in str(clicked)
+    assert clicked["error"].endswith("~/.ssh/id_ed25519 holds keys or credentials; the model may not read it")
+    assert call("browser_snapshot")["url"] == "about:blank"
