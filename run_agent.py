@@ -48,6 +48,7 @@ from agent.tool_runner import ToolRunner
 from recording.paths import new_session_id
 from recording.recorder import SessionRecorder
 from recording.sharegpt import append_trajectory
+from tools import todo_tool
 from tools.registry import ToolContext
 
 
@@ -255,6 +256,7 @@ class AIAgent:
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         self.api_calls = 0
         self.context.forget()
+        todo_tool.restore(self.tool_context, [])  # a new conversation starts with no task list
 
     def compress(self, reason: str = "requested") -> compression.Compression | None:
         """Summarise older messages with one model call to free context; Notice events say what happened."""
@@ -296,6 +298,8 @@ class AIAgent:
     def record_history_change(self, type_: str, **fields: Any) -> None:
         """Log an edit already made to `self.messages`, so a resumed session shows the same history."""
         self.context.forget()
+        if type_ == "history_edit":  # the task list as the remaining history left it (as on resume)
+            todo_tool.restore(self.tool_context, self.messages)
         if self._recorder is None and self._resumed is None:
             return  # nothing recorded yet: the first recording holds the edited history as it is
         self._ensure_recorder()

@@ -103,7 +103,9 @@ def todo(args: dict[str, Any], ctx: ToolContext) -> str:
 
 
 def restore(ctx: ToolContext, messages: list[dict[str, Any]]) -> None:
-    """Rebuild the list of a resumed session: the last successful `todo` result in its history."""
+    """Set the list to what `messages` left it: the last successful `todo` result in them, else empty.
+    Used on resume, and after every history edit (/new, /undo, /retry, /rewind), so the list never
+    outlives the exchange that wrote it."""
     todo_calls: set[str] = set()
     latest: list[dict[str, str]] | None = None
     for message in messages:
@@ -117,9 +119,8 @@ def restore(ctx: ToolContext, messages: list[dict[str, Any]]) -> None:
                 continue
             if isinstance(data, dict) and "error" not in data and isinstance(data.get("todos"), list):
                 latest = data["todos"]
-    if latest is not None:
-        with _LOCK:
-            ctx.extra[_KEY] = [dict(item) for item in latest if isinstance(item, dict)]
+    with _LOCK:
+        ctx.extra[_KEY] = [dict(item) for item in latest or [] if isinstance(item, dict)]
 
 
 TOOL = register(Tool(name="todo", toolset="todo", description=DESCRIPTION, parameters=PARAMETERS, handler=todo))
