@@ -112,6 +112,7 @@ FIELDS: tuple[Field, ...] = (
     Field("display.spinner", "enum", "kawaii", choices=SPINNERS, nullable=False),
     Field("display.show_reasoning", "bool", True, nullable=False),
     Field("display.verbose", "bool", False, nullable=False),
+    Field("display.live", "bool", True, nullable=False),
     Field("approvals.mode", "enum", "ask", env=("HERMES_YOLO",), choices=APPROVAL_MODES, nullable=False),
     Field("approvals.allowlist", "list", [], nullable=False),
     Field("approvals.timeout", "float", 60.0, above=0, nullable=False),
@@ -234,6 +235,7 @@ class DisplaySettings:
     spinner: str = "kawaii"  # kawaii (faces and verbs), minimal (a dot spinner), none
     show_reasoning: bool = True
     verbose: bool = False
+    live: bool = True  # REPL: the live region (unfinished text, status line, input line); off: whole blocks
 
 
 @dataclass

@@ -42,7 +42,7 @@ class Repl:
             self.renderer.warn(warning)
         self.renderer.show_reasoning = settings.display.show_reasoning
         self.renderer.verbose = settings.display.verbose
-        self.typeahead = typeahead.attach(self.renderer)  # live status + held input on a terminal
+        self.typeahead = typeahead.attach(self.renderer, live=settings.display.live)  # held input on a terminal
         self.approval = ApprovalPrompt(
             allowlist=list(settings.approvals.allowlist),
             save_always=self._save_allowlist,

@@ -38,6 +38,7 @@ class LiveRegion:
         self.active = False
         self.suspended = 0
         self._shown: list[str] | None = None  # None: nothing drawn
+        self._shown_width = 0  # the terminal width when it was drawn
         self._col = 0  # cells of committed text after its last newline (the region starts below it)
         self._dirty = False
         self._last_draw = 0.0
@@ -119,15 +120,23 @@ class LiveRegion:
         # Noted after the write: a Ctrl-C in between leaves a stale region on screen rather than
         # making the next erase climb into text printed before it.
         self._shown, self._dirty, self._last_draw = lines, False, time.monotonic()
+        self._shown_width = self._width()
 
     def _erase(self) -> str:
         """Cursor back to where the region began, everything below cleared."""
         if self._shown is None:
             return ""
-        up = len(self._shown) - 1 + (1 if self._col else 0)
+        width = max(self._width(), 1)
+        rows = len(self._shown)
+        if width < self._shown_width:
+            # Narrowed since the draw (a resize mid-turn): terminals that reflow (tmux, VTE, iTerm2,
+            # kitty, Windows Terminal) re-wrap each drawn line onto several rows; climbing only one
+            # row per line would leave the top of the region on screen, duplicated by the next draw.
+            rows = sum(max(1, -(-cell_len(_SGR.sub("", line)) // width)) for line in self._shown)
+        up = rows - 1 + (1 if self._col else 0)
         out = "\r" + (f"\x1b[{up}A" if up else "")
-        if self._col:
-            out += f"\x1b[{self._col}C"
+        if col := self._col % width:
+            out += f"\x1b[{col}C"
         return out + "\x1b[J"
 
     def _emit(self, text: str) -> None:

@@ -200,8 +200,10 @@ class TypeAhead:
                 self._wake.clear()
 
 
-def attach(renderer: Any) -> TypeAhead | None:
-    """Live output and type-ahead for a REPL on a real terminal (None when stdin or stdout is not one)."""
+def attach(renderer: Any, *, live: bool = True) -> TypeAhead | None:
+    """Type-ahead for a REPL on a real terminal (None when stdin or stdout is not one), and the live
+    region unless `live` is off (display.live: false): then keys typed during a turn are still held
+    out of the answer, unseen until the next prompt shows them."""
     import sys
 
     try:
@@ -212,8 +214,9 @@ def attach(renderer: Any) -> TypeAhead | None:
         fd = sys.stdin.fileno()
     except (ImportError, AttributeError, ValueError, OSError):
         return None
-    renderer.enable_live()
-    typeahead = TypeAhead(fd, renderer._lock, lambda: renderer._live.request())
+    if live:
+        renderer.enable_live()
+    typeahead = TypeAhead(fd, renderer._lock, lambda: renderer._live and renderer._live.request())
     renderer.typeahead = typeahead
     return typeahead
 
