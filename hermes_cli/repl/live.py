@@ -194,8 +194,8 @@ def status_line(face: str, label: str, elapsed: float, rate: float | None, width
     return (f"\x1b[36m{face}\x1b[0m " if face else "") + f"\x1b[2m{text}\x1b[0m"
 
 
-def input_lines(queued: list[str], text: str, width: int, color: bool) -> list[str]:
-    """Lines sent ahead (dim) and the input line being typed, its end visible."""
+def input_lines(queued: list[str], text: str, width: int, color: bool, eof: bool = False) -> list[str]:
+    """Lines sent ahead (dim) and the input line being typed, its end visible; after Ctrl-D, a hint."""
     rows = []
     if len(queued) > 3:  # the region must stay well inside the screen
         rows.append(f"  ↳ {len(queued) - 2} lines queued")
@@ -209,4 +209,7 @@ def input_lines(queued: list[str], text: str, width: int, color: bool) -> list[s
         typed = typed[max(1, len(typed) - room):] if typed.isascii() else typed[1:]
     # Not the prompt's ❯: the input line is held, and ❯ coming back means it is the user's turn again.
     prompt = "\x1b[36m›\x1b[0m " if color else "› "
+    if eof:
+        hint = _fit("Ctrl-D: hermes exits when this turn ends (type or Backspace to stay)", width - 3)
+        return [*rows, prompt + (f"\x1b[2m{hint}\x1b[0m" if color else hint)]
     return [*rows, prompt + typed]

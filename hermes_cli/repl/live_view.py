@@ -71,7 +71,8 @@ class LiveView:
         elapsed = time.monotonic() - (self._turn_started or time.monotonic())
         rows.append(status_line(face, label, elapsed, rate, width, self.color))
         if self.typeahead is not None:
-            rows += input_lines(self.typeahead.keys.queued, self.typeahead.keys.text, width, self.color)
+            keys = self.typeahead.keys
+            rows += input_lines(keys.queued, keys.text, width, self.color, keys.eof)
         return rows
 
     def _rows(self) -> int:

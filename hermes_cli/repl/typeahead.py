@@ -5,6 +5,8 @@ SIGINT, i.e. KeyboardInterrupt in the main thread): typed keys no longer land in
 the streaming answer. A reader thread holds them instead, and the live region shows them in its
 input line. Backspace, Ctrl-U and Ctrl-W edit; Alt-Enter adds a newline; Enter queues the line,
 which is sent once the turn ends. Text not yet sent becomes the next prompt's editable default.
+Ctrl-D on an empty input line is end-of-input, as at the prompt: hermes exits once the turn ends
+(after the lines queued before it); typing or Backspace takes it back, Ctrl-C drops it.
 
 The reader only reads while holding the renderer's lock and not suspended, so a prompt that takes
 the terminal in the middle of a turn (an approval: it suspends us through `Renderer.paused`) gets
@@ -33,11 +35,12 @@ class KeyBuffer:
     def __init__(self) -> None:
         self.text = ""
         self.queued: list[str] = []
+        self.eof = False  # Ctrl-D on an empty line: exit when the turn ends
         self._pending = ""  # an escape sequence split across reads
 
     def feed(self, keys: str) -> bool:
         keys, self._pending = self._pending + keys, ""
-        before = (self.text, len(self.queued))
+        before = (self.text, len(self.queued), self.eof)
         i = 0
         while i < len(keys):
             ch = keys[i]
@@ -53,7 +56,13 @@ class KeyBuffer:
                     self.text += "\n"
                 i = match.end()
                 continue
-            if ch in "\r\n":
+            if ch == "\x04":  # Ctrl-D: end of input on an empty line (like the prompt), else nothing
+                self.eof = self.eof or not self.text
+            elif self.eof and (ch in "\x7f\x08\x15\r\n" or ch >= " "):
+                self.eof = False  # an editing key takes it back; a printable one is typed as usual
+                if ch >= " ":
+                    self.text += ch
+            elif ch in "\r\n":
                 if self.text.strip():
                     self.queued.append(self.text)
                 self.text = ""
@@ -66,7 +75,7 @@ class KeyBuffer:
             elif ch >= " " or ch == "\t":
                 self.text += ch
             i += 1
-        return (self.text, len(self.queued)) != before
+        return (self.text, len(self.queued), self.eof) != before
 
 
 class TypeAhead:
@@ -100,6 +109,7 @@ class TypeAhead:
         with self._lock:
             keys = self.keys
             keys.text, keys.queued = "\n".join(line for line in (*keys.queued, keys.text) if line), []
+            keys.eof = False
 
     @contextmanager
     def holding(self) -> Iterator[None]:
@@ -230,4 +240,7 @@ def next_input(typeahead: TypeAhead | None, session: Any, renderer: Any) -> str:
         renderer.info("❯ " + line)  # as the prompt would have shown it
         session.history.append_string(line)
         return line
+    if typeahead.keys.eof:  # Ctrl-D during the turn: the end of input, as if pressed at the prompt
+        typeahead.keys.eof = False
+        raise EOFError
     return session.prompt(default=typeahead.take_text())
