@@ -98,19 +98,24 @@ def run_atropos(argv: list[str]) -> int:
 
 
 def require_atroposlib() -> None:
-    if importlib.util.find_spec("atroposlib") is None:
-        raise ConfigError(f"atroposlib is not installed: {INSTALL_ATROPOS}")
+    """Import rl.atropos (atroposlib, transformers) or say in one line how to install it."""
     # transformers announces "PyTorch was not found" on import: expected here (no torch needed), so
     # quiet for the import only; its later warnings (tokenizer loading, ...) still show.
     quiet = "TRANSFORMERS_VERBOSITY" not in os.environ
     if quiet:
         os.environ["TRANSFORMERS_VERBOSITY"] = "error"
-    import rl.atropos  # noqa: F401  (imports atroposlib and transformers)
+    try:
+        import rl.atropos  # noqa: F401
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] == "atroposlib":
+            raise ConfigError(f"atroposlib is not installed: {INSTALL_ATROPOS}") from None
+        raise ConfigError(f"atroposlib cannot be imported ({exc}): {INSTALL_ATROPOS}") from None
+    finally:
+        if quiet:
+            del os.environ["TRANSFORMERS_VERBOSITY"]
+    from transformers.utils import logging as hf_logging
 
     if quiet:
-        from transformers.utils import logging as hf_logging
-
-        del os.environ["TRANSFORMERS_VERBOSITY"]
         hf_logging.set_verbosity_warning()
 
 

@@ -93,13 +93,15 @@ def test_bundled_terminal_env_in_process_mode_writes_groups(standin, tokenizer_d
 
 @pytest.mark.timeout(300)
 def test_own_env_file_in_process_mode(standin, tokenizer_dir, tmp_path):
-    """The file's only HermesEnv subclass is found without naming it."""
+    """The file's only HermesEnv subclass is found without naming it. HermesEnv's defaults: server type
+    sglang, a placeholder API key, the env's tokenizer for the server (no --openai.* but the URL)."""
     (tmp_path / "my_env.py").write_text(MY_ENV, encoding="utf-8")
     out = tmp_path / "groups.jsonl"
     result = run_hermes("rl", "atropos", "my_env.py", "process", "--env.group_size", "2", "--env.total_steps", "1",
                         "--env.max_token_length", "4096", "--env.data_path_to_save_groups", str(out),
-                        *server_flags(standin, tokenizer_dir), cwd=tmp_path, env={"WANDB_MODE": "disabled"},
-                        timeout=240)
+                        "--env.tokenizer_name", str(tokenizer_dir), "--env.use_wandb", "false",
+                        "--openai.base_url", standin.url + "/v1", "--openai.health_check", "false",
+                        cwd=tmp_path, env={"WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1"}, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     (group,) = read_groups(out)
     assert group["scores"] == [1.0, 1.0] and len(group["tokens"]) == 2
@@ -175,11 +177,15 @@ def test_without_atroposlib_the_error_names_the_extra(tmp_path):
         "class Block(importlib.abc.MetaPathFinder):\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name == 'atroposlib' or name.startswith('atroposlib.'):\n"
-        "            raise ModuleNotFoundError(name)\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, Block())\n", encoding="utf-8")
     result = run_hermes("rl", "atropos", "terminal", "process", env={"PYTHONPATH": str(blocker)})
     assert result.returncode == 2
     assert result.stderr.strip() == "hermes rl: error: atroposlib is not installed: pip install 'hermes-agent[atropos]'"
+    check = run_hermes("rl", "check", "groups.jsonl", env={"PYTHONPATH": str(blocker)})
+    assert check.returncode == 2
+    assert check.stderr.strip() == ("hermes rl: error: checking groups needs atroposlib (its ScoredData model): "
+                                    "pip install 'hermes-agent[atropos]'")
 
 
 def test_help_texts():
