@@ -2,6 +2,7 @@
 
     hermes rl atropos ENV process|serve|evaluate [--env.* --openai.* ...]   atroposlib's own CLI
     hermes rl check GROUPS.jsonl [--tokenizer DIR]                         validate Atropos groups
+    hermes rl proxy --backend sglang|vllm URL --tokenizer DIR              standalone TokenProxy
 
 ENV is a bundled example (`terminal`, `qa`: rl/envs.py), a file `path/to/my_env.py[:ClassName]`,
 or a module `package.module:ClassName`; it must be a subclass of rl.atropos.HermesEnv. Everything
@@ -22,6 +23,7 @@ from agent.errors import ConfigError
 USAGE = """\
 usage: hermes rl atropos ENV process|serve|evaluate [--env.FIELD VALUE ...] [--openai.FIELD VALUE ...]
        hermes rl check GROUPS.jsonl [--tokenizer DIR]
+       hermes rl proxy --backend sglang|vllm URL --tokenizer DIR [--port N] [--output FILE]
 """
 
 HELP = USAGE + """
@@ -33,8 +35,10 @@ commands:
             evaluate (metrics.json + samples.jsonl)
   check     validate an Atropos groups file: atroposlib's ScoredData, equal lengths, masks -100 or
             the token, inference_logprobs 1.0 where masked, no end-of-turn text in assistant content
+  proxy     a token-tracking OpenAI-compatible server over SGLang /generate or vLLM completions:
+            any client points at /r/<rollout-id>/v1; Ctrl-C writes each rollout's tokens to a file
 
-run `hermes rl atropos --help` or `hermes rl check --help` for each command's options.
+run `hermes rl atropos --help`, `hermes rl check --help` or `hermes rl proxy --help` for options.
 """
 
 ATROPOS_HELP = """\
@@ -75,7 +79,11 @@ def main(argv: list[str]) -> int:
         from hermes_cli.rl_check import main as check_main
 
         return check_main(rest)
-    raise ConfigError(f"unknown command 'hermes rl {command}': use atropos or check (see hermes rl --help)")
+    if command == "proxy":
+        from hermes_cli.rl_proxy import main as proxy_main
+
+        return proxy_main(rest)
+    raise ConfigError(f"unknown command 'hermes rl {command}': use atropos, check or proxy (see hermes rl --help)")
 
 
 # -- hermes rl atropos -------------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def test_help_texts():
     assert bare.returncode == 2 and "usage: hermes rl" in bare.stderr
     unknown = run_hermes("rl", "train")
     assert unknown.returncode == 2
-    assert unknown.stderr.strip() == "hermes rl: error: unknown command 'hermes rl train': use atropos or check (see hermes rl --help)"
+    assert unknown.stderr.strip() == "hermes rl: error: unknown command 'hermes rl train': use atropos, check or proxy (see hermes rl --help)"
 
 
 def test_python_dash_m_rl_envs_still_runs(tmp_path):
