@@ -107,10 +107,11 @@ def test_own_env_file_in_process_mode(standin, tokenizer_dir, tmp_path):
     assert group["scores"] == [1.0, 1.0] and len(group["tokens"]) == 2
 
 
+@pytest.mark.timeout(200)
 def test_a_named_class_gets_atroposlib_flags_of_its_own_config(tmp_path):
     """`FILE:Class`: the class's own config fields become --env.* flags (atroposlib's help lists them)."""
     (tmp_path / "my_env.py").write_text(MY_ENV + CONFIGURED, encoding="utf-8")
-    result = run_hermes("rl", "atropos", "my_env.py:Configured", "process", "--help", cwd=tmp_path, timeout=120)
+    result = run_hermes("rl", "atropos", "my_env.py:Configured", "process", "--help", cwd=tmp_path, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "--env.difficulty" in result.stdout and "usage: hermes rl atropos my_env.py:Configured process" in result.stdout
 
@@ -157,10 +158,11 @@ def test_module_spec_is_imported_from_the_current_directory(standin, tokenizer_d
     ("syntax.py", {"syntax.py": "x = (\n"}, "failed: SyntaxError: '(' was never closed (syntax.py line 1)"),
     ("no_such_pkg.mod:Env", {}, "no module no_such_pkg.mod"),
 ])
+@pytest.mark.timeout(200)
 def test_a_bad_environment_is_one_line_and_exit_2(tmp_path, spec, files, expected):
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    result = run_hermes("rl", "atropos", spec, "process", "--env.total_steps", "1", cwd=tmp_path, timeout=120)
+    result = run_hermes("rl", "atropos", spec, "process", "--env.total_steps", "1", cwd=tmp_path, timeout=180)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hermes rl: error: "), result.stderr
@@ -179,22 +181,23 @@ def test_without_atroposlib_the_error_names_the_extra(tmp_path):
         "        if name == 'atroposlib' or name.startswith('atroposlib.'):\n"
         "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, Block())\n", encoding="utf-8")
-    result = run_hermes("rl", "atropos", "terminal", "process", env={"PYTHONPATH": str(blocker)})
+    result = run_hermes("rl", "atropos", "terminal", "process", env={"PYTHONPATH": str(blocker)}, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == "hermes rl: error: atroposlib is not installed: pip install 'hermes-agent[atropos]'"
-    check = run_hermes("rl", "check", "groups.jsonl", env={"PYTHONPATH": str(blocker)})
+    check = run_hermes("rl", "check", "groups.jsonl", env={"PYTHONPATH": str(blocker)}, timeout=120)
     assert check.returncode == 2
     assert check.stderr.strip() == ("hermes rl: error: checking groups needs atroposlib (its ScoredData model): "
                                     "pip install 'hermes-agent[atropos]'")
 
 
+@pytest.mark.timeout(400)
 def test_help_texts():
     top = run_hermes("rl", "--help")
     assert top.returncode == 0 and "hermes rl atropos ENV process|serve|evaluate" in top.stdout
     assert "hermes rl check GROUPS.jsonl" in top.stdout
     atropos = run_hermes("rl", "atropos", "--help")
     assert atropos.returncode == 0 and "path/to/my_env.py[:Cls]" in atropos.stdout
-    passed = run_hermes("rl", "atropos", "terminal", "process", "--help")  # atroposlib's own help
+    passed = run_hermes("rl", "atropos", "terminal", "process", "--help", timeout=180)  # atroposlib's own help
     assert passed.returncode == 0 and "--env.dataset" in passed.stdout and "--openai.base_url" in passed.stdout
     assert "usage: hermes rl atropos terminal process" in passed.stdout
     bare = run_hermes("rl")
@@ -204,7 +207,8 @@ def test_help_texts():
     assert unknown.stderr.strip() == "hermes rl: error: unknown command 'hermes rl train': use atropos, check or proxy (see hermes rl --help)"
 
 
+@pytest.mark.timeout(200)
 def test_python_dash_m_rl_envs_still_runs(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "rl.envs"], capture_output=True, text=True, timeout=60,
+    proc = subprocess.run([sys.executable, "-m", "rl.envs"], capture_output=True, text=True, timeout=180,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
     assert proc.returncode == 2 and "usage: python -m rl.envs" in proc.stderr
