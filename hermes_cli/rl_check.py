@@ -1,7 +1,7 @@
 """`hermes rl check GROUPS.jsonl [--tokenizer DIR]`: is an Atropos groups file fit to train on?
 
-Each line is one ScoredDataGroup (what `hermes rl atropos ... process`, `hermes export --format
-atropos` and atroposlib's own `process` mode write). Checked: atroposlib's `ScoredData` model (what
+Each line is one ScoredDataGroup (what `hermes rl atropos ... process` and atroposlib's own
+`process` mode write). Checked: atroposlib's `ScoredData` model (what
 its Trajectory API accepts), one entry per sequence in every per-sequence list, per sequence equal
 lengths of tokens / masks / inference_logprobs, masks either -100 or the token at that position,
 inference_logprobs 1.0 where masked and a real logprob (<= 0) where trained, at least one trained
