@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("hermes_cli.export_cmd:main", "write recorded sessions as training data (ShareGPT, OpenAI, ATIF, rollout, ...)"),
     "replay": ("hermes_cli.replay_cmd:main", "re-run a recorded session's tool calls and report where results diverge"),
     "batch": ("batch_runner:main", "run a dataset of prompts in parallel and record every trajectory"),
+    "rl": ("hermes_cli.rl_cli:main", "online RL: run an Atropos environment of hermes rollouts, check groups files"),
 }
 
 

@@ -41,7 +41,17 @@ class HermesEnv(BaseEnv):
     @classmethod
     def config_init(cls) -> tuple[HermesEnvConfig, list[APIServerConfig]]:
         # the CLI's --env.* flags come from this object's class: a subclass's config_cls adds its own
-        return cls.env_config_cls(use_wandb=False), [APIServerConfig(model_name="policy", server_type="sglang")]
+        # token-in servers (SGLang, atroposlib's vLLM) take no key, but atroposlib's client needs one
+        return cls.env_config_cls(use_wandb=False), [APIServerConfig(model_name="policy", server_type="sglang",
+                                                                     api_key="none")]
+
+    def __init__(self, config: HermesEnvConfig, server_configs: Any, *args: Any, **kwargs: Any) -> None:
+        # atroposlib loads the server's tokenizer by --openai.model_name unless --openai.tokenizer_name
+        # says otherwise; the policy's tokenizer is the env's own (--env.tokenizer_name)
+        for server in server_configs if isinstance(server_configs, list) else []:
+            if getattr(server, "tokenizer_name", None) == "none":
+                server.tokenizer_name = config.tokenizer_name
+        super().__init__(config, server_configs, *args, **kwargs)
 
     # -- for researchers to override ---------------------------------------------------------------------
     async def get_item(self) -> Any:

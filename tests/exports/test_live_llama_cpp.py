@@ -7,56 +7,25 @@ llama-cpp-python sends no token ids: only each sampled token's text and logprob,
 request sets `top_logprobs` (which `--rollout` does). The export maps each piece to its token
 (token_source `local_render`: the prompt is rendered here with the same template).
 
-Needs an interpreter with `llama-cpp-python[server]`, `gguf`, `tokenizers` and `numpy`: this one
-(`pip install -e '.[llama]'`, which builds llama.cpp from source, ~7 min on 2 cores) or the one
-$HERMES_LLAMA_PYTHON names. Skipped with the reason otherwise.
+Needs an interpreter with llama-cpp-python (see tests/llama_live.py: this one or $HERMES_LLAMA_PYTHON);
+skipped with the reason otherwise.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
 from tests.conftest import run_hermes
-from tests.exports.toolkit import build_tokenizer, read_jsonl_text
+from tests.exports.toolkit import read_jsonl_text
+from tests.llama_live import build_model, free_port, llama_python, rescore, running
 
 pytestmark = pytest.mark.live
-BUILDER = Path(__file__).with_name("llama_gguf.py")
 CTX = 1024  # the random model never samples its end token: it writes until the context is full
 # Plain ChatML without tools: llama-cpp-python renders with Jinja's own `tojson`, which escapes
 # HTML characters where transformers' does not, so a template printing tool schemas would render
 # differently on the two sides for reasons that have nothing to do with hermes.
 TEMPLATE = ("{% for message in messages %}<|im_start|>{{ message.role }}{{ '\\n' }}{{ message.content or '' }}"
             "<|im_end|>{{ '\\n' }}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant{{ '\\n' }}{% endif %}")
-NEEDED = "import llama_cpp, llama_cpp.server.app, gguf, tokenizers, numpy"
-
-
-LLAMA_PYTHON = os.environ.get("HERMES_LLAMA_PYTHON")  # read at import: test fixtures clear HERMES_*
-
-
-def llama_python() -> str:
-    candidates = [LLAMA_PYTHON] if LLAMA_PYTHON else []
-    if importlib.util.find_spec("llama_cpp") is not None:
-        candidates.append(sys.executable)
-    for python in candidates:
-        probe = subprocess.run([python, "-c", NEEDED], capture_output=True, text=True, timeout=60)
-        if probe.returncode == 0:
-            return python
-        why = (probe.stderr.strip().splitlines() or ["failed"])[-1]
-        pytest.skip(f"{python} cannot run llama-cpp-python's server ({why}): pip install "
-                    "'llama-cpp-python[server]' gguf tokenizers numpy")
-    pytest.skip("llama-cpp-python is not installed: pip install -e '.[llama]' (builds llama.cpp, ~7 min), "
-                "or set HERMES_LLAMA_PYTHON to a python with llama-cpp-python[server], gguf, tokenizers, numpy")
 
 
 @pytest.fixture(scope="module")
@@ -64,35 +33,13 @@ def served(tmp_path_factory):
     """(base_url, tokenizer dir, gguf path, llama python): the server runs for the module."""
     python = llama_python()
     root = tmp_path_factory.mktemp("llama")
-    build_tokenizer(root / "tok", template=TEMPLATE, vocab_size=900)  # the GGUF carries this very vocabulary
-    (root / "template.jinja").write_text(TEMPLATE, encoding="utf-8")
-    model = root / "tiny.gguf"
-    subprocess.run([python, str(BUILDER), "build", str(root / "tok" / "tokenizer.json"), str(root / "template.jinja"),
-                    str(model), str(CTX)], check=True, timeout=120)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = (root / "server.log").open("w", encoding="utf-8")
-    proc = subprocess.Popen([python, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", str(CTX), "--model_alias", "tiny",
-                             "--logits_all", "true"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    tok_dir, model = build_model(root, python, template=TEMPLATE, ctx=CTX)  # the GGUF carries this very vocabulary
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (root / "server.log").read_text(encoding="utf-8")[-2000:]
-            assert time.monotonic() < deadline, "llama-cpp-python's server did not answer within 60 s"
-            time.sleep(0.1)
-        yield base_url, root / "tok", model, python
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-        log.close()
+    with running([python, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+                  "--port", str(port), "--n_ctx", str(CTX), "--model_alias", "tiny", "--logits_all", "true"],
+                 f"{base_url}/models", root / "server.log"):
+        yield base_url, tok_dir, model, python
 
 
 @pytest.mark.timeout(300)
@@ -128,10 +75,7 @@ def test_rollout_from_llama_cpp_python_has_the_sampled_ids_and_logprobs(served, 
     # server evaluated token by token, the re-score in one batch: float sums differ slightly). The
     # same sequence shifted by one prompt token scores visibly differently: the check would notice.
     def diffs(tokens: list[int], positions: list[int]) -> list[float]:
-        scored = subprocess.run([python, str(BUILDER), "score", str(model), str(CTX)], capture_output=True,
-                                text=True, input=json.dumps({"tokens": tokens, "positions": positions}), timeout=120)
-        assert scored.returncode == 0, scored.stderr[-2000:]
-        pairs = zip(json.loads(scored.stdout), (e["logprob"] for e in entries), strict=True)
+        pairs = zip(rescore(python, model, CTX, tokens, positions), (e["logprob"] for e in entries), strict=True)
         return sorted(abs(a - b) for a, b in pairs)
 
     same = diffs(record["tokens"], trained)

@@ -1,9 +1,14 @@
 """Run by the interpreter that has llama-cpp-python (the `llama` extra): builds a tiny random-weight
-Llama GGUF from a tokenizer.json trained by the test (numpy + `gguf`, no torch), and scores a token
-sequence with llama.cpp itself (an independent check of the ids and logprobs a session recorded).
+Llama GGUF from a tokenizer.json trained by the test (numpy + `gguf`, no torch), scores a token
+sequence with llama.cpp itself (an independent check of the ids and logprobs a session recorded),
+and serves the model token-in/token-out as SGLang's native `POST /generate` (what rl's TokenProxy
+speaks: llama-cpp-python's own server takes prompts as text only and answers no token ids).
 
     python llama_gguf.py build TOKENIZER_JSON TEMPLATE_FILE OUT_GGUF CTX
     python llama_gguf.py score MODEL_GGUF CTX < {"tokens": [...], "positions": [...]}  -> [logprob, ...]
+    python llama_gguf.py serve MODEL_GGUF CTX PORT      (prints "ready" when it listens on 127.0.0.1)
+
+Tests drive these through tests/llama_live.py.
 """
 
 from __future__ import annotations
@@ -95,10 +100,81 @@ def score(model: Path, ctx: int, tokens: list[int], positions: list[int]) -> lis
     return out
 
 
+def serve(model: Path, ctx: int, port: int) -> None:
+    """SGLang's `/generate` over llama.cpp: the prompt ids are evaluated as given, each token is
+    sampled from the softmax of the last position's logits (numpy, seeded by `sampling_seed`) and
+    reported with its log-softmax logprob (at temperature 1, as SGLang reports), one eval per token.
+    Requests are served one at a time (one llama.cpp context)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import numpy as np
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(model), n_ctx=ctx, logits_all=True, verbose=False)
+    eos = llm.token_eos()
+    lock = threading.Lock()
+
+    def generate(ids: list[int], params: dict) -> dict:
+        limit = min(int(params.get("max_new_tokens") or 64), ctx - len(ids))
+        temperature = float(params.get("temperature", 1.0))
+        rng = np.random.default_rng(params.get("sampling_seed"))
+        out: list[int] = []
+        logprobs: list[float] = []
+        with lock:
+            llm.reset()
+            llm.eval(ids)
+            while len(out) < limit:
+                logits = np.asarray(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+                top = logits.max()
+                logp = logits - top - np.log(np.exp(logits - top).sum())
+                if temperature <= 0:
+                    token = int(logits.argmax())
+                else:
+                    p = np.exp((logits - top) / temperature)
+                    token = int(rng.choice(len(p), p=p / p.sum()))
+                out.append(token)
+                logprobs.append(float(logp[token]))
+                if token == eos:
+                    break
+                llm.eval([token])
+        finish = {"type": "stop"} if out and out[-1] == eos else {"type": "length", "length": len(out)}
+        return {"text": llm.detokenize(out).decode("utf-8", "replace"), "output_ids": out,
+                "meta_info": {"output_token_logprobs": [[lp, t, None] for lp, t in zip(logprobs, out, strict=True)],
+                              "finish_reason": finish, "prompt_tokens": len(ids)}}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _reply(self, status: int, payload: object) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._reply(200, {"ok": True}) if self.path == "/health" else self._reply(404, {"error": self.path})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path != "/generate":
+                return self._reply(404, {"error": self.path})
+            self._reply(200, generate(list(body["input_ids"]), body.get("sampling_params") or {}))
+
+    server = HTTPServer(("127.0.0.1", port), Handler)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "build":
         build(Path(args[0]), Path(args[1]).read_text(encoding="utf-8"), Path(args[2]), int(args[3]))
+    elif command == "serve":
+        serve(Path(args[0]), int(args[1]), int(args[2]))
     else:
         request = json.loads(sys.stdin.read())
         print(json.dumps(score(Path(args[0]), int(args[1]), request["tokens"], request["positions"])))
