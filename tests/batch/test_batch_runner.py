@@ -45,9 +45,9 @@ def one_tool_then_answer(body: dict, index: int) -> Reply:
     return Reply(content=f"done with {prompt}")
 
 
-def batch(llm, tmp_path: Path, *args: str, timeout: float = 120):
+def batch(llm, tmp_path: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None):
     return run_hermes("batch", *args, "--base-url", llm.base_url, "--api-key", KEY, "--model", "scripted",
-                      "--output-dir", str(tmp_path / "data"), cwd=tmp_path, timeout=timeout)
+                      "--output-dir", str(tmp_path / "data"), cwd=tmp_path, timeout=timeout, env=env)
 
 
 def test_run_writes_trajectories_statistics_and_sessions(scripted_llm, tmp_path):
