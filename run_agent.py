@@ -312,7 +312,7 @@ class AIAgent:
         images: list[media.Image] | None = None,
     ) -> dict[str, Any]:
         """Run the tool loop for one user message (with `images`: content parts). Never raises for model or tool failures."""
-        return steps.run_sync(self, self.conversation_steps(user_message, system_message, conversation_history,
+        return steps.run_sync(self.conversation_steps(user_message, system_message, conversation_history,
                                                             task_id, images))
 
     def conversation_steps(self, user_message: str, system_message: str | None = None,
@@ -514,7 +514,7 @@ class AIAgent:
         for attempt in range(1, policy.max_attempts + 1):
             streamed[0], self._partial = False, []
             try:
-                completion = yield steps.CallModel(params, self.stream, on_text, on_reasoning, policy.stall_timeout,
+                completion = yield steps.CallModel(self, params, self.stream, on_text, on_reasoning, policy.stall_timeout,
                                                    policy.deadline - (time.monotonic() - started))
                 break
             except Interrupted:
@@ -532,7 +532,7 @@ class AIAgent:
                 if streamed[0]:
                     self.on_event(StreamReset())
                 self.on_event(Retrying(attempt, policy.max_attempts, delay, describe_error(exc)))
-                if (yield steps.Wait(delay)):
+                if (yield steps.Wait(self, delay)):
                     raise Interrupted("interrupted") from None
             finally:
                 self._active_stream = None

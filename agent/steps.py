@@ -23,6 +23,7 @@ import asyncio
 from collections.abc import Callable, Generator
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from agent.errors import Interrupted
@@ -30,6 +31,7 @@ from agent.errors import Interrupted
 
 @dataclass
 class CallModel:
+    agent: Any  # whose client, interrupt event and open stream
     params: dict[str, Any]
     stream: bool
     on_text: Callable[[str], None]
@@ -40,6 +42,7 @@ class CallModel:
 
 @dataclass
 class Wait:
+    agent: Any
     seconds: float
 
 
@@ -52,7 +55,7 @@ Effect = CallModel | Wait | Blocking
 Steps = Generator[Effect, Any, Any]
 
 
-def run_sync(agent: Any, steps: Steps) -> Any:
+def run_sync(steps: Steps) -> Any:
     """Drive `steps` in this thread; returns the generator's return value."""
     from agent import llm
 
@@ -66,13 +69,14 @@ def run_sync(agent: Any, steps: Steps) -> Any:
         value, error = None, None
         try:
             if isinstance(effect, CallModel):
+                agent = effect.agent
                 value = llm.complete(
                     agent.client, effect.params, stream=effect.stream, on_text=effect.on_text,
                     on_reasoning=effect.on_reasoning, interrupt=agent.interrupt_event,
-                    on_stream_open=lambda s: setattr(agent, "_active_stream", s),
+                    on_stream_open=partial(setattr, agent, "_active_stream"),
                     stall_timeout=effect.stall_timeout, deadline=effect.deadline)
             elif isinstance(effect, Wait):
-                value = agent.interrupt_event.wait(effect.seconds)
+                value = effect.agent.interrupt_event.wait(effect.seconds)
             else:
                 value = effect.fn()
         except BaseException as exc:  # noqa: BLE001 - handed to the loop, which decides
@@ -90,7 +94,7 @@ class _Cancel:
         self.loop.call_soon_threadsafe(self.task.cancel)
 
 
-async def run_async(agent: Any, steps: Steps, client: Any, executor: Executor | None = None) -> Any:
+async def run_async(steps: Steps, client: Any, executor: Executor | None = None) -> Any:
     """Drive `steps` on the running event loop: model calls on the async `client`, `Blocking` work
     in `executor`. An interrupt cancels the call or wait under way (the loop then sees `Interrupted`,
     as with the sync driver); tools see the agent's interrupt event as they always do."""
@@ -117,16 +121,18 @@ async def run_async(agent: Any, steps: Steps, client: Any, executor: Executor | 
                                   deadline=effect.deadline)
         else:
             work = asyncio.sleep(effect.seconds, False)
+        agent = effect.agent
         task = asyncio.ensure_future(work)
         agent._active_stream = _Cancel(loop, task)
         if agent.interrupt_event.is_set():
             task.cancel()
         try:
             value = await task
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             if not agent.interrupt_event.is_set():
-                raise  # our own task was cancelled (the run is shutting down)
-            if isinstance(effect, Wait):
+                # the run itself is being cancelled: unwind the loop (its finally blocks still run)
+                error = exc
+            elif isinstance(effect, Wait):
                 value = True
             else:
                 error = Interrupted("interrupted")
