@@ -8,6 +8,7 @@ same code as the sync path: `StreamFold` for streamed chunks, `from_raw` for a w
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,8 +35,7 @@ def make_async_client(base_url: str, api_key: str, timeout: float = 600.0, *, co
     """An `AsyncOpenAI` client whose pool keeps `connections` alive (one per sample in flight: the
     SDK's default keeps 100, so the others would reconnect for every call)."""
     openai = import_openai()
-    import httpx
-
+    httpx = sys.modules[openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0]]  # httpx or httpx2
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0,
                               timeout=openai.Timeout(timeout, connect=connect_timeout),
