@@ -19,7 +19,7 @@ from typing import Any
 import model_tools
 from agent import checkpoints, compression, context_files, extensions, history, llm, steps, unicode_text
 from agent import images as media
-from agent.endpoint import Endpoint, resolve_endpoint
+from agent.endpoint import Endpoint, discover_model, resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import (
     Event,
@@ -429,7 +429,7 @@ class AIAgent:
     def _ensure_ready(self) -> None:
         self.ensure_client()
         if self.model is None:
-            self.model = self._discover_model()
+            self.model = discover_model(self._client, self.endpoint)
         extensions.sync_agent_tools(self)  # before the recorder: session_start lists the MCP tools
         self._ensure_recorder()
 
@@ -459,16 +459,6 @@ class AIAgent:
 
     def _recording_failed(self, reason: str) -> None:
         self.on_event(Warn(f"{reason}; the session log stops here (the run goes on)"))
-
-    def _discover_model(self) -> str:
-        try:
-            models = llm.list_models(self._client)
-        except Exception as exc:
-            raise LLMError(f"no model given and {self.endpoint.host} did not list its models "
-                           f"({describe_error(exc)}): pass --model or set LLM_MODEL") from None
-        if not models:
-            raise LLMError(f"no model given and {self.endpoint.host} lists none: pass --model or set LLM_MODEL")
-        return models[0]
 
     def _append(self, message: dict[str, Any], **extra: Any) -> None:
         self.messages.append(message)
