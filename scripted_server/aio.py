@@ -13,6 +13,7 @@ recording and token-id hooks stay with `ScriptedLLM`, which the tests use.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -103,5 +104,7 @@ def serve_forever(respond: Responder, host: str, port: int, models: list[str] | 
             host, port, lambda url: print(url, flush=True)))
         await stop.wait()
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     asyncio.run(main())
