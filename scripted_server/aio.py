@@ -50,7 +50,7 @@ class AsyncScriptedLLM:
                 await self._dispatch(method, path.split("?", 1)[0], body, writer)
                 if headers.get("connection", "").lower() == "close":
                     break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
