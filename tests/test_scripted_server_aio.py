@@ -34,7 +34,7 @@ def test_asyncio_server_answers_tool_turns_then_text_to_both_sdk_clients():
         assert answer.content == "done" and answer.usage["total_tokens"] > 0
 
         async def many() -> list[str]:
-            aclient = make_async_client(base_url, "k", connections=4)
+            aclient = make_async_client(base_url, "k", connections=20)
             try:
                 replies = await asyncio.gather(*[acomplete(aclient, {"model": "m", "messages": done}, stream=s)
                                                  for s in (True, False) * 10])
@@ -44,7 +44,7 @@ def test_asyncio_server_answers_tool_turns_then_text_to_both_sdk_clients():
 
         started = time.monotonic()
         assert asyncio.run(many()) == ["done"] * 20
-        assert time.monotonic() - started < 0.2 * 20 / 2  # served concurrently, not one after another
+        assert time.monotonic() - started < 0.2 * 20 * 0.75  # served concurrently (one after another: 4 s)
     finally:
         server.terminate()
         server.wait(timeout=10)
