@@ -4,6 +4,8 @@ Samples run on a thread pool: each is a synchronous agent loop that mostly waits
 or a command, so threads give real concurrency, and all samples share one SDK client (one
 connection pool). A finished sample is written at once (see store.py); a sample that overruns its
 time limit is interrupted, which kills its running command, and recorded as failed.
+`--driver asyncio` runs the same per-sample generator (`sample_steps`) on one event loop instead
+(batch/aio.py).
 """
 
 from __future__ import annotations
