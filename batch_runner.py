@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=1, metavar="P",
                    help="runner processes on this machine (default 1): one process runs its samples' Python "
                         "on about one core; use more when thousands of samples wait on a slow endpoint")
+    p.add_argument("--driver", choices=["auto", "threads", "asyncio"], default="auto",
+                   help="how one process waits on its samples: a thread each, or one event loop (model calls "
+                        "awaited, tools in a thread pool); auto: threads (see README Performance)")
     p.add_argument("--part", help=argparse.SUPPRESS)  # I/P: set by --processes for its child runs
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     p.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)  # the seed's; samples stream now
@@ -206,6 +209,7 @@ def _execute(args: argparse.Namespace, samples: list, distribution: dict, settin
         token_capture=args.rollout or settings.agent.token_capture, yolo=args.yolo, settings=settings,
         endpoint=endpoint, n=args.n, sampling=sampling_flags(args), verify=args.verify,
         verify_timeout=args.verify_timeout, shard=parse_shard(args.shard) if args.shard else None,
+        driver=args.driver,
     )
     display = ProgressDisplay(f"{args.run_name}", enabled=not args.quiet)
     runner = BatchRunner(config, samples, on_progress=display.update)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import model_tools
-from agent import checkpoints, compression, context_files, extensions, history, llm, unicode_text
+from agent import checkpoints, compression, context_files, extensions, history, llm, steps, unicode_text
 from agent import images as media
-from agent.endpoint import Endpoint, resolve_endpoint
+from agent.endpoint import Endpoint, discover_model, resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import (
     Event,
@@ -315,6 +316,14 @@ class AIAgent:
         images: list[media.Image] | None = None,
     ) -> dict[str, Any]:
         """Run the tool loop for one user message (with `images`: content parts). Never raises for model or tool failures."""
+        return steps.run_sync(self.conversation_steps(user_message, system_message, conversation_history,
+                                                            task_id, images))
+
+    def conversation_steps(self, user_message: str, system_message: str | None = None,
+                           conversation_history: list[dict[str, Any]] | None = None, task_id: str | None = None,
+                           images: list[media.Image] | None = None) -> steps.Steps:
+        """`run_conversation` as a generator of I/O effects (agent/steps.py): drive it with
+        `steps.run_sync` or, on an event loop, `steps.run_async`. Returns the same dict."""
         self._interrupt.clear()
         if conversation_history is None and self._resumed is not None:
             conversation_history = self.messages  # a resumed agent continues its session
@@ -328,12 +337,12 @@ class AIAgent:
         status, final, error = "error", None, None
         turns = 0
         try:
-            self._ensure_ready()
+            yield steps.Blocking(self._ensure_ready)
             if self.hooks:  # SessionStart / UserPromptSubmit: may add context, or reject the prompt
-                user_message = self.hooks.before_prompt(self, user_message)
+                user_message = yield steps.Blocking(lambda: self.hooks.before_prompt(self, user_message))
             self._append({"role": "user", "content": media.user_content(user_message, images)})
             (cp := self._tool_ctx.checkpoints) and cp.begin_turn(self.session_id, self.messages)  # for /rewind
-            status, final, turns = self._loop()
+            status, final, turns = yield from self._loop()
         except HookBlocked as exc:
             status, error = "blocked", f"prompt blocked by a UserPromptSubmit hook: {exc}"
         except (Interrupted, KeyboardInterrupt):
@@ -371,36 +380,38 @@ class AIAgent:
         }
 
     # -- the loop --------------------------------------------------------------------------------
-    def _loop(self) -> tuple[str, str | None, int]:
+    def _loop(self) -> steps.Steps:  # returns (status, final answer, turns)
         guard = LoopGuard()
         stop_hook_active = False
         for turn in range(1, self.max_iterations + 1):
             if self._interrupt.is_set():  # Ctrl-C at an approval question in the last round of calls
                 raise Interrupted("interrupted")
-            self._apply_compression(
-                compression.maybe_compress(self._conversation(), self._summarise, before=self._pre_compact))
-            completion = self._call_llm()
+            if compression.due(conversation := self._conversation()):
+                self._apply_compression((yield steps.Blocking(lambda: compression.maybe_compress(
+                    conversation, self._summarise, before=self._pre_compact))))
+            completion = yield from self._call_llm()
             message = completion.message()
             calls = completion.tool_calls
             if not calls and self.tools and has_text_tool_calls(completion.content, self._tool_runner.schemas()):
                 self._append(message)
-                if (text := self._tool_runner.run_text_calls(completion.content, guard)) is not None:
+                text = yield steps.Blocking(partial(self._tool_runner.run_text_calls, completion.content, guard))
+                if text is not None:
                     self._append({"role": "user", "content": text}, text_tool_responses=True)
                     if guard.exhausted:
                         return "loop_detected", None, turn
                     continue
-                if self._stop_hook_continues(completion.content, stop_hook_active):
+                if (yield from self._stop_hook_continues(completion.content, stop_hook_active)):
                     stop_hook_active = True
                     continue
                 return "success", completion.content, turn
             self._append(message)
             if not calls:
-                if self._stop_hook_continues(completion.content, stop_hook_active):
+                if (yield from self._stop_hook_continues(completion.content, stop_hook_active)):
                     stop_hook_active = True
                     continue
                 return "success", completion.content, turn
             try:
-                results = self._tool_runner.run_calls(calls, guard)
+                results = yield steps.Blocking(partial(self._tool_runner.run_calls, calls, guard))
             except BaseException:  # keep the history valid: every tool call gets a result
                 self._append_all(interrupted_results(calls))
                 raise
@@ -411,9 +422,9 @@ class AIAgent:
                 raise Interrupted("interrupted")
         return "max_turns", None, self.max_iterations
 
-    def _stop_hook_continues(self, final: str | None, active: bool) -> bool:
+    def _stop_hook_continues(self, final: str | None, active: bool) -> steps.Steps:
         """A Stop hook that exits 2 sends its stderr to the model, which goes on (Claude Code's contract)."""
-        message = self.hooks.on_stop(self, final, active) if self.hooks else None
+        message = (yield steps.Blocking(lambda: self.hooks.on_stop(self, final, active))) if self.hooks else None
         if message is None:
             return False
         self._append({"role": "user", "content": f"[Stop hook]: {message}"})
@@ -422,7 +433,7 @@ class AIAgent:
     def _ensure_ready(self) -> None:
         self.ensure_client()
         if self.model is None:
-            self.model = self._discover_model()
+            self.model = discover_model(self._client, self.endpoint)
         extensions.sync_agent_tools(self)  # before the recorder: session_start lists the MCP tools
         self._ensure_recorder()
 
@@ -453,16 +464,6 @@ class AIAgent:
     def _recording_failed(self, reason: str) -> None:
         self.on_event(Warn(f"{reason}; the session log stops here (the run goes on)"))
 
-    def _discover_model(self) -> str:
-        try:
-            models = llm.list_models(self._client)
-        except Exception as exc:
-            raise LLMError(f"no model given and {self.endpoint.host} did not list its models "
-                           f"({describe_error(exc)}): pass --model or set LLM_MODEL") from None
-        if not models:
-            raise LLMError(f"no model given and {self.endpoint.host} lists none: pass --model or set LLM_MODEL")
-        return models[0]
-
     def _append(self, message: dict[str, Any], **extra: Any) -> None:
         self.messages.append(message)
         if self._recorder is not None:
@@ -489,7 +490,7 @@ class AIAgent:
                                     "return_prompt_token_ids": True}
         return params
 
-    def _call_llm(self) -> llm.Completion:
+    def _call_llm(self) -> steps.Steps:  # returns the llm.Completion
         params = self._request()
         policy = self.retry_policy
         started = time.monotonic()
@@ -507,11 +508,8 @@ class AIAgent:
         for attempt in range(1, policy.max_attempts + 1):
             streamed[0], self._partial = False, []
             try:
-                completion = llm.complete(
-                    self._client, params, stream=self.stream, on_text=on_text, on_reasoning=on_reasoning,
-                    interrupt=self._interrupt, on_stream_open=lambda s: setattr(self, "_active_stream", s),
-                    stall_timeout=policy.stall_timeout, deadline=policy.deadline - (time.monotonic() - started),
-                )
+                completion = yield steps.CallModel(self, params, self.stream, on_text, on_reasoning, policy.stall_timeout,
+                                                   policy.deadline - (time.monotonic() - started))
                 break
             except Interrupted:
                 raise
@@ -528,7 +526,7 @@ class AIAgent:
                 if streamed[0]:
                     self.on_event(StreamReset())
                 self.on_event(Retrying(attempt, policy.max_attempts, delay, describe_error(exc)))
-                if self._interrupt.wait(delay):
+                if (yield steps.Wait(self, delay)):
                     raise Interrupted("interrupted") from None
             finally:
                 self._active_stream = None

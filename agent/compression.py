@@ -264,12 +264,18 @@ def _fallback(conversation: Conversation, reason: str, start: int, before: int, 
     return Outcome(notice, new, result, event)
 
 
+def due(conversation: Conversation) -> bool:
+    """Whether the prompt would pass threshold × window (cheap: no model call)."""
+    budget = conversation.budget
+    if budget.stuck_at is not None and len(conversation.messages) < budget.stuck_at + budget.keep_last:
+        return False  # nothing could be compressed a moment ago; wait for more history
+    return current_tokens(conversation) > budget.limit
+
+
 def maybe_compress(conversation: Conversation, summarise: Summarise,
                    before: Callable[[str], None] | None = None) -> Outcome | None:
     """Before a model call: compress when the prompt would pass threshold × window; None when not due."""
-    budget = conversation.budget
-    if budget.stuck_at is not None and len(conversation.messages) < budget.stuck_at + budget.keep_last:
-        return None  # nothing could be compressed a moment ago; wait for more history
-    if current_tokens(conversation) <= budget.limit:
+    if not due(conversation):
         return None
+    budget = conversation.budget
     return compress(conversation, f"context above {budget.threshold:.0%} of the window", summarise, before)

@@ -8,7 +8,7 @@ named is asked for its model list at the first call.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from agent.errors import ConfigError
@@ -57,3 +57,19 @@ def resolve_endpoint(settings: Settings) -> Endpoint:
         key = key or PLACEHOLDER_KEY
     name = model.default or DEFAULT_MODELS.get(base_url)
     return Endpoint(base_url=base_url, api_key=key, model=name, source=source)
+
+
+def discover_model(client: Any, endpoint: Endpoint) -> str:
+    """The first model the endpoint lists (no model given); LLMError saying what to do otherwise."""
+    from agent import llm
+    from agent.errors import LLMError
+    from agent.retry import describe_error
+
+    try:
+        models = llm.list_models(client)
+    except Exception as exc:
+        raise LLMError(f"no model given and {endpoint.host} did not list its models "
+                       f"({describe_error(exc)}): pass --model or set LLM_MODEL") from None
+    if not models:
+        raise LLMError(f"no model given and {endpoint.host} lists none: pass --model or set LLM_MODEL")
+    return models[0]

@@ -112,7 +112,7 @@ def make_client(base_url: str, api_key: str, timeout: float = 600.0, *,
 def _http(client: Any) -> Any:
     """The HTTP library the client is built on (httpx, or httpx2 in newer openai releases)."""
     for cls in type(client._client).__mro__:
-        if cls.__name__ == "Client" and cls.__module__.startswith("httpx"):
+        if cls.__name__ in ("Client", "AsyncClient") and cls.__module__.startswith("httpx"):
             return sys.modules[cls.__module__.split(".")[0]]
     raise RuntimeError(f"unexpected HTTP client {type(client._client)!r}")
 
@@ -183,26 +183,31 @@ def _raw_stream(openai: Any, chunk_type: Any) -> Any:
                             for _ in events:
                                 pass
                             break
-                        if not sse.data.strip():
-                            continue  # an empty data line (keep-alive) is not a chunk
-                        try:
-                            data = json.loads(sse.data)
-                        except (ValueError, RecursionError) as exc:
-                            raise BadResponse(f"a stream event is not valid JSON ({_reason(exc)}): "
-                                              f"{_snippet(sse.data)}") from None
-                        if isinstance(data, dict) and data.get("error"):
-                            error = data["error"]
-                            message = error.get("message") if isinstance(error, dict) else None
-                            raise openai.APIError(message or "An error occurred during streaming",
-                                                  request=self.response.request, body=error)
-                        if not isinstance(data, dict):
-                            raise BadResponse(f"a stream event is not a JSON object: {_snippet(sse.data)}")
-                        yield data
+                        if (data := decode_event(openai, sse.data, self.response)) is not None:
+                            yield data
                 finally:
                     self.response.close()
 
         _RAW_STREAM = RawStream
     return _RAW_STREAM
+
+
+def decode_event(openai: Any, text: str, response: Any) -> dict[str, Any] | None:
+    """One SSE event's data as a chunk; None for an empty one (keep-alive). An error event raises
+    the SDK's `APIError`, garbage `BadResponse`."""
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise BadResponse(f"a stream event is not valid JSON ({_reason(exc)}): {_snippet(text)}") from None
+    if isinstance(data, dict) and data.get("error"):
+        error = data["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        raise openai.APIError(message or "An error occurred during streaming", request=response.request, body=error)
+    if not isinstance(data, dict):
+        raise BadResponse(f"a stream event is not a JSON object: {_snippet(text)}")
+    return data
 
 
 def _reason(exc: BaseException) -> str:
@@ -345,19 +350,7 @@ def _plain_failure(exc: Exception, timeout: Any) -> Exception:
 def _stream(client: Any, params: dict[str, Any], timeout: Any, started: float,
             on_text: Callable[[str], None] | None, on_reasoning: Callable[[str], None] | None,
             interrupt: threading.Event | None, on_stream_open: Callable[[Any], None] | None) -> Completion:
-    request = dict(params, stream=True)
-    request.setdefault("stream_options", {"include_usage": True})
-    result = Completion()
-    content: list[str] = []
-    reasoning: list[str] = []
-    text_out, reasoning_out = unicode_text.SurrogateJoiner(), unicode_text.SurrogateJoiner()
-    tools = _ToolCallBuffer()
-    logprobs: list[dict[str, Any]] = []
-    token_ids: list[int] = []
-    saw_token_ids = saw_choice = False
-    events = 0
-    wants_logprobs = bool(params.get("logprobs"))
-
+    request = stream_request(params)
     stream_obj = _post(client, request, stream=True, timeout=timeout)
     if on_stream_open:
         on_stream_open(stream_obj)
@@ -367,70 +360,108 @@ def _stream(client: Any, params: dict[str, Any], timeout: Any, started: float,
             return _from_body(stream_obj.response)
         finally:
             stream_obj.response.close()
+    fold = StreamFold(params, started, on_text, on_reasoning)
     try:
         for chunk in stream_obj:  # plain dicts (see _raw_stream)
-            events += 1
             if interrupt is not None and interrupt.is_set():
                 raise Interrupted("interrupted")
-            if result.time_to_first_token is None:
-                result.time_to_first_token = time.perf_counter() - started
-            try:
-                result.model = result.model or chunk.get("model")
-                result.response_id = result.response_id or chunk.get("id")
-                if (prompt_ids := chunk.get("prompt_token_ids")) is not None:
-                    result.prompt_token_ids = list(prompt_ids)
-                if isinstance(chunk.get("usage"), dict):
-                    result.usage = _without_none(chunk["usage"])
-                for choice in chunk.get("choices") or ():
-                    saw_choice = True
-                    delta = choice.get("delta")
-                    if delta:
-                        if text := delta.get("reasoning") or delta.get("reasoning_content"):
-                            reasoning.append(_as_text(text, "streamed reasoning"))
-                            if on_reasoning and (shown := reasoning_out.feed(text)):
-                                on_reasoning(shown)
-                        if text := delta.get("content"):
-                            content.append(_as_text(text, "streamed content"))
-                            if on_text and (shown := text_out.feed(text)):
-                                on_text(shown)
-                        for fragment in delta.get("tool_calls") or ():
-                            tools.add(fragment)
-                    if wants_logprobs and (entries := choice.get("logprobs")) is not None:
-                        logprobs.extend(_without_none(item) for item in entries.get("content") or ())
-                    if (ids := choice.get("token_ids")) is not None:
-                        saw_token_ids = True
-                        token_ids.extend(ids)
-                    if choice.get("finish_reason"):
-                        result.finish_reason = str(choice["finish_reason"])
-            except (AttributeError, TypeError) as exc:  # a field of the wrong JSON type
-                raise BadResponse(f"a stream chunk is malformed ({exc}): {_snippet(json.dumps(chunk))}") from None
+            fold.feed(chunk)
     finally:
         if interrupt is not None and interrupt.is_set():
             stream_obj.close()
-    for out, emit in ((text_out, on_text), (reasoning_out, on_reasoning)):
-        if emit and (rest := out.flush()):
-            emit(rest)
-    if not saw_choice:
-        what = f"{events} chunks without a choice" if events else "no events"
-        kind = content_type.split(";")[0] or "no content type"
-        raise BadResponse(f"the endpoint answered 200 with {what} ({kind}); is --base-url an "
-                          "OpenAI-compatible /v1 endpoint?")
-    if result.finish_reason is None and not getattr(stream_obj, "done", False):
-        got = sum(map(len, content)) + sum(len(a) for _, parts in tools.parts.values() for a in parts)
-        raise BadResponse(f"the stream ended before the reply was complete (no finish_reason or [DONE]; "
-                          f"{got} characters received)")
-    result.content = unicode_text.clean("".join(content))
-    result.reasoning = unicode_text.clean("".join(reasoning)) or None
-    result.tool_calls = tools.result()
-    result.logprobs = logprobs if wants_logprobs else None
-    result.completion_token_ids = token_ids if saw_token_ids else None
-    return result
+    return fold.finish(content_type, getattr(stream_obj, "done", False))
+
+
+def stream_request(params: dict[str, Any]) -> dict[str, Any]:
+    request = dict(params, stream=True)
+    request.setdefault("stream_options", {"include_usage": True})
+    return request
+
+
+class StreamFold:
+    """Streamed chunks (plain dicts) folded into a `Completion`; shared by the sync and the async
+    client (agent/llm_async.py), so both read a stream the same way."""
+
+    def __init__(self, params: dict[str, Any], started: float, on_text: Callable[[str], None] | None,
+                 on_reasoning: Callable[[str], None] | None) -> None:
+        self.started, self.on_text, self.on_reasoning = started, on_text, on_reasoning
+        self.result = Completion()
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.text_out, self.reasoning_out = unicode_text.SurrogateJoiner(), unicode_text.SurrogateJoiner()
+        self.tools = _ToolCallBuffer()
+        self.logprobs: list[dict[str, Any]] = []
+        self.token_ids: list[int] = []
+        self.saw_token_ids = self.saw_choice = False
+        self.events = 0
+        self.wants_logprobs = bool(params.get("logprobs"))
+
+    def feed(self, chunk: dict[str, Any]) -> None:
+        result = self.result
+        self.events += 1
+        if result.time_to_first_token is None:
+            result.time_to_first_token = time.perf_counter() - self.started
+        try:
+            result.model = result.model or chunk.get("model")
+            result.response_id = result.response_id or chunk.get("id")
+            if (prompt_ids := chunk.get("prompt_token_ids")) is not None:
+                result.prompt_token_ids = list(prompt_ids)
+            if isinstance(chunk.get("usage"), dict):
+                result.usage = _without_none(chunk["usage"])
+            for choice in chunk.get("choices") or ():
+                self.saw_choice = True
+                delta = choice.get("delta")
+                if delta:
+                    if text := delta.get("reasoning") or delta.get("reasoning_content"):
+                        self.reasoning.append(_as_text(text, "streamed reasoning"))
+                        if self.on_reasoning and (shown := self.reasoning_out.feed(text)):
+                            self.on_reasoning(shown)
+                    if text := delta.get("content"):
+                        self.content.append(_as_text(text, "streamed content"))
+                        if self.on_text and (shown := self.text_out.feed(text)):
+                            self.on_text(shown)
+                    for fragment in delta.get("tool_calls") or ():
+                        self.tools.add(fragment)
+                if self.wants_logprobs and (entries := choice.get("logprobs")) is not None:
+                    self.logprobs.extend(_without_none(item) for item in entries.get("content") or ())
+                if (ids := choice.get("token_ids")) is not None:
+                    self.saw_token_ids = True
+                    self.token_ids.extend(ids)
+                if choice.get("finish_reason"):
+                    result.finish_reason = str(choice["finish_reason"])
+        except (AttributeError, TypeError) as exc:  # a field of the wrong JSON type
+            raise BadResponse(f"a stream chunk is malformed ({exc}): {_snippet(json.dumps(chunk))}") from None
+
+    def finish(self, content_type: str, done: bool) -> Completion:
+        """The completion, once the stream has ended (`done`: `[DONE]` came)."""
+        result = self.result
+        for out, emit in ((self.text_out, self.on_text), (self.reasoning_out, self.on_reasoning)):
+            if emit and (rest := out.flush()):
+                emit(rest)
+        if not self.saw_choice:
+            what = f"{self.events} chunks without a choice" if self.events else "no events"
+            kind = content_type.split(";")[0] or "no content type"
+            raise BadResponse(f"the endpoint answered 200 with {what} ({kind}); is --base-url an "
+                              "OpenAI-compatible /v1 endpoint?")
+        if result.finish_reason is None and not done:
+            got = sum(map(len, self.content)) + sum(len(a) for _, parts in self.tools.parts.values() for a in parts)
+            raise BadResponse(f"the stream ended before the reply was complete (no finish_reason or [DONE]; "
+                              f"{got} characters received)")
+        result.content = unicode_text.clean("".join(self.content))
+        result.reasoning = unicode_text.clean("".join(self.reasoning)) or None
+        result.tool_calls = self.tools.result()
+        result.logprobs = self.logprobs if self.wants_logprobs else None
+        result.completion_token_ids = self.token_ids if self.saw_token_ids else None
+        return result
 
 
 def _from_body(response: Any) -> Completion:
     """A whole (non-streamed) reply: a chat.completion object is the answer; anything else is not."""
-    content_type = response.headers.get("content-type", "").split(";")[0] or "no content type"
-    raw = response.read()
+    return from_raw(response.headers.get("content-type", ""), response.read())
+
+
+def from_raw(content_type: str, raw: bytes) -> Completion:
+    content_type = content_type.split(";")[0] or "no content type"
     if "html" in content_type or raw.lstrip()[:1] == b"<":
         title = re.search(rb"<title[^>]*>(.*?)</title>", raw[:4096], re.S | re.I)
         named = f" titled {_snippet(title.group(1).decode('utf-8', 'replace'), 60)!r}" if title else ""

@@ -4,10 +4,13 @@ Samples run on a thread pool: each is a synchronous agent loop that mostly waits
 or a command, so threads give real concurrency, and all samples share one SDK client (one
 connection pool). A finished sample is written at once (see store.py); a sample that overruns its
 time limit is interrupted, which kills its running command, and recorded as failed.
+`--driver asyncio` runs the same per-sample generator (`sample_steps`) on one event loop instead
+(batch/aio.py).
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -19,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import toolset_distributions
+from batch.aio import CLIENT_SHARE, pick_driver, run_samples
 from batch.dataset import Sample
 from batch.notes import note_sample
 from batch.stats import ToolTally, run_statistics
 from batch.store import RunStore, read_records, write_json_atomic
 from batch.verifier import run_verifier
 from batch.watchdog import Watchdog
+from batch.workdirs import SampleDir, needs_own_dir
 
 
 @dataclass
@@ -53,6 +58,7 @@ class BatchConfig:
     verify: str | None = None  # verifier command for rows without their own `verify`
     verify_timeout: float = 300.0
     shard: tuple[int, int] | None = None  # (i, N): this run holds the rows of shard i of N
+    driver: str = "auto"  # "threads", "asyncio" (batch/aio.py) or "auto" (by --num-workers)
     # The process's settings (config, .env, environment), loaded by `hermes batch`; None: loaded here.
     # The fields above that a flag sets are applied on top (max_turns, token_capture, yolo, endpoint).
     settings: Any = field(default=None, repr=False)
@@ -110,6 +116,9 @@ class BatchRunner:
         self._live: set[Any] = set()
         self._live_lock = threading.Lock()
         self._watchdog = Watchdog()
+        self._stats: dict[str, Any] | None = None
+        self._local = threading.local()
+        self._dealt = itertools.count()
 
     # -- planning ------------------------------------------------------------------------------
     def pending(self) -> list[Sample]:
@@ -149,13 +158,26 @@ class BatchRunner:
         # Once for the run, never per sample.
         self._endpoint = endpoint = self.config.endpoint or resolve_endpoint(self._settings)
         # Stall and deadline timeouts are set per call from each agent's retry policy (agent/llm.py).
-        self._client = llm.make_client(endpoint.base_url, endpoint.api_key)
+        # httpcore scans every pooled connection (a poll() syscall each) on every request: with a
+        # thousand threads on one client that scan was most of a sample's CPU. A client (pool) per
+        # CLIENT_SHARE threads instead; each thread keeps the one it was dealt.
+        share = -(-max(1, min(self.config.num_workers, len(self.samples) or 1)) // CLIENT_SHARE)
+        self._clients = [llm.make_client(endpoint.base_url, endpoint.api_key) for _ in range(share)]
+        self._client = self._clients[0]
         self._known_tools = sorted(model_tools.load_tools())
         todo = self.pending()
         self.progress = Progress(total=len(todo))
         self._on_progress(self.progress)
         started = time.perf_counter()
         try:
+            if pick_driver(self.config.driver, self.config.num_workers) == "asyncio":
+                try:
+                    run_samples(self, todo)
+                except KeyboardInterrupt:
+                    self._stop.set()
+                    self._interrupt_live()
+                    raise
+                return self._stats_after(started)
             with ThreadPoolExecutor(max_workers=max(1, self.config.num_workers), thread_name_prefix="sample") as pool:
                 futures = [pool.submit(self._run_sample, sample) for sample in todo]
                 try:
@@ -168,11 +190,17 @@ class BatchRunner:
                     self._interrupt_live()
                     raise
         finally:
-            self.store.write_checkpoint()
-            stats = self._write_statistics(time.perf_counter() - started, self.progress.done + self.progress.failed)
-            self.store.close()
-            self._watchdog.close()
-        return stats
+            if self._stats is None:
+                self._stats_after(started)
+        return self._stats
+
+    def _stats_after(self, started: float) -> dict[str, Any]:
+        """Checkpoint, statistics.json, close the store: once, however the run ended."""
+        self.store.write_checkpoint()
+        self._stats = self._write_statistics(time.perf_counter() - started, self.progress.done + self.progress.failed)
+        self.store.close()
+        self._watchdog.close()
+        return self._stats
 
     def _manifest(self) -> dict[str, Any]:
         """run.json: what `hermes batch merge` needs to check shards against the dataset."""
@@ -198,8 +226,24 @@ class BatchRunner:
         self.progress.tokens += int(outcome.record.get("usage", {}).get("total_tokens", 0))
         self._on_progress(self.progress)
 
+    def _thread_client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._clients[next(self._dealt) % len(self._clients)]
+        return client
+
     def _run_sample(self, sample: Sample) -> Outcome:
-        import model_tools
+        """One sample in this thread (the thread-pool driver)."""
+        from agent import steps
+
+        return steps.run_sync(self.sample_steps(sample))
+
+    def sample_steps(self, sample: Sample) -> Any:
+        """One sample, start to record, as a generator of I/O effects (agent/steps.py): the
+        thread-pool driver runs it in its thread, the asyncio one (batch/aio.py) on the event loop."""
+        from functools import partial
+
+        from agent import steps
         from agent.errors import HermesError
         from hermes_cli.agent_factory import load_images, make_agent
         from recording.redact import Redactor
@@ -211,8 +255,7 @@ class BatchRunner:
 
         chosen = self.toolsets_for(sample)
         task_id = f"batch-{self.config.run_name}-{sample.index}" + (f"-{sample.sample}" if sample.sample else "")
-        if sample.cwd or sample.image:
-            configure_task(task_id, cwd=sample.cwd, image=sample.image)
+        workdir = None
         tally = ToolTally()
         started = time.perf_counter()
         timed_out = threading.Event()
@@ -220,10 +263,14 @@ class BatchRunner:
         params = self.request_params(sample)
         verdict = None
         try:
+            if needs_own_dir(self.config.n, self._settings.terminal.backend):
+                workdir = yield steps.Blocking(partial(SampleDir, sample.cwd))  # a copy of the row's cwd
+            if sample.cwd or sample.image or workdir:
+                configure_task(task_id, cwd=workdir.path if workdir else sample.cwd, image=sample.image)
             agent = make_agent(
                 self._settings, endpoint=self._endpoint, mode="batch", enabled_toolsets=chosen,
                 ephemeral_system_prompt=self.config.ephemeral_system_prompt, on_event=tally.on_event,
-                log_directory=self.store.sessions, task_id=task_id, client=self._client, request_params=params,
+                log_directory=self.store.sessions, task_id=task_id, client=self._thread_client(), request_params=params,
             )
             with self._live_lock:
                 self._live.add(agent)
@@ -234,13 +281,14 @@ class BatchRunner:
 
             timer = self._watchdog.arm(self.config.sample_timeout, overrun)
             try:
-                result = agent.run_conversation(sample.prompt, images=load_images(sample.images))
+                result = yield from agent.conversation_steps(sample.prompt, images=load_images(sample.images))
             finally:
                 timer.cancel()
             command = sample.verify or self.config.verify
             if command and not timed_out.is_set() and not self._stop.is_set():
                 # before clean-up; Ctrl-C (the agent's interrupt) stops it too
-                verdict = run_verifier(task_id, command, self.config.verify_timeout, agent.interrupt_event)
+                verdict = yield steps.Blocking(partial(run_verifier, task_id, command, self.config.verify_timeout,
+                                                       agent.interrupt_event))
             note_sample(agent, group=sample.group or sample.key, sample=sample.sample, n=self.config.n,
                         prompt_index=sample.index, reward=verdict.reward if verdict else None)
         except HermesError as exc:
@@ -251,8 +299,7 @@ class BatchRunner:
             if agent is not None:
                 with self._live_lock:
                     self._live.discard(agent)
-                agent.close()
-            model_tools.cleanup_vm(task_id)
+            yield steps.Blocking(partial(_clean_up, agent, task_id, workdir))
         status = "timeout" if timed_out.is_set() else result["status"]
         record = {
             "conversations": to_sharegpt(result["messages"], agent.tools),
@@ -299,6 +346,17 @@ class BatchRunner:
                                wall_seconds=wall_seconds, ran_now=ran_now, header=header)
         write_json_atomic(self.store.statistics, stats)
         return stats
+
+
+def _clean_up(agent: Any, task_id: str, workdir: SampleDir | None) -> None:
+    """After a sample (blocking: kills its processes, removes its files)."""
+    import model_tools
+
+    if agent is not None:
+        agent.close()
+    model_tools.cleanup_vm(task_id)
+    if workdir is not None:
+        workdir.remove()
 
 
 def _redacted(record: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:

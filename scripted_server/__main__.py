@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="wait S seconds before every reply (a slow endpoint, for benchmarks)")
     parser.add_argument("--strict", action="store_true",
                         help="refuse malformed histories with OpenAI's HTTP 400s (see scripted_server/strict.py)")
+    parser.add_argument("--asyncio", action="store_true",
+                        help="serve from one event loop (scripted_server/aio.py): for load benchmarks with "
+                             "hundreds of slow connections; plain replies only, no --strict")
     args = parser.parse_args(argv)
 
     replies = []
@@ -75,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
 
+    if args.asyncio:
+        from .aio import serve_forever
+
+        serve_forever(respond, args.host, args.port, args.models)
+        return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

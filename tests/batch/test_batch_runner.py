@@ -45,9 +45,9 @@ def one_tool_then_answer(body: dict, index: int) -> Reply:
     return Reply(content=f"done with {prompt}")
 
 
-def batch(llm, tmp_path: Path, *args: str, timeout: float = 120):
+def batch(llm, tmp_path: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None):
     return run_hermes("batch", *args, "--base-url", llm.base_url, "--api-key", KEY, "--model", "scripted",
-                      "--output-dir", str(tmp_path / "data"), cwd=tmp_path, timeout=timeout)
+                      "--output-dir", str(tmp_path / "data"), cwd=tmp_path, timeout=timeout, env=env)
 
 
 def test_run_writes_trajectories_statistics_and_sessions(scripted_llm, tmp_path):
@@ -245,14 +245,14 @@ def test_a_crashing_sample_is_recorded_and_the_run_goes_on(scripted_llm, tmp_pat
     from batch.runner import BatchConfig, BatchRunner
     from run_agent import AIAgent
 
-    real = AIAgent.run_conversation
+    real = AIAgent.conversation_steps  # what both batch drivers run
 
     def sometimes_broken(self, message, *args, **kwargs):
         if message == "task 1":
             raise RuntimeError("bug in a tool")
         return real(self, message, *args, **kwargs)
 
-    monkeypatch.setattr(AIAgent, "run_conversation", sometimes_broken)
+    monkeypatch.setattr(AIAgent, "conversation_steps", sometimes_broken)
     llm = scripted_llm(lambda body, index: Reply(content="ok"))
     dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": f"task {i}"} for i in range(3)])
     config = BatchConfig(run_name="c", dataset=dataset, output_root=tmp_path / "data", model="m",

@@ -1,0 +1,77 @@
+"""The asyncio driver of `hermes batch`: every sample in flight on one event loop.
+
+Each sample is the runner's own `sample_steps` generator (the agent loop of run_agent.py inside it,
+agent/steps.py): model calls are awaited on one `AsyncOpenAI` client whose pool keeps a connection
+per sample in flight; tools, verifiers and clean-up run in a thread pool that grows only to the
+blocking work actually under way (bash for a few ms per call), never to one thread per sample.
+At 1,000 samples waiting 2 s per call the thread-pool driver spent most of its CPU handing the
+interpreter lock between a thousand threads (bench/bench_batch.py; README "Performance").
+
+Outcomes are written on the loop's thread as each sample finishes, exactly as the thread driver
+writes them; Ctrl-C interrupts every live sample, lets them unwind (their terminals are cleaned
+up) and re-raises, leaving the finished ones saved for `--resume`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batch.dataset import Sample
+    from batch.runner import BatchRunner
+
+
+def run_samples(runner: BatchRunner, todo: list[Sample]) -> None:
+    """Run `todo` to the end (or until Ctrl-C, which is re-raised as KeyboardInterrupt)."""
+    asyncio.run(_run_all(runner, todo))
+
+
+async def _run_all(runner: BatchRunner, todo: list[Sample]) -> None:
+    from agent import steps
+    from agent.llm_async import make_async_client
+
+    workers = max(1, runner.config.num_workers)
+    endpoint = runner._endpoint
+    # httpcore scans every connection of a pool on each request (a poll() syscall apiece): with 1,000
+    # in one pool that was most of the runner's CPU. So a client per CLIENT_SHARE workers.
+    clients = [make_async_client(endpoint.base_url, endpoint.api_key, connections=CLIENT_SHARE)
+               for _ in range(-(-min(workers, len(todo) or 1) // CLIENT_SHARE))]
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sample-io")
+    queue = iter(todo)
+
+    async def worker(client: object, delay: float) -> None:
+        # `workers` of these pull samples in dataset order: at most that many in flight. Their
+        # starts are spread out: a thousand set-ups in one loop pass starved the connects under
+        # way, which then hit their 10 s connect timeout (seen at 1,000 on a busy machine).
+        await asyncio.sleep(delay)
+        for sample in queue:
+            if runner._stop.is_set():
+                return
+            outcome = await steps.run_async(runner.sample_steps(sample), client, pool)
+            runner._finish(outcome)
+
+    tasks = [asyncio.create_task(worker(clients[i // CLIENT_SHARE], i * START_SPACING))
+             for i in range(min(workers, len(todo)))]
+    try:
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancelled us; stop the samples cleanly
+        runner._stop.set()
+        runner._interrupt_live()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        for client in clients:
+            await client.close()
+        pool.shutdown(wait=True)
+
+
+def pick_driver(requested: str, workers: int) -> str:
+    """`auto` is the thread pool: measured on this 2-core machine the event loop did not beat it
+    (README "Performance"); `--driver asyncio` opts in."""
+    if requested != "auto":
+        return requested
+    return "threads"
+CLIENT_SHARE = 16  # workers (and pooled connections) per async client
+START_SPACING = 0.005  # seconds between the first samples of successive workers

@@ -1,0 +1,91 @@
+"""`hermes batch --driver asyncio`: the same runs as the thread pool, driven from one event loop
+(batch/aio.py over agent/steps.py). Real CLI runs against the scripted server, real bash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from scripted_server import Reply, ToolCall
+from tests.batch.test_batch_rl import by_prompt, score_from_seed
+from tests.batch.test_batch_runner import KEY, batch, complete_records, prompt_of, records, write_dataset
+from tests.conftest import HERMES
+
+
+def test_groups_tools_sampling_and_verifier_rewards_on_the_event_loop(scripted_llm, tmp_path):
+    llm = scripted_llm(score_from_seed)
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": "alpha"}, {"prompt": "beta", "seed": 40}])
+    result = batch(llm, tmp_path, str(dataset), "--run-name", "a", "--driver", "asyncio", "--n", "3",
+                   "--seed", "10", "--temperature", "0.5", "--distribution", "terminal_only",
+                   "--verify", "echo $SCORE")
+    assert result.returncode == 0, result.stderr
+    groups = by_prompt(records(tmp_path / "data/a/trajectories.jsonl"))
+    # each sample's tool ran in its own shell (the verifier sees that shell's SCORE) with its own seed
+    assert [r["reward"] for r in groups["alpha"]] == [1.0, 1.1, 1.2]
+    assert [r["reward"] for r in groups["beta"]] == [4.0, 4.1, 4.2]
+    assert all(r["api_calls"] == 2 and r["tool_stats"]["terminal"]["success"] == 1
+               for g in groups.values() for r in g)
+    assert all(r.body["temperature"] == 0.5 and r.body["stream"] is True for r in llm.chat_requests)
+    stats = json.loads((tmp_path / "data/a/statistics.json").read_text())
+    assert stats["samples"]["completed"] == 6 and stats["api_calls"] == 12
+
+
+def test_retries_timeouts_and_plain_json_replies_on_the_event_loop(scripted_llm, tmp_path):
+    def reply(body: dict, index: int) -> Reply:
+        prompt = prompt_of(body)
+        if prompt == "flaky" and not any(r.body and prompt_of(r.body) == "flaky" for r in llm.chat_requests[:index]):
+            return Reply(status=503)  # the first call of this sample fails: retried after a back-off
+        if prompt == "slow":
+            return Reply(content="too late", delay=30)
+        return Reply(content=f"answer to {prompt}", non_streamed=prompt == "json")
+
+    llm = scripted_llm(reply)
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": p} for p in ("flaky", "slow", "json")])
+    started = time.monotonic()
+    result = batch(llm, tmp_path, str(dataset), "--run-name", "r", "--driver", "asyncio", "--sample-timeout", "3",
+                   "--num-workers", "3", env={"HERMES_RETRY_BASE_DELAY": "0.1"})
+    assert result.returncode == 1, result.stderr  # the slow one failed
+    assert time.monotonic() - started < 20  # the overrun cancelled the 30 s wait
+    done = {r["conversations"][1]["value"]: r for r in records(tmp_path / "data/r/trajectories.jsonl")}
+    assert done["flaky"]["conversations"][-1]["value"].endswith("answer to flaky")
+    assert done["json"]["conversations"][-1]["value"].endswith("answer to json")
+    failed = records(tmp_path / "data/r/failed.jsonl")
+    assert [(f["reason"], f["error"]) for f in failed] == [("timeout", "no answer within 3 s")]
+
+
+def test_sample_timeout_kills_a_running_command_on_the_event_loop(scripted_llm, tmp_path):
+    marker = tmp_path / "still-running"
+    llm = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": f"sleep 30; touch {marker}"})])])
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": "hang"}])
+    started = time.monotonic()
+    result = batch(llm, tmp_path, str(dataset), "--run-name", "t", "--driver", "asyncio", "--sample-timeout", "1",
+                   "--distribution", "terminal_only")
+    assert result.returncode == 1 and time.monotonic() - started < 15
+    assert records(tmp_path / "data/t/failed.jsonl")[0]["reason"] == "timeout"
+    out = subprocess.run(["pgrep", "-f", f"touch {marker}"], capture_output=True, text=True)
+    assert out.stdout.strip() == "", "the timed-out command is still running"
+
+
+def test_ctrl_c_on_the_event_loop_saves_what_finished_and_resume_completes(scripted_llm, tmp_path):
+    llm = scripted_llm(lambda body, index: Reply(content="ok", delay=0.2))
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": f"task {i}"} for i in range(30)])
+    args = [sys.executable, str(HERMES), "batch", str(dataset), "--run-name", "c", "--num-workers", "2",
+            "--driver", "asyncio", "--base-url", llm.base_url, "--api-key", KEY, "--model", "m", "-q",
+            "--output-dir", str(tmp_path / "data")]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    out = tmp_path / "data/c/trajectories.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(complete_records(out)) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130 and "--resume" in stderr and "Traceback" not in stderr, stderr
+    assert len(complete_records(out)) < 30, "the interrupt should land mid-run"
+    resumed = batch(llm, tmp_path, str(dataset), "--run-name", "c", "--driver", "asyncio", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(r["prompt_index"] for r in records(out)) == list(range(30))
