@@ -2,7 +2,9 @@
 hermes' verl agent loop and SkyRL generator against the real classes, with a stand-in inference
 server on loopback (tests/rl/standin.py, started by the test). Prints one JSON report on stdout.
 
-    python consumer_driver.py verl|skyrl TOKENIZER_DIR STANDIN_URL [YAML]
+    python consumer_driver.py TOKENIZER_DIR STANDIN_URL VERL_AGENT_LOOP_YAML
+
+One process for both (torch is imported once); a part that raises reports its traceback instead.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import traceback
 import typing
 from pathlib import Path
 from typing import Any
@@ -144,6 +147,12 @@ def run_skyrl(tokenizer_dir: str, url: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    kind, tokenizer_dir, url = sys.argv[1:4]
-    report = run_verl(tokenizer_dir, url, sys.argv[4]) if kind == "verl" else run_skyrl(tokenizer_dir, url)
+    tokenizer_dir, url, yaml_path = sys.argv[1:4]
+    report: dict[str, Any] = {}
+    for name, part in (("verl", lambda: run_verl(tokenizer_dir, url, yaml_path)),
+                       ("skyrl", lambda: run_skyrl(tokenizer_dir, url))):
+        try:
+            report[name] = part()
+        except Exception:
+            report[name] = {"error": traceback.format_exc()}
     print("REPORT " + json.dumps(report))
