@@ -68,8 +68,9 @@ class HermesGenerator(GeneratorInterface):
         """The hermes rollout for one prompt (a SkyRL conversation: a list of {role, content})."""
         messages = [dict(m) for m in prompt]
         system = self.system_prompt
-        if messages and messages[0].get("role") == "system":
-            system = system or messages.pop(0).get("content")
+        if messages and messages[0].get("role") == "system":  # hermes' system prompt takes its place
+            row_system = messages.pop(0).get("content")
+            system = system or row_system
         sampling = {k: sampling_params[k] for k in _OPENAI_NAMES if (sampling_params or {}).get(k) is not None}
         if sampling.get("top_k") == -1:
             del sampling["top_k"]

@@ -156,8 +156,9 @@ class HermesAgentLoop(AgentLoopBase):
         sampling_params reach the server as they are; these are what hermes records)."""
         messages = self.prompt_messages(fields)
         system = self.system_prompt
-        if messages and messages[0].get("role") == "system":
-            system = system or messages.pop(0).get("content")
+        if messages and messages[0].get("role") == "system":  # hermes' system prompt takes its place
+            row_system = messages.pop(0).get("content")
+            system = system or row_system
         sampling = {k: sampling_params[k] for k in ("temperature", "top_p", "top_k") if sampling_params.get(k) is not None}
         if sampling.get("top_k") == -1:
             del sampling["top_k"]  # verl's "no top-k"
