@@ -3,9 +3,11 @@ own dependencies, created once per machine in ~/.cache/hermes-tests/venv-rl-cons
 tests/registry_cache.py and reused by later runs. When PyPI is unreachable (or an install fails)
 the tests that need it are skipped with the reason.
 
-First creation: about 8 minutes and 2 GB on this 2-core machine (measured 2026-12-02 under a load
-average of ~17 from other jobs); most of it is `pip install torch==2.13.0 verl==0.9.1` (torch's CPU
-wheel is on the machine's disk for Python 3.11; verl brings ray, transformers, datasets, pyarrow).
+First creation: 13.5 minutes (813 s of fixture setup) and 2.2 GB on this 2-core machine, measured
+2026-12-02 at a load average of 9-10 from other jobs; most of it is `pip install torch==2.13.0
+verl==0.9.1` (torch's CPU wheel is on the machine's disk for Python 3.11; verl brings ray,
+transformers, datasets, pyarrow). Later runs of tests/rl/test_verl_skyrl.py: about 2 minutes, most of
+it importing torch, ray and verl in the driver.
 """
 
 from __future__ import annotations

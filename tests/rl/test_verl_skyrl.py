@@ -57,7 +57,7 @@ def trained(tokens: list[int], mask: list[int]) -> list[int]:
     return [t for t, m in zip(tokens, mask, strict=True) if m]
 
 
-@pytest.mark.timeout(2400)  # the first run on a machine creates the venv (~8 min); later runs ~1 min
+@pytest.mark.timeout(2400)  # the first run on a machine creates the venv (13.5 min here); later ~2 min
 def test_hermes_agent_loop_inside_verls_agent_loop_worker(consumers):
     verl = part(consumers, "verl")
     assert verl["is_subclass"]
