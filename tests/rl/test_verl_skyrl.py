@@ -229,3 +229,13 @@ def test_verl_generate_merges_the_trainers_sampling_params():
     out = asyncio.run(generate([1, 2], {"temperature": 1.0, "max_tokens": 2, "n": 1}))
     assert seen == [{"temperature": 0.7, "max_tokens": 2, "logprobs": True}]
     assert out == GenerateOutput([5, 6], [-0.1, -0.2], "length")
+
+
+def test_verl_loop_says_when_hermes_prompt_exceeds_prompt_length(chat_tokenizer, hf_tokenizer):
+    import rl.verl
+    if rl.verl.VERL:
+        pytest.skip("verl is installed here: the consumer-venv test covers the real base")
+    loop = rl.verl.HermesAgentLoop(verl_config(prompt_length=10), ServerManager(StandIn(chat_tokenizer, tool_then_answer)),
+                                   hf_tokenizer, max_turns=2, toolsets=[])
+    with pytest.raises(ValueError, match=r"has \d+ tokens; actor_rollout_ref.rollout.prompt_length is 10: raise"):
+        asyncio.run(loop.run({"temperature": 1.0}, raw_prompt=[{"role": "user", "content": "hi"}]))
