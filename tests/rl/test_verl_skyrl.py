@@ -30,17 +30,19 @@ YAML = ROOT / "rl" / "verl_agent_loop.yaml"
 
 
 @pytest.fixture(scope="module")
-def consumers(tokenizer_dir, chat_tokenizer) -> dict:
+def consumers(tokenizer_dir, chat_tokenizer, tmp_path_factory) -> dict:
     """The driver's report from the consumer venv (verl and skyrl parts)."""
     from tests.rl.consumer_venv import consumer_python
 
     python = consumer_python()
+    home = tmp_path_factory.mktemp("consumer_hermes_home")  # module scope: conftest's private home is per test
     standin = StandIn(chat_tokenizer, tool_then_answer).start()
     try:
         proc = subprocess.run([str(python), str(DRIVER), str(tokenizer_dir), standin.url, str(YAML)],
                               capture_output=True, text=True, timeout=600, cwd=ROOT,
                               env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                                   "HOME": str(Path.home()), "RAY_USAGE_STATS_ENABLED": "0"})
+                                   "HOME": str(home), "HERMES_HOME": str(home), "HERMES_LOG_DIR": str(home / "logs"),
+                                   "RAY_USAGE_STATS_ENABLED": "0"})
     finally:
         standin.close()
     lines = [line for line in proc.stdout.splitlines() if line.startswith("REPORT ")]
