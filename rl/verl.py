@@ -166,7 +166,7 @@ class HermesAgentLoop(AgentLoopBase):
             sampling["max_tokens"] = int(self.max_tokens)
         return RolloutSpec(messages=messages, system_prompt=system, toolsets=list(self.toolsets),
                            max_turns=int(self.max_turns), sampling=sampling, terminal_backend=self.terminal_backend,
-                           task_id=f"verl-{uuid.uuid4().hex[:12]}", metadata={"index": fields.get("index")})
+                           task_id=f"verl-{uuid.uuid4().hex[:12]}")
 
     async def score(self, ctx: RolloutContext, **fields: Any) -> float | None:
         """The rollout's reward, computed before its sandbox is cleaned up (`await ctx.aexec("pytest -q")`),
