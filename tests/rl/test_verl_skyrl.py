@@ -241,3 +241,22 @@ def test_verl_loop_says_when_hermes_prompt_exceeds_prompt_length(chat_tokenizer,
                                    hf_tokenizer, max_turns=2, toolsets=[])
     with pytest.raises(ValueError, match=r"has \d+ tokens; actor_rollout_ref.rollout.prompt_length is 10: raise"):
         asyncio.run(loop.run({"temperature": 1.0}, raw_prompt=[{"role": "user", "content": "hi"}]))
+
+
+def reward_written(ctx, **row):  # named by reward_fn in the test below (sync: the loop accepts both)
+    return 1.0 if ctx.exec("cat answer.txt").output.strip() == row["expected"] else 0.0
+
+
+def test_verl_loop_reward_fn_option(chat_tokenizer, hf_tokenizer):
+    import rl.verl
+    if rl.verl.VERL:
+        pytest.skip("verl is installed here: the consumer-venv test covers the real base")
+
+    def run(reward_fn):
+        loop = rl.verl.HermesAgentLoop(verl_config(), ServerManager(StandIn(chat_tokenizer, tool_then_answer)),
+                                       hf_tokenizer, max_turns=3, reward_fn=reward_fn)
+        return asyncio.run(loop.run({}, raw_prompt=[{"role": "user", "content": "Write bravo"}], expected="bravo"))
+
+    assert run("tests.rl.test_verl_skyrl:reward_written").reward_score == 1.0
+    with pytest.raises(ValueError, match=r"reward_fn='tests.rl.nowhere:f': cannot import it"):
+        run("tests.rl.nowhere:f")
