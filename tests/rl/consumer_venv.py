@@ -3,11 +3,13 @@ own dependencies, created once per machine in ~/.cache/hermes-tests/venv-rl-cons
 tests/registry_cache.py and reused by later runs. When PyPI is unreachable (or an install fails)
 the tests that need it are skipped with the reason.
 
-First creation: 13.5 minutes (813 s of fixture setup) and 2.2 GB on this 2-core machine, measured
-2026-12-02 at a load average of 9-10 from other jobs; most of it is `pip install torch==2.13.0
-verl==0.9.1` (torch's CPU wheel is on the machine's disk for Python 3.11; verl brings ray,
-transformers, datasets, pyarrow). Later runs of tests/rl/test_verl_skyrl.py: about 2 minutes, most of
-it importing torch, ray and verl in the driver.
+verl and skyrl go in with --no-deps, then the packages their agent-loop and generator modules import
+(found by importing them): their trainer stacks (wandb, peft, tensorboard, ray's dashboard extras,
+flash-attn, vllm-router) are not needed to run those classes. First creation, measured on this
+2-core machine on 2026-12-02 at a load average of ~10 from other jobs, with pip's cache off: 8 min 53 s
+and 2.0 GB (torch from the machine's disk: 2 min; the others from PyPI: 5 min; hermes' own: 2 min);
+installing verl with its dependencies instead took 12.5 min. Later runs of
+tests/rl/test_verl_skyrl.py take 1-2 minutes, most of it importing torch, ray and verl.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ VENV = CACHE / "venv-rl-consumers"
 ROOT = Path(__file__).resolve().parents[2]
 PIP = ["-m", "pip", "install", "-q", "--retries", "1", "--timeout", "30"]
 STEPS = [
-    # verl as its users install it; torch pinned to the CPU build on this machine's disk
-    ["torch==2.13.0", "verl==0.9.1"],
-    # verl 0.9.1's agent loop module imports these without declaring them
-    ["cachetools", "uvicorn", "fastapi"],
-    # skyrl's generator interface without its GPU extra (flash-attn, vllm-router, nixl, ray==2.56):
-    # the modules it imports, as its skyrl-train extra names them
-    ["--no-deps", "skyrl==0.3.0", "skyrl-gym==0.4.0"],
-    ["loguru", "jaxtyping", "torchdata"],
+    # the CPU build on this machine's disk (pip takes it for Python 3.11 without downloading)
+    ["torch==2.13.0"],
+    ["--no-deps", "verl==0.9.1", "skyrl==0.3.0", "skyrl-gym==0.4.0"],
+    # what verl.experimental.agent_loop (and the DataProto, dataset and tokenizer helpers the test
+    # uses) and skyrl.train.generators / skyrl.train.utils.trainer_utils import, within verl's pins;
+    # cachetools, uvicorn and fastapi are imported by verl 0.9.1 without being declared
+    ["torch==2.13.0", "ray", "hydra-core", "tensordict>=0.8.0,<=0.10.0,!=0.9.0", "transformers>=5.5.3,<5.11,!=5.6.0",
+     "datasets", "pandas", "pyarrow>=19.0.0", "numpy>=2.0.0", "codetiming", "accelerate", "dill", "torchdata",
+     "cachetools", "uvicorn", "fastapi", "pillow", "loguru", "jaxtyping"],
 ]
 
 
