@@ -8,7 +8,8 @@ verl and skyrl go in with --no-deps, then the packages their agent-loop and gene
 flash-attn, vllm-router) are not needed to run those classes. First creation, measured on this
 2-core machine on 2026-12-02 at a load average of ~10 from other jobs, with pip's cache off: 8 min 53 s
 and 2.0 GB (torch from the machine's disk: 2 min; the others from PyPI: 5 min; hermes' own: 2 min);
-installing verl with its dependencies instead took 12.5 min. Later runs of
+installing verl with its dependencies instead took 12.5 min. Through the test's fixture at a load
+average of 20-38: 14 min 53 s for the first run of the test file. Later runs of
 tests/rl/test_verl_skyrl.py take 1-2 minutes, most of it importing torch, ray and verl.
 """
 
