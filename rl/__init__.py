@@ -5,7 +5,8 @@
     result = await rollout(RolloutSpec(prompt="Make tests pass"), proxy=proxy, verify=my_verifier)
 
 Modules: rl.types (dataclasses), rl.backends (generate backends), rl.tracker (token tracking),
-rl.proxy (OpenAI-compatible loopback server), rl.runner (agent + sandbox + tokens + verifier).
+rl.proxy (OpenAI-compatible loopback server), rl.runner (agent + sandbox + tokens + verifier);
+framework glue: rl.atropos, rl.verl (verl agent loop), rl.skyrl (SkyRL generator).
 Everything is imported on first use: importing hermes never loads this package.
 """
 
@@ -23,6 +24,7 @@ _EXPORTS = {
     "skyrl_generate": "rl.backends",
     "Rollout": "rl.runner", "RolloutContext": "rl.runner", "rollout": "rl.runner",
     "rollout_sync": "rl.runner", "atropos_group": "rl.adapters", "verl_output": "rl.adapters",
+    "HermesAgentLoop": "rl.verl", "HermesGenerator": "rl.skyrl",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -186,26 +186,31 @@ def atropos_generate(server_manager: Any) -> Generate:
     return generate
 
 
-def verl_generate(server_manager: Any, request_id: str) -> Generate:
+def verl_generate(server_manager: Any, request_id: str, sampling_params: dict[str, Any] | None = None) -> Generate:
     """verl's `AsyncLLMServerManager.generate(request_id, prompt_ids=, sampling_params=)` -> TokenOutput;
-    `request_id` is its sticky-session key: one per rollout."""
+    `request_id` is its sticky-session key: one per rollout. `sampling_params`: the trainer's own
+    (verl's temperature, top_p, top_k, logprobs, ...); they win over the agent request's."""
     async def generate(prompt_ids: list[int], sampling: dict[str, Any]) -> GenerateOutput:
-        out = await server_manager.generate(request_id, prompt_ids=list(prompt_ids), sampling_params=dict(sampling))
+        params = {**{k: v for k, v in sampling.items() if k != "n"}, **(sampling_params or {})}
+        out = await server_manager.generate(request_id, prompt_ids=list(prompt_ids), sampling_params=params)
         ids = [int(i) for i in out.token_ids]
         lps = getattr(out, "log_probs", None)
         stop = getattr(out, "stop_reason", None)
         return as_output(GenerateOutput(ids, None if lps is None else [float(x) for x in lps],
-                                        _finish(None if stop == "completed" else stop, ids, sampling)))
+                                        _finish(None if stop == "completed" else stop, ids, params)))
     return generate
 
 
-def skyrl_generate(client: Any, session_id: str) -> Generate:
-    """SkyRL's `InferenceEngineClient.generate(InferenceEngineInput)` with token ids in and out."""
+def skyrl_generate(client: Any, session_id: str, sampling_params: dict[str, Any] | None = None) -> Generate:
+    """SkyRL's `InferenceEngineClient.generate(InferenceEngineInput)` with token ids in and out.
+    `sampling_params`: the batch's (backend names, e.g. vLLM's); they win over the agent request's.
+    With neither, None goes to the engine, which then samples with its configured defaults."""
     async def generate(prompt_ids: list[int], sampling: dict[str, Any]) -> GenerateOutput:
-        out = await client.generate({"prompt_token_ids": [list(prompt_ids)], "sampling_params": dict(sampling),
+        params = {**{k: v for k, v in sampling.items() if k != "n"}, **(sampling_params or {})} or None
+        out = await client.generate({"prompt_token_ids": [list(prompt_ids)], "sampling_params": params,
                                      "session_ids": [session_id]})
         ids = [int(i) for i in out["response_ids"][0]]
         lps = (out.get("response_logprobs") or [None])[0]
         return as_output(GenerateOutput(ids, None if lps is None else [float(x) for x in lps],
-                                        _finish((out.get("stop_reasons") or [None])[0], ids, sampling)))
+                                        _finish((out.get("stop_reasons") or [None])[0], ids, params or {})))
     return generate
