@@ -25,6 +25,10 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         if any(marker in name for marker in _CREDENTIAL_MARKERS) or name.startswith(("TERMINAL_", "HERMES_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("LLM_MODEL", raising=False)
+    # A terminal's size comes from the terminal: pytest-xdist's workers export COLUMNS=80 and LINES=24,
+    # which rich prefers to the pty's real size, so pty tests would wrap at 80 columns.
+    for name in ("COLUMNS", "LINES"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HERMES_HOME", str(home))
     monkeypatch.setenv("HERMES_LOG_DIR", str(home / "logs"))
     monkeypatch.setenv("HERMES_RETRY_BASE_DELAY", "0.01")

@@ -3,11 +3,14 @@
 fails (an offline machine, a registry outage) the test is skipped with the reason, never failed.
 
 Each artifact is one directory, filled in a staging directory beside it and renamed into place
-with a marker file only once complete: an interrupted fetch never leaves a half-filled cache.
+with a marker file only once complete: an interrupted fetch never leaves a half-filled cache. The
+fill holds a lock file beside it, so parallel test workers (pytest-xdist) or two runs at once wait
+for one fetch instead of each fetching and replacing the other's directory while it is in use.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -32,6 +35,15 @@ def cached_dir(name: str, what: str, fill: Callable[[Path], None]) -> Path:
     if (final / MARKER).is_file():
         return final
     CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{name}.lock", "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if (final / MARKER).is_file():  # another process filled it while this one waited
+            return final
+        return _fill(name, what, fill)
+
+
+def _fill(name: str, what: str, fill: Callable[[Path], None]) -> Path:
+    final = CACHE / name
     staging = CACHE / f"{name}.{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()

@@ -20,7 +20,7 @@ def test_quiet_tool_lines_show_the_key_argument_clipped_and_redacted(scripted_ll
     long_command = "echo " + "x" * 200
     llm = scripted_llm([
         Reply(tool_calls=[ToolCall("terminal", {"command": "ls -la"}, id="a"),
-                          ToolCall("read_file", {"path": str(tmp_path / "notes.txt")}, id="b")]),
+                          ToolCall("read_file", {"path": "notes.txt"}, id="b")]),
         Reply(tool_calls=[ToolCall("terminal", {"command": f"echo {KEY}"}, id="c"),
                           ToolCall("terminal", {"command": long_command}, id="d")]),
         Reply(content="done"),
@@ -29,7 +29,8 @@ def test_quiet_tool_lines_show_the_key_argument_clipped_and_redacted(scripted_ll
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert any(re.fullmatch(r"  ✓ terminal  ls -la \(\d+\.\d\ds\)", line) for line in lines), lines
-    assert any(f"✓ read_file  {tmp_path / 'notes.txt'} (" in line for line in lines), lines
+    # (a relative path: the argument is clipped at 72 characters, and a tmp path's length varies)
+    assert any("✓ read_file  notes.txt (" in line for line in lines), lines
     assert KEY not in result.stderr and any("terminal  echo [REDACTED]" in line for line in lines), lines
     long_line = next(line for line in lines if "echo xxx" in line)
     assert "…" in long_line and len(long_line) < 100

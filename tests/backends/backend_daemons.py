@@ -31,7 +31,7 @@ def _wait(check, timeout: float, what: str, log: Path | None = None) -> None:
     raise RuntimeError(f"{what} did not become ready in {timeout:g} s\n{detail}")
 
 
-def eventually(check, timeout: float = 10) -> bool:
+def eventually(check, timeout: float = 30) -> bool:
     """True once check() is; polled, so a busy machine only makes it slower (timeout: an upper bound)."""
     end = time.monotonic() + timeout
     while not check():

@@ -98,9 +98,10 @@ def test_container_removed_at_cleanup(docker_env) -> None:
 
 def test_idle_environment_is_reaped_after_lifetime(docker_env, monkeypatch) -> None:
     monkeypatch.setenv("TERMINAL_LIFETIME_SECONDS", "1")
+    used = time.monotonic()  # get_environment marks the use (a loaded machine may take seconds to start it)
     env = manager.get_environment("t")
     env.execute("true", timeout=10)
-    assert manager.reap_idle(now=time.monotonic() + 0.5) == []  # not idle long enough yet
+    assert manager.reap_idle(now=used + 0.5) == []  # not idle long enough yet
     assert manager.reap_idle(now=time.monotonic() + 5) == ["t"]
     assert manager.peek_environment("t") is None and _ours(docker_env) == []
 

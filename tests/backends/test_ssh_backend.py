@@ -52,10 +52,11 @@ def test_control_master_reuses_one_connection(ssh_env) -> None:
 
 def test_timeout_kills_the_remote_process(ssh_env, tmp_path: Path) -> None:
     env = manager.get_environment("t")
+    env.execute("true", timeout=30)  # connected first: on a loaded machine a login alone can take a second
     marker = f"hermes-ssh-timeout-{os.getpid()}"
-    result = env.execute(f"echo begin; exec -a {marker} sleep 60", timeout=1)
+    result = env.execute(f"echo begin; exec -a {marker} sleep 60", timeout=2)
     assert result.timed_out and result.exit_code == 124
-    assert "begin" in result.output and "timed out after 1 s" in result.output
+    assert "begin" in result.output and "timed out after 2 s" in result.output
     assert eventually(lambda: not _remote_alive(marker))
     assert env.execute("echo still usable", timeout=10).output == "still usable\n"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from html import escape
 from typing import Any
@@ -46,16 +48,17 @@ PAGES = {
               "<label><input type=checkbox name=gift> Gift wrap</label>"
               "<button type=submit>Place order</button></form>"
               "<script>document.title = 'Order (ready)';</script></body></html>"),
-    # These pages change by themselves, then tell the server (the test waits for that, not a delay).
-    "/vanish": ("<html><body><button id=v>Vanishing</button><script>setTimeout(() => "
-                "{ document.getElementById('v').remove(); fetch('/vanished'); }, 300)</script></body></html>"),
+    # These pages change by themselves once the test opens their gate (after it has its snapshot), then
+    # tell the server (the test waits for that, not a delay).
+    "/vanish": ("<html><body><button id=v>Vanishing</button><script>fetch('/gate?vanish').then(() => "
+                "{ document.getElementById('v').remove(); fetch('/vanished'); })</script></body></html>"),
     "/disabled": ("<html><body><button disabled>Nope</button><input type=checkbox id=c><label for=c>Tick</label>"
                   "<a href='/form' target=_blank>Form in a new tab</a></body></html>"),
     "/leave": ("<html><body><button>Stay</button>"
-               "<script>setTimeout(() => { location.href = '/left'; }, 300)</script></body></html>"),
+               "<script>fetch('/gate?leave').then(() => { location.href = '/left'; })</script></body></html>"),
     "/left": "<html><body><h1>Left</h1><script>fetch('/arrived')</script></body></html>",
-    "/clone": ("<html><body><button id=t>Twin</button><script>setTimeout(() => { const t = "
-               "document.getElementById('t'); t.after(t.cloneNode(true)); fetch('/cloned'); }, 300)</script>"
+    "/clone": ("<html><body><button id=t>Twin</button><script>fetch('/gate?clone').then(() => { const t = "
+               "document.getElementById('t'); t.after(t.cloneNode(true)); fetch('/cloned'); })</script>"
                "</body></html>"),
     # Clicking "Drop apples" removes that item and adds a new one: the DOM changes, the document stays.
     "/todo": ("<html><body><ul id=l><li id=a>Apples <button onclick=\"drop('a'); add('Cherries')\">Drop apples</button>"
@@ -68,10 +71,33 @@ PAGES = {
 }
 
 
+class Gates:
+    """`/gate?NAME` answers once the test calls open(NAME). A page that changed itself after a fixed delay
+    could change before the snapshot the test takes first on a loaded machine; a gate cannot."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, threading.Event] = defaultdict(threading.Event)
+
+    def route(self, path: str, body: bytes, headers: dict[str, str]) -> Route:
+        gate = self._open[urlsplit(path).query]
+        gate.wait(60)
+        gate.clear()  # the next visit of the page waits again
+        return Route("open", content_type="text/plain")
+
+    def open(self, name: str) -> None:
+        self._open[name].set()
+
+
 @pytest.fixture(scope="module")
-def shop() -> Iterator[Site]:
+def gates() -> Gates:
+    return Gates()
+
+
+@pytest.fixture(scope="module")
+def shop(gates: Gates) -> Iterator[Site]:
     with serve() as site:
         site.routes.update(PAGES)
+        site.routes["/gate"] = gates.route
         site.routes["/result"] = _result
         site.routes["/slow"] = Route("<h1>finally</h1>", delay=3)
         site.routes["/img/tin.png"] = Route(PNG, content_type="image/png")

@@ -78,9 +78,10 @@ def test_stale_unknown_and_malformed_refs_are_clear_errors(shop, call):
 
 
 
-def test_refs_go_stale_when_the_page_changes_by_itself(shop, call):
+def test_refs_go_stale_when_the_page_changes_by_itself(shop, gates, call):
     snap = call("browser_navigate", url=shop.url("/vanish"))["snapshot"]
     button = ref_of(snap, 'button "Vanishing"')
+    gates.open("vanish")
     wait_for_request(shop, "/vanished")  # the page's own script removed the button
     gone = call("browser_click", ref=button)
     assert gone["error"] == (f'ref {button} (button "Vanishing") is stale: the element is gone from the page '
@@ -88,6 +89,7 @@ def test_refs_go_stale_when_the_page_changes_by_itself(shop, call):
 
     snap = call("browser_navigate", url=shop.url("/leave"))["snapshot"]
     button = ref_of(snap, 'button "Stay"')
+    gates.open("leave")
     wait_for_request(shop, "/arrived")  # the page sent itself to /left, which has loaded
     moved = call("browser_click", ref=button)
     assert moved["error"].startswith(f'ref {button} (button "Stay") is stale: the page navigated since the snapshot '
@@ -124,7 +126,7 @@ def test_refs_survive_dom_changes_until_their_element_goes(shop, call):
     assert ref_of(dropped["snapshot"], 'button "Drop cherries"') == cherries
 
 
-def test_a_copied_element_gets_its_own_ref(shop, call):
+def test_a_copied_element_gets_its_own_ref(shop, gates, call):
     snap = call("browser_navigate", url=shop.url("/todo"))["snapshot"]
     bananas = ref_of(snap, 'button "Drop bananas"')
     page = call("browser_click", ref=ref_of(snap, 'button "Copy last"'))["snapshot"]  # clones the item, tag too
@@ -135,6 +137,7 @@ def test_a_copied_element_gets_its_own_ref(shop, call):
 
     snap = call("browser_navigate", url=shop.url("/clone"))["snapshot"]
     button = ref_of(snap, 'button "Twin"')
+    gates.open("clone")
     wait_for_request(shop, "/cloned")  # the page copied the button, tag included, with no snapshot since
     twice = call("browser_click", ref=button)
     assert twice["error"] == (f'ref {button} (button "Twin") is stale: the page copied the element since the '

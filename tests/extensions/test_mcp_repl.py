@@ -65,12 +65,12 @@ def test_repl_mcp_status_prompt_command_approval_and_hooks(scripted_llm, write_c
         # A server that dies while idle is noticed (liveness pings) and shown as exited; the others go on.
         [spare_pid] = [r["started"] for r in read_log(spare_log) if "started" in r]
         os.kill(spare_pid, signal.SIGKILL)
-        assert wait_for(lambda: "spare: exited" in repl.output_of("/mcp"), timeout=15)
+        assert wait_for(lambda: "spare: exited" in repl.output_of("/mcp"), timeout=30)
         assert "demo: ready (stdio" in repl.output_of("/mcp")
 
         [pid] = [r["started"] for r in read_log(server_log) if "started" in r]
         assert repl.quit() == 0
-        assert wait_for(lambda: not alive(pid), timeout=8), "the MCP server outlived the REPL"
+        assert wait_for(lambda: not alive(pid), timeout=20), "the MCP server outlived the REPL"
     finally:
         if repl.child.isalive():
             repl.child.terminate(force=True)

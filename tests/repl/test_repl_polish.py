@@ -175,7 +175,7 @@ def test_slash_opens_a_menu_of_commands_with_their_help_and_skills_complete(repl
     repl.child.sendcontrol("c")
     repl.child.send("/skills writing-a-")
     repl.child.send("\t")
-    repl.child.expect("skill")
+    repl.wait_for_input("❯ /skills writing-a-skill")  # Tab completed the name (Enter before that would not)
     repl.enter()
     repl.child.expect("writing-a-skill · hermes")  # /skills NAME shows the skill
     repl.child.expect(PROMPT)
@@ -210,6 +210,12 @@ def test_ctrl_c_during_an_answer_is_shown_on_a_line_of_its_own(repl_factory):
 
 def test_model_not_listed_by_the_server_is_allowed_with_a_warning(repl_factory):
     llm, repl = repl_factory([Reply(content="ok")])
+    # The REPL fetches the list while the user types; /model waits 5 s for it. On a loaded machine the
+    # start-up alone (importing the SDK) can take longer, so the test types once the list was asked for.
+    deadline = time.monotonic() + 30
+    while not any(r.path == "/v1/models" for r in llm.requests):
+        assert time.monotonic() < deadline, "the REPL never asked for the model list"
+        time.sleep(0.05)
     shown = repl.output_of("/model scripted-modle")
     assert "model set to scripted-modle" in shown
     assert "does not list scripted-modle" in shown and "Did you mean scripted-model" in shown

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pexpect
+import pyte
 import pytest
 
 from scripted_server import Reply, ToolCall
@@ -19,6 +20,7 @@ from tests.tools.proc_util import process_alive
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b[=>]|\r")
 PROMPT = "❯"
+ROWS, COLUMNS = 40, 140
 
 
 class Repl:
@@ -28,7 +30,7 @@ class Repl:
         argv = [str(HERMES), "--base-url", llm.base_url, "--api-key", "sk-test-0123456789", "--model", "scripted-model",
                 *args]
         self.child = pexpect.spawn(sys.executable, argv, env=environment, encoding="utf-8",
-                                   dimensions=(40, 140), timeout=20, cwd=str(cwd) if cwd else None)
+                                   dimensions=(ROWS, COLUMNS), timeout=20, cwd=str(cwd) if cwd else None)
         self.log = io.StringIO()
         self.child.logfile_read = self.log
         self.child.expect(PROMPT)
@@ -68,6 +70,19 @@ class Repl:
     @property
     def screen(self) -> str:
         return ANSI.sub("", self.log.getvalue())
+
+    def wait_for_input(self, text: str, timeout: float = 20) -> None:
+        """Wait until the line the cursor is on (the input line) reads `text` on an emulated screen: what
+        the user sees, where a plain expect could match the same words in a completion menu or an echo."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.drain(0.02)
+            screen = pyte.Screen(COLUMNS, ROWS)
+            pyte.Stream(screen).feed(self.log.getvalue())
+            line = screen.display[screen.cursor.y].rstrip()
+            if line == text:
+                return
+            assert time.monotonic() < deadline, f"the input line reads {line!r}, not {text!r}"
 
     def quit(self) -> int:
         self.child.sendcontrol("d")

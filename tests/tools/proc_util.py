@@ -21,7 +21,9 @@ def read_pids(path: Path) -> list[int]:
     return [int(x) for x in path.read_text(encoding="utf-8").split()]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """True once predicate() is. Polled, so the timeout is only an upper bound: generous, because a
+    loaded machine (the suite runs in parallel) can take seconds to start a process or end one."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():

@@ -62,7 +62,7 @@ def test_background_start_writes_output_file_and_cleanup_kills_it(run_tool):
     assert process_alive(pid)
     assert [p.pid for p in manager.background_processes("bg")] == [pid]
     manager.cleanup_environment("bg")
-    assert wait_for(lambda: not process_alive(pid), 2.0)
+    assert wait_for(lambda: not process_alive(pid), 10.0)
     assert not os.path.exists(log)
 
 
