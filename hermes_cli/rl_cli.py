@@ -110,8 +110,7 @@ def require_atroposlib() -> None:
     # transformers announces "PyTorch was not found" on import: expected here (no torch needed), so
     # quiet for the import only; its later warnings (tokenizer loading, ...) still show.
     quiet = "TRANSFORMERS_VERBOSITY" not in os.environ
-    if quiet:
-        os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # a library knob, not hermes configuration
     try:
         import rl.atropos  # noqa: F401
     except ImportError as exc:
@@ -120,7 +119,7 @@ def require_atroposlib() -> None:
         raise ConfigError(f"atroposlib cannot be imported ({exc}): {INSTALL_ATROPOS}") from None
     finally:
         if quiet:
-            del os.environ["TRANSFORMERS_VERBOSITY"]
+            os.environ.pop("TRANSFORMERS_VERBOSITY", None)
     from transformers.utils import logging as hf_logging
 
     if quiet:

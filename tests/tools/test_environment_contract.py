@@ -47,7 +47,9 @@ def test_callers_do_not_probe_backends():
 NOT_CONFIGURATION = {
     "agent/secrets.py", "exports/tokenizer.py", "exports/workers.py", "hermes_cli/repl/render.py",
     "hermes_cli/repl/typeahead.py",  # TERM=dumb: no live region
-    "hermes_cli/export_cmd.py", "tools/environments/sudo.py", "tools/environments/modal_env.py",
+    "hermes_cli/export_cmd.py", "hermes_cli/rl_check.py",  # $HERMES_TOKENIZER, as `hermes export` reads it
+    "hermes_cli/rl_cli.py",  # quiets transformers' import-time notice (a library knob)
+    "tools/environments/sudo.py", "tools/environments/modal_env.py",
     "tools/environments/env_policy.py",  # the environment local commands inherit, minus secrets
     "hermes_cli/hide_secrets.py", "hermes_cli/proc_scrub.py",  # hiding the credentials from /proc
 }
