@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 
 from scripted_server import Reply, ToolCall
 from tests.batch.test_batch_rl import by_prompt, score_from_seed
-from tests.batch.test_batch_runner import KEY, batch, complete_records, prompt_of, records, write_dataset
-from tests.conftest import HERMES
+from tests.batch.test_batch_runner import (
+    batch,
+    complete_records,
+    interrupt_mid_run,
+    prompt_of,
+    records,
+    write_dataset,
+)
 
 
 def test_groups_tools_sampling_and_verifier_rewards_on_the_event_loop(scripted_llm, tmp_path):
@@ -73,18 +76,9 @@ def test_sample_timeout_kills_a_running_command_on_the_event_loop(scripted_llm, 
 def test_ctrl_c_on_the_event_loop_saves_what_finished_and_resume_completes(scripted_llm, tmp_path):
     llm = scripted_llm(lambda body, index: Reply(content="ok", delay=0.2))
     dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": f"task {i}"} for i in range(30)])
-    args = [sys.executable, str(HERMES), "batch", str(dataset), "--run-name", "c", "--num-workers", "2",
-            "--driver", "asyncio", "--base-url", llm.base_url, "--api-key", KEY, "--model", "m", "-q",
-            "--output-dir", str(tmp_path / "data")]
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    returncode, stderr = interrupt_mid_run(llm, tmp_path, dataset, "--driver", "asyncio")
     out = tmp_path / "data/c/trajectories.jsonl"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(complete_records(out)) < 2:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    stderr = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 130 and "--resume" in stderr and "Traceback" not in stderr, stderr
+    assert returncode == 130 and "--resume" in stderr and "Traceback" not in stderr, stderr
     assert len(complete_records(out)) < 30, "the interrupt should land mid-run"
     resumed = batch(llm, tmp_path, str(dataset), "--run-name", "c", "--driver", "asyncio", "--resume")
     assert resumed.returncode == 0, resumed.stderr

@@ -218,28 +218,13 @@ def test_processes_split_one_run_over_several_runner_processes(scripted_llm, tmp
 
 
 def test_ctrl_c_stops_every_runner_process_and_resume_completes_the_run(scripted_llm, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from tests.batch.test_batch_runner import KEY, complete_records
-    from tests.conftest import HERMES
+    from tests.batch.test_batch_runner import complete_records, interrupt_mid_run
 
     llm = scripted_llm(lambda body, index: Reply(content="ok", delay=0.2))
     dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": f"task {i}"} for i in range(30)])
-    args = [sys.executable, str(HERMES), "batch", str(dataset), "--run-name", "c", "--num-workers", "2",
-            "--processes", "2", "--base-url", llm.base_url, "--api-key", KEY, "--model", "m", "-q",
-            "--output-dir", str(tmp_path / "data")]
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    returncode, stderr = interrupt_mid_run(llm, tmp_path, dataset, "--processes", "2")  # Ctrl-C to the group
     out = tmp_path / "data/c/trajectories.jsonl"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(complete_records(out)) < 2:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C reaches the whole process group
-    stderr = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 130 and stderr.count("interrupted") == 1, stderr
+    assert returncode == 130 and stderr.count("interrupted") == 1, stderr
     assert "--resume" in stderr and "Traceback" not in stderr
     assert len(complete_records(out)) < 30, "the interrupt should land mid-run"
     resumed = batch(llm, tmp_path, str(dataset), "--run-name", "c", "--processes", "2", "--resume")

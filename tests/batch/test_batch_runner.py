@@ -50,6 +50,22 @@ def batch(llm, tmp_path: Path, *args: str, timeout: float = 120, env: dict[str, 
                       "--output-dir", str(tmp_path / "data"), cwd=tmp_path, timeout=timeout, env=env)
 
 
+
+def interrupt_mid_run(llm, tmp_path: Path, dataset: Path, *args: str) -> tuple[int, str]:
+    """Starts `hermes batch DATASET --run-name c ARGS` in its own process group, sends the group a
+    SIGINT (the terminal's Ctrl-C) once two samples are complete; returns (exit code, stderr)."""
+    argv = [sys.executable, str(HERMES), "batch", str(dataset), "--run-name", "c", "--num-workers", "2", *args,
+            "--base-url", llm.base_url, "--api-key", KEY, "--model", "m", "-q", "--output-dir", str(tmp_path / "data")]
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    out = tmp_path / "data/c/trajectories.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(complete_records(out)) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    stderr = proc.communicate(timeout=60)[1]
+    return proc.returncode, stderr
+
 def test_run_writes_trajectories_statistics_and_sessions(scripted_llm, tmp_path):
     llm = scripted_llm(one_tool_then_answer)
     dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": f"task {i}", "topic": "math"} for i in range(6)])

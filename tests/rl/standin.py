@@ -117,3 +117,21 @@ def tool_then_answer(prompt: str) -> str:
                 + ' > answer.txt && cat answer.txt"}}\n</tool_call>')
     output = re.findall(r'"output": "([^"\\]*)', prompt)
     return f"The answer is {output[-1] if output else '?'}."
+
+
+# A researcher's Atropos environment as a file (tests write it next to the run): the rollout writes
+# 6*7 to answer.txt; the score reads it back in the rollout's own sandbox.
+SIX_TIMES_SEVEN_ENV = '''
+from rl.atropos import HermesEnv
+
+
+class SixTimesSeven(HermesEnv):
+    name = "six_times_seven"
+
+    async def get_item(self):
+        return {"prompt": "What is 6*7? Use the terminal."}
+
+    async def score(self, item, ctx):
+        out = await ctx.aexec("cat answer.txt")
+        return 1.0 if out.output.strip() == "42" else 0.0
+'''

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from standin import StandIn, tool_then_answer
+from standin import SIX_TIMES_SEVEN_ENV, StandIn, tool_then_answer
 
 from tests.conftest import run_hermes
 
@@ -20,20 +20,7 @@ if importlib.util.find_spec("atroposlib") is None:
     pytest.skip("atroposlib is not installed (it is in the dev extra)", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[2]
-MY_ENV = '''
-from rl.atropos import HermesEnv
-
-
-class SixTimesSeven(HermesEnv):
-    name = "six_times_seven"
-
-    async def get_item(self):
-        return {"prompt": "What is 6*7? Use the terminal."}
-
-    async def score(self, item, ctx):
-        out = await ctx.aexec("cat answer.txt")
-        return 1.0 if out.output.strip() == "42" else 0.0
-'''
+MY_ENV = SIX_TIMES_SEVEN_ENV
 
 
 CONFIGURED = '''
