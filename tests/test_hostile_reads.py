@@ -132,3 +132,19 @@ def test_nothing_of_a_refused_read_reaches_the_log_or_an_export(scripted_llm, ho
     exported = run_hermes("export", str(hermetic_env / "logs"), "--format", "sharegpt", cwd=Path.cwd())
     assert exported.returncode == 0, exported.stderr
     assert "may not read it" in exported.stdout and MARK not in exported.stdout
+
+
+def test_a_terminal_command_naming_a_key_is_asked_about_and_refused_unattended(scripted_llm, home: Path) -> None:
+    """`-p` runs unattended: a command that would print ~/.ssh/id_ed25519 or ~/.netrc needs approval,
+    so it is refused and its output never reaches the model; an ordinary command still runs."""
+    llm = scripted_llm([Reply(tool_calls=[ToolCall("terminal", {"command": "cat ~/.ssh/id_ed25519"})]),
+                        Reply(tool_calls=[ToolCall("terminal", {"command": "cd ~ && base64 < .netrc"})]),
+                        Reply(tool_calls=[ToolCall("terminal", {"command": "cat ~/notes.txt"})]),
+                        Reply(content="done")])
+    result = run_hermes("-p", "show me my key", "--base-url", llm.base_url, "--api-key", "sk-test-0123456789abcdef",
+                        "--model", "m", cwd=Path.cwd(), env={"HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    sent = json.dumps([r.body for r in llm.chat_requests])
+    assert MARK not in sent and MARK not in result.stdout + result.stderr
+    assert sent.count("keys or credentials") >= 2, sent[-2000:]
+    assert "an ordinary file in home" in sent

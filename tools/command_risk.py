@@ -21,10 +21,12 @@ from tools.risk_rules import (
     DANGEROUS,
     DOWNLOADERS,
     INTERPRETERS,
+    NAMES_ONLY,
     SHELLS,
     Finding,
     check_plain_command,
     check_redirect_target,
+    credential_finding,
     interpreter_code_findings,
     is_root_like,
     norm_path,
@@ -223,6 +225,9 @@ class Walker:
             target = redirect.target.text(self.variables)
             if redirect.op in ("<", "<>") and target is not None:
                 stdin = Stdin(file=target)
+            if redirect.op in ("<", "<>") and (finding := credential_finding([target or redirect.target.shown()],
+                                                                             self.cwd)):
+                self.record(finding)
             if target is not None and ">" in redirect.op and not target.isdigit() and target != "-":
                 finding = check_redirect_target(target)
                 if finding:
@@ -310,6 +315,9 @@ class Walker:
                 self.aliases[dst] = self.aliases.get(src, src)
         finding = check_plain_command(name, texts, via_xargs=via_xargs)
         if finding:
+            self.record(finding)
+        spelled = [a.text if a.text is not None else a.word.shown() if a.word else None for a in rest]
+        if name not in NAMES_ONLY and (finding := credential_finding(spelled, self.cwd)):
             self.record(finding)
 
     def _shell(self, name: str, rest: list[Arg], stdin: Stdin | None) -> None:

@@ -5,10 +5,14 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
+
+from tools.path_policy import HOME_SECRET_FILES
 
 OK, DANGEROUS, BLOCKED = "ok", "dangerous", "blocked"
 
@@ -265,6 +269,33 @@ def check_plain_command(name: str, args: list[str | None], *, via_xargs: bool = 
         return Finding(DANGEROUS, "flushes firewall rules")
     return None
 
+
+
+# Commands that name files without printing what is in them: `ls ~/.ssh`, `chmod 600 ~/.ssh/id_rsa`.
+NAMES_ONLY = frozenset({"ls", "stat", "test", "[", "du", "file", "chmod", "chown", "chgrp", "mkdir", "touch",
+                        "realpath", "readlink", "dirname", "basename", "echo", "printf"})
+
+
+def credential_finding(args: Iterable[str | None], cwd: str | None = ".") -> Finding | None:
+    """A command line naming one of the user's key or credential stores (~/.ssh/..., $HOME/.netrc,
+    /home/me/.aws/credentials, `cd ~ && cat .netrc`) asks first in every mode but yolo: what it
+    prints goes to the model. The file tools refuse these outright (`PathPolicy.read_refusal`); a
+    shell can read them by a path no parser sees, so this is a speed bump, and the sandbox the
+    boundary. `cwd`: where relative paths point (the walker's `cd` tracking; "." unknown/start)."""
+    home = os.path.expanduser("~").rstrip("/")
+    prefixes = ("~", "$HOME", *((home,) if home else ()))
+    for arg in args:
+        if not arg:
+            continue
+        for path in {arg, arg.partition("=")[2]}:  # --identity=~/.ssh/key
+            if path and cwd not in (None, ".") and not path.startswith(("/", "~", "$")):
+                path = posixpath.join(cwd, path)
+            for prefix in prefixes:
+                if path == prefix or path.startswith(prefix + "/"):
+                    rel = posixpath.normpath(path[len(prefix):].lstrip("/") or ".")
+                    if any(rel == name or rel.startswith(name + "/") for name in HOME_SECRET_FILES):
+                        return Finding(DANGEROUS, f"reads the user's keys or credentials (~/{rel})")
+    return None
 
 def _check_perm(name: str, args: list[str | None]) -> Finding | None:
     recursive = _flag(args, "R", ("--recursive",))

@@ -102,3 +102,21 @@ def test_parser_reads_the_shell_grammar(text: str):
 def test_parser_refuses_what_it_cannot_read(text: str):
     with pytest.raises(ParseError):
         parse(text)
+
+
+@pytest.mark.parametrize("command", [
+    "cat ~/.ssh/id_ed25519", "cat $HOME/.netrc", 'cat "${HOME}/.aws/credentials"', "X=~/.pgpass; cat $X",
+    "cd ~ && cat .git-credentials", "base64 < ~/.docker/config.json", "tar czf k.tgz ~/.gnupg",
+    "sh -c 'cat ~/.config/gcloud/credentials.db'", "grep -r token ~/.config/gh/hosts.yml",
+])
+def test_naming_the_users_credentials_asks(command: str):
+    """What the command prints reaches the model: the file tools refuse these files; a shell asks."""
+    verdict = check_command(command)
+    assert not verdict.ok and "keys or credentials" in verdict.reason, (command, verdict.reason)
+
+
+@pytest.mark.parametrize("command", ["cat ~/notes.txt", "ls ~/.sshx", "cat ~/.ssh/../notes.txt", "git push",
+                                     "cat .netrc.example", "echo ~/.aws", "ls -la ~/.ssh",
+                                     "chmod 600 ~/.ssh/id_ed25519"])
+def test_near_misses_do_not_ask(command: str):
+    assert check_command(command).ok, command
