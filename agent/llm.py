@@ -315,6 +315,11 @@ def complete(
             result = _stream(client, params, timeout, started, on_text, on_reasoning, interrupt, on_stream_open)
     except Exception as exc:
         raise _plain_failure(exc, timeout) from None
+    return finish(result, started)
+
+
+def finish(result: Completion, started: float) -> Completion:
+    """What every completion gets before the loop sees it, from either client (agent/llm_async.py)."""
     result.tool_calls = ensure_call_ids(result.tool_calls)
     result.content = strip_end_of_turn(result.content)
     result.latency = time.perf_counter() - started

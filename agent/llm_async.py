@@ -22,11 +22,10 @@ from agent.llm import (
     _plain_failure,
     _timeouts,
     decode_event,
-    ensure_call_ids,
+    finish,
     from_raw,
     import_openai,
     stream_request,
-    strip_end_of_turn,
 )
 
 
@@ -114,10 +113,7 @@ async def acomplete(
                 result = fold.finish(content_type, stream_obj.done)
     except Exception as exc:
         raise _plain_failure(exc, timeout) from None
-    result.tool_calls = ensure_call_ids(result.tool_calls)
-    result.content = strip_end_of_turn(result.content)
-    result.latency = time.perf_counter() - started
-    return result
+    return finish(result, started)
 
 
 def _chunk_type() -> Any:
