@@ -24,7 +24,7 @@ from typing import Any
 
 from rl.backends import BackendError, Generate, as_output, is_async, sampling_from_request
 from rl.tracker import Reply, RolloutTrack, TokenTracker
-from rl.types import CallTokens, TokenSequence
+from rl.types import POLICY, CallTokens, TokenSequence
 
 
 class ProxyError(Exception):
@@ -112,6 +112,8 @@ class TokenProxy:
             raise ProxyError(400, "n > 1 is not supported: run one rollout per sample")
         with track.lock:  # one call at a time per rollout: each extends the last
             prepared = self.tracker.prepare(track, messages, body.get("tools"))
+            if track.first_prompt_ids is None and prepared.kind == POLICY:
+                track.first_prompt_ids = list(prepared.prompt_ids)  # kept if generation fails
             output = self._generate(prepared.prompt_ids, sampling_from_request(body))
             return self.tracker.record(track, prepared, output)
 

@@ -127,9 +127,11 @@ class Rollout:
 
     def _result(self, out: dict[str, Any], seconds: float) -> RolloutResult:
         sequences, calls, source, error = [], [], "none", out.get("error")
+        first_prompt: list[int] | None = None
         if self.proxy is not None:
             source = "proxy"
             try:
+                first_prompt = self.proxy.peek(self.task_id).first_prompt_ids
                 sequences, calls = self.proxy.take(self.task_id)
             except KeyError:
                 pass  # never opened: the start failed before
@@ -151,7 +153,7 @@ class Rollout:
             task_id=self.task_id, status=out.get("status") or "error", final_response=out.get("final_response"),
             messages=messages, sequences=sequences, calls=calls, error=error,
             session_id=out.get("session_id"), token_source=source,
-            compressed=compressed, metrics=metrics)
+            compressed=compressed, first_prompt_ids=first_prompt, metrics=metrics)
 
     def _native_sequences(self) -> tuple[list[TokenSequence], str]:
         """Sequences from the session log's recorded ids (exports.rollout.RolloutBuilder)."""

@@ -30,6 +30,7 @@ from typing import Any
 from rl.backends import skyrl_generate
 from rl.proxy import TokenProxy
 from rl.runner import RolloutContext, rollout
+from rl.salvage import filler_id, one_row, rendered_prompt
 from rl.types import RolloutResult, RolloutSpec
 
 SKYRL = importlib.util.find_spec("skyrl") is not None
@@ -88,15 +89,14 @@ class HermesGenerator(GeneratorInterface):
         extras = input_batch.get("env_extras") or [{} for _ in prompts]
         sampling = input_batch.get("sampling_params")
         trajectory_ids = input_batch.get("trajectory_ids")
+        specs = [self.build_spec(prompts[i], env_classes[i], extras[i] or {}, sampling) for i in range(len(prompts))]
         results = await asyncio.gather(*(
-            self._one(prompts[i], env_classes[i], extras[i] or {}, sampling,
-                      trajectory_ids[i] if trajectory_ids else None)
+            self._one(specs[i], env_classes[i], extras[i] or {}, sampling, trajectory_ids[i] if trajectory_ids else None)
             for i in range(len(prompts))))
-        return self.to_output(results, env_classes, trajectory_ids, sampling)
+        return self.to_output(results, env_classes, trajectory_ids, sampling, specs)
 
-    async def _one(self, prompt: Any, env_class: str, extras: dict[str, Any], sampling: dict[str, Any] | None,
+    async def _one(self, spec: RolloutSpec, env_class: str, extras: dict[str, Any], sampling: dict[str, Any] | None,
                    trajectory_id: Any) -> RolloutResult:
-        spec = self.build_spec(prompt, env_class, extras, sampling)
         name = trajectory_id.to_string() if hasattr(trajectory_id, "to_string") else uuid.uuid4().hex[:12]
         spec.task_id = f"skyrl-{name}-{uuid.uuid4().hex[:6]}"
         proxy = TokenProxy(self.tokenizer, skyrl_generate(self.client, spec.task_id, sampling),
@@ -111,28 +111,35 @@ class HermesGenerator(GeneratorInterface):
             await asyncio.to_thread(proxy.close)
 
     def to_output(self, results: list[RolloutResult], env_classes: list[str], trajectory_ids: Any,
-                  sampling: dict[str, Any] | None) -> dict[str, Any]:
-        """GeneratorOutput, one row per rollout in input order (its one policy sequence)."""
-        rows = [self._row(r) for r in results]
-        logprobs = [row[3] for row in rows]
+                  sampling: dict[str, Any] | None, specs: list[RolloutSpec] | None = None) -> dict[str, Any]:
+        """GeneratorOutput, one row per rollout in input order (rl/salvage.py: several sequences train
+        the last; none gives a masked-out placeholder with reward 0 and stop reason "error", which
+        SkyRL's overlong filtering and zero_reward_on_non_stop also treat as not trainable)."""
         want_logprobs = sampling is None or sampling.get("logprobs") is not None
-        rewards = [float(r.reward or 0.0) for r in results]
+        filler = filler_id(self.tokenizer)
+        rows = [one_row(r, fallback_prompt=(lambda s=spec: rendered_prompt(self.tokenizer, s) if s else []),
+                        filler=filler, logprobs=want_logprobs)
+                for r, spec in zip(results, specs or [None] * len(results), strict=True)]
+        logprobs = [row.logprobs for row in rows]
+        rewards = [0.0 if row.failed else float(r.reward or 0.0) for r, row in zip(results, rows, strict=True)]
         times = [float(r.metrics.get("seconds", 0.0)) for r in results]
         env_metrics = [{"status": r.status, "turns": r.metrics.get("turns", 0.0), "tool_calls": r.metrics.get("tool_calls", 0.0),
-                        "env_class": c} for r, c in zip(results, env_classes, strict=True)]
-        responses = [row[1] for row in rows]
+                        "env_class": c, **row.info()} for r, c, row in zip(results, env_classes, rows, strict=True)]
+        responses = [row.response_ids for row in rows]
         return {
-            "prompt_token_ids": [row[0] for row in rows],
+            "prompt_token_ids": [row.prompt_ids for row in rows],
             "response_ids": responses,
             "rewards": rewards,
-            "loss_masks": [row[2] for row in rows],
-            "stop_reasons": [r.finish_reason or "stop" for r in results],
+            "loss_masks": [row.mask for row in rows],
+            "stop_reasons": ["error" if row.failed else r.finish_reason or "stop" for r, row in zip(results, rows, strict=True)],
             "rollout_metrics": {
                 "generate/avg_num_tokens": statistics.fmean(len(x) for x in responses),
                 "generate/avg_reward": statistics.fmean(rewards),
                 "hermes/success_rate": statistics.fmean(r.status == "success" for r in results),
                 "hermes/avg_tool_calls": statistics.fmean(r.metrics.get("tool_calls", 0.0) for r in results),
                 "hermes/avg_seconds": statistics.fmean(times),
+                "hermes/failed_rollouts": float(sum(row.failed is not None for row in rows)),
+                "hermes/multi_sequence_rollouts": float(sum(row.sequences > 1 for row in rows)),
             },
             # only when every trajectory has them (SkyRL takes all or none)
             "rollout_logprobs": logprobs if want_logprobs and all(lp is not None for lp in logprobs) else None,
@@ -142,15 +149,3 @@ class HermesGenerator(GeneratorInterface):
             "is_last_step": None,
             "env_metrics": env_metrics,
         }
-
-    @staticmethod
-    def _row(result: RolloutResult) -> tuple[list[int], list[int], list[int], list[float] | None]:
-        sequences = result.policy_sequences
-        if len(sequences) != 1:
-            raise RuntimeError(f"hermes rollout {result.task_id} has {len(sequences)} policy sequences "
-                               f"({result.status}: {result.error or 'no error recorded'}); a SkyRL trajectory is one "
-                               "(keep compression off; a rollout that made no model call has none)")
-        seq = sequences[0]
-        split = seq.prompt_len
-        logprobs = None if seq.logprobs is None else seq.logprobs[split:]
-        return seq.tokens[:split], seq.tokens[split:], seq.mask[split:], logprobs

@@ -67,6 +67,7 @@ class RolloutTrack:
     sequences: list[TokenSequence] = field(default_factory=list)
     calls: list[CallTokens] = field(default_factory=list)
     raw_by_call_id: dict[str, str] = field(default_factory=dict)
+    first_prompt_ids: list[int] | None = None  # set before the first policy call's generation
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

@@ -112,6 +112,8 @@ class RolloutResult:
     # "local_render"/"retokenized"/"mixed" (rebuilt from text: approximate) or "none"
     token_source: str = "proxy"
     compressed: bool = False  # the history was compressed (its summary sequences are tagged SUMMARY)
+    # the first policy prompt the proxy rendered, even when its generation failed (None: no call got there)
+    first_prompt_ids: list[int] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -34,10 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from rl.adapters import verl_output
 from rl.backends import verl_generate
 from rl.proxy import TokenProxy
 from rl.runner import RolloutContext, rollout
+from rl.salvage import filler_id, one_row, rendered_prompt
 from rl.types import GenerateOutput, RolloutResult, RolloutSpec
 
 VERL = importlib.util.find_spec("verl") is not None
@@ -195,7 +195,7 @@ class HermesAgentLoop(AgentLoopBase):
             await asyncio.to_thread(proxy.close)
         if reward.get("value") is None:
             result.reward = None  # verl's reward function scores it
-        return self.to_output(result, timing["generate"])
+        return self.to_output(result, timing["generate"], spec, logprobs=bool(sampling_params.get("logprobs")))
 
     def _generate(self, request_id: str, sampling_params: dict[str, Any], timing: dict[str, float]) -> Any:
         """verl's server manager as the proxy's backend, within verl's response_length: each call may
@@ -219,27 +219,34 @@ class HermesAgentLoop(AgentLoopBase):
                 timing["generate"] += time.perf_counter() - started
         return generate
 
-    def to_output(self, result: RolloutResult, generate_seconds: float) -> Any:
-        """The rollout as verl's AgentLoopOutput, cut to response_length like verl's own loops."""
-        if not result.policy_sequences:
-            raise RuntimeError(f"hermes rollout {result.task_id} made no model call through the proxy "
-                               f"({result.status}: {result.error or 'no error recorded'})")
-        row = verl_output(result)
-        prompt_ids = row["prompt_ids"]
-        if self.prompt_length and len(prompt_ids) > int(self.prompt_length):
-            raise ValueError(f"hermes' first prompt (system prompt, tools and the row's messages) has {len(prompt_ids)} "
-                             f"tokens; actor_rollout_ref.rollout.prompt_length is {self.prompt_length}: raise "
-                             "data.max_prompt_length, or give hermes fewer toolsets or a shorter system_prompt")
+    def to_output(self, result: RolloutResult, generate_seconds: float, spec: RolloutSpec | None = None,
+                  logprobs: bool = False) -> Any:
+        """The rollout as verl's AgentLoopOutput, cut to response_length like verl's own loops. Always
+        one row (rl/salvage.py): several sequences train the last whose prompt fits prompt_length; none
+        gives a masked-out placeholder with reward 0 (with logprobs when verl asked for them: it
+        stacks all rows' or none); `extra_fields["hermes"]` says which."""
+        limit = int(self.prompt_length) if self.prompt_length else None
+        sequences = result.policy_sequences
+        if limit and sequences and all(seq.prompt_len > limit for seq in sequences):
+            raise ValueError(f"hermes' first prompt (system prompt, tools and the row's messages) has "
+                             f"{sequences[0].prompt_len} tokens; actor_rollout_ref.rollout.prompt_length is "
+                             f"{self.prompt_length}: raise data.max_prompt_length, or give hermes fewer toolsets or "
+                             "a shorter system_prompt")
+        row = one_row(result, fallback_prompt=lambda: rendered_prompt(self.tokenizer, spec) if spec else [],
+                      filler=filler_id(self.tokenizer), logprobs=logprobs,
+                      fits=lambda seq: not limit or seq.prompt_len <= limit)
+        prompt_ids = row.prompt_ids[-limit:] if limit else row.prompt_ids  # only a placeholder's can be longer
         cut = int(self.response_length) if self.response_length else None
-        logprobs = row["response_logprobs"]
-        metrics = {**row["metrics"], "generate_sequences": round(generate_seconds, 4)}
-        fields = dict(prompt_ids=prompt_ids, response_ids=row["response_ids"][:cut],
-                      response_mask=row["response_mask"][:cut],
-                      response_logprobs=None if logprobs is None else logprobs[:cut],
-                      reward_score=result.reward, num_turns=row["num_turns"],
+        reward = 0.0 if row.failed else result.reward
+        metrics = {"generate_sequences": round(generate_seconds, 4), "tool_calls": result.metrics.get("tool_calls", 0.0),
+                   "compute_score": result.metrics.get("verify_seconds", 0.0), "num_preempted": -1}
+        fields = dict(prompt_ids=prompt_ids, response_ids=row.response_ids[:cut], response_mask=row.mask[:cut],
+                      response_logprobs=None if row.logprobs is None else row.logprobs[:cut],
+                      reward_score=reward, num_turns=sum(1 for m in result.messages
+                                                         if m.get("role") in ("user", "assistant", "tool")),
                       extra_fields={"hermes": {"task_id": result.task_id, "status": result.status,
                                                "error": result.error, "api_calls": result.metrics.get("api_calls"),
-                                               "token_source": result.token_source}})
+                                               "token_source": result.token_source, **row.info()}})
         if AgentLoopOutput is None:
             return LoopOutput(metrics=metrics, **fields)
         return AgentLoopOutput(metrics=AgentLoopMetrics(**metrics), **fields)

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 from standin import StandIn, tool_then_answer
+from test_rollout import stepper
 
 from rl.types import GenerateOutput
 
@@ -36,18 +37,25 @@ def consumers(tokenizer_dir, chat_tokenizer, tmp_path_factory) -> dict:
 
     python = consumer_python()
     home = tmp_path_factory.mktemp("consumer_hermes_home")  # module scope: conftest's private home is per test
-    standin = StandIn(chat_tokenizer, tool_then_answer).start()
+    standin = StandIn(chat_tokenizer, consumer_model).start()
     try:
         proc = subprocess.run([str(python), str(DRIVER), str(tokenizer_dir), standin.url, str(YAML)],
                               capture_output=True, text=True, timeout=600, cwd=ROOT,
                               env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                                    "HOME": str(home), "HERMES_HOME": str(home), "HERMES_LOG_DIR": str(home / "logs"),
-                                   "RAY_USAGE_STATS_ENABLED": "0"})
+                                   "RAY_USAGE_STATS_ENABLED": "0",
+                                   # the failing engine's rollouts give up after hermes' retries, quickly
+                                   "HERMES_RETRY_BASE_DELAY": "0.01"})
     finally:
         standin.close()
     lines = [line for line in proc.stdout.splitlines() if line.startswith("REPORT ")]
     assert proc.returncode == 0 and lines, f"driver exited {proc.returncode}:\n{proc.stderr[-4000:]}"
-    return json.loads(lines[-1].removeprefix("REPORT "))
+    return json.loads(lines[-1].removeprefix("REPORT ")) | {"stderr": proc.stderr}
+
+
+def consumer_model(prompt: str) -> str:
+    """tool_then_answer, and for "Run the steps." (compressed at every call) seven steps then Done."""
+    return stepper(prompt) if "Run the steps" in prompt and "Summarise" not in prompt else tool_then_answer(prompt)
 
 
 def part(report: dict, name: str) -> dict:
@@ -120,6 +128,57 @@ def test_hermes_generator_against_skyrls_classes(consumers):
             mine[0]["logprobs"] + mine[1]["logprobs"])
     assert out["rollout_metrics"]["hermes/success_rate"] == 1.0
     assert [m["status"] for m in out["env_metrics"]] == ["success", "success"]
+
+
+@pytest.mark.timeout(2400)
+def test_one_failed_or_rewritten_rollout_does_not_fail_verls_step(consumers, chat_tokenizer):
+    """A batch through verl's real worker: a normal rollout, one whose engine fails on every call
+    (no token sequence), one whose history is rewritten (several sequences). The step comes back
+    (before: the whole generate_sequences raised)."""
+    verl = part(consumers, "verl_faults")
+    good, failed, rewritten = verl["hermes"]
+    assert (good["failed"], good["sequences"], good["trained_sequence"]) == (None, 1, 0)
+    width = len(verl["prompts"][0])
+
+    def row(i: int) -> tuple[list[int], list[int], list[int]]:
+        prompt = [t for t, a in zip(verl["prompts"][i], verl["attention_mask"][i], strict=False) if a]
+        attention = verl["attention_mask"][i][width:]
+        response = [t for t, a in zip(verl["responses"][i], attention, strict=True) if a]
+        return prompt, response, verl["response_mask"][i][:len(response)]
+
+    # the failed one: its first prompt (hermes rendered it; the engine never answered), one masked filler token
+    assert failed["status"] == "error" and failed["sequences"] == 0 and failed["trained_sequence"] is None
+    assert failed["failed"].startswith("no token sequence (error")
+    prompt, response, mask = row(1)
+    assert "Write fail" in chat_tokenizer.decode(prompt) and len(response) == 1 and mask == [0]
+    assert verl["rollout_log_probs"][1][0] == 0.0
+    # the rewritten one: the last sequence, the one with the final answer, and exactly its own tokens
+    assert rewritten["failed"] is None and rewritten["sequences"] >= 2
+    assert rewritten["trained_sequence"] == rewritten["sequences"] - 1
+    prompt, response, mask = row(2)
+    mine = [c for c in verl["calls"] if c["prompt_ids"][:len(prompt)] == prompt]
+    assert trained(response, mask) == [t for c in mine for t in c["ids"]]
+    assert chat_tokenizer.decode(trained(response, mask)).rstrip().endswith("Done.<|im_end|>")
+    assert "Write alpha" not in chat_tokenizer.decode(prompt + response)  # no other rollout's tokens
+    # one line each in the worker's log
+    assert f"hermes rollout {failed['task_id']} produced no token sequence (error" in consumers["stderr"]
+    assert f"hermes rollout {rewritten['task_id']} has {rewritten['sequences']} token sequences" in consumers["stderr"]
+
+
+@pytest.mark.timeout(2400)
+def test_one_failed_or_rewritten_rollout_does_not_fail_skyrls_batch(consumers, chat_tokenizer):
+    """The same three rollouts through HermesGenerator; the output passes SkyRL's own validation."""
+    sky = part(consumers, "skyrl_faults")
+    out = sky["output"]
+    good, failed, rewritten = out["env_metrics"]
+    assert (good["failed"], good["sequences"]) == (None, 1) and out["rewards"][0] == 1.0
+    assert failed["failed"].startswith("no token sequence (error") and failed["sequences"] == 0
+    assert out["response_ids"][1] and len(out["response_ids"][1]) == 1 and out["loss_masks"][1] == [0]
+    assert out["rewards"][1] == 0.0 and out["stop_reasons"][1] == "error" and out["rollout_logprobs"][1] == [0.0]
+    assert "Write fail" in chat_tokenizer.decode(out["prompt_token_ids"][1])
+    assert rewritten["sequences"] >= 2 and rewritten["trained_sequence"] == rewritten["sequences"] - 1
+    assert out["rollout_metrics"]["hermes/failed_rollouts"] == 1.0
+    assert out["rollout_metrics"]["hermes/multi_sequence_rollouts"] == 1.0
 
 
 # -- without the consumers: the stand-in bases ------------------------------------------------------------
@@ -260,3 +319,21 @@ def test_verl_loop_reward_fn_option(chat_tokenizer, hf_tokenizer):
     assert run("tests.rl.test_verl_skyrl:reward_written").reward_score == 1.0
     with pytest.raises(ValueError, match=r"reward_fn='tests.rl.nowhere:f': cannot import it"):
         run("tests.rl.nowhere:f")
+
+
+def test_verl_loop_row_for_a_rollout_that_never_started(chat_tokenizer, hf_tokenizer, caplog):
+    """Stand-in base: a rollout that fails before any model call (here an unknown terminal backend)
+    is one masked-out row of the row's own prompt, reward 0, with the reason; verl's step goes on."""
+    import rl.verl
+    if rl.verl.VERL:
+        pytest.skip("verl is installed here: the consumer-venv test covers the real base")
+    manager = ServerManager(StandIn(chat_tokenizer, tool_then_answer))
+    loop = rl.verl.HermesAgentLoop(verl_config(), manager, hf_tokenizer, terminal_backend="nowhere")
+    out = asyncio.run(loop.run({"logprobs": True}, raw_prompt=[{"role": "user", "content": "Write alpha"}]))
+    assert manager.calls == []
+    assert (out.response_mask, out.response_logprobs, out.reward_score) == ([0], [0.0], 0.0)
+    assert out.response_ids == [hf_tokenizer.eos_token_id]
+    assert chat_tokenizer.decode(out.prompt_ids).rstrip().endswith("Write alpha<|im_end|>\n<|im_start|>assistant")
+    hermes = out.extra_fields["hermes"]
+    assert hermes["failed"].startswith("no token sequence (error: ") and "nowhere" in hermes["failed"]
+    assert f"hermes rollout {hermes['task_id']} produced no token sequence" in caplog.text
