@@ -2,20 +2,20 @@
 
 Any OpenAI-compatible client (hermes itself, another harness) points at `http://HOST:PORT/r/<id>/v1`
 (or the plain `/v1` with the rollout named by an `X-Rollout-Id` header or the API key); a rollout
-is tracked from its first request. On Ctrl-C / SIGTERM every rollout's token sequences (tokens,
-0/1 mask, logprobs, prompt_len) and calls are written to `--output`, one JSON object per rollout.
+is tracked from its first request. `POST /rollouts/<id>/finish` ends one: its token sequences
+(tokens, 0/1 mask, logprobs, prompt_len) and calls come back and are appended to `--output` at once;
+`GET /rollouts/<id>` reads one while it runs (rl/served.py). On Ctrl-C / SIGTERM the rollouts still
+open are appended too, one JSON object per rollout.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from agent.errors import ConfigError
 
@@ -44,60 +44,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tool-calls", choices=["structured", "text"], default="structured",
                    help="parse <tool_call> text into OpenAI tool_calls (default) or hand the raw text back")
     p.add_argument("--output", "-o", type=Path, default=Path("rollouts.jsonl"),
-                   help="where the rollouts go when the proxy stops (default rollouts.jsonl)")
+                   help="JSONL of the rollouts, one line each: written when a rollout is finished (POST "
+                        "/rollouts/<id>/finish) and, for those still open, when the proxy stops (default "
+                        "rollouts.jsonl; replaced at start)")
+    p.add_argument("--keep", type=int, default=1024, metavar="N",
+                   help="finished rollouts held for GET /rollouts/<id> (default 1024; all are in --output)")
     return p
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from rl.backends import sglang_generate, vllm_completions_generate
-    from rl.proxy import TokenProxy
+    from rl.served import ServedProxy
     from rl.tracker import load_chat_tokenizer
 
-    class AutoOpenProxy(TokenProxy):
-        """Tracks a rollout from its first request: clients need no API of ours to open one."""
-
-        def complete(self, rollout_id: str, body: dict[str, Any]) -> Any:
-            if rollout_id:
-                with self._lock:
-                    known = rollout_id in self._tracks
-                if not known:
-                    try:
-                        self.open(rollout_id)
-                    except ValueError:  # opened by a concurrent first request
-                        pass
-            return super().complete(rollout_id, body)
-
+    if args.keep < 0:
+        raise ConfigError(f"--keep {args.keep}: must be 0 or more")
     tokenizer = load_chat_tokenizer(args.tokenizer)
     generate = (sglang_generate(args.url) if args.backend == "sglang"
                 else vllm_completions_generate(args.url, args.model))
-    proxy = AutoOpenProxy(tokenizer, generate, tool_calls=args.tool_calls, model=args.model,
-                          host=args.host, port=args.port)
+    proxy = ServedProxy(tokenizer, generate, tool_calls=args.tool_calls, model=args.model, host=args.host,
+                        port=args.port, output=args.output, keep=args.keep)
     try:
         proxy.start()
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    try:
+        proxy.open_output()
+    except OSError as exc:
+        proxy.close()
+        raise ConfigError(f"cannot write --output {args.output}: {exc.strerror or exc}") from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     base = proxy.url.removesuffix("/v1")
     print(f"hermes rl proxy: {base}/r/<rollout-id>/v1 ({args.backend} at {args.url}); "
-          f"Ctrl-C writes the rollouts to {args.output}", flush=True)
+          f"POST {base}/rollouts/<rollout-id>/finish writes one to {args.output}, Ctrl-C the rest", flush=True)
     stop.wait()
     proxy.close()
-    count = write_rollouts(proxy, args.output)
+    count = proxy.write_open()
     print(f"hermes rl proxy: {count} rollout(s) written to {args.output}", file=sys.stderr)
     return 0
-
-
-def write_rollouts(proxy: Any, path: Path) -> int:
-    with proxy._lock:
-        ids = list(proxy._tracks)
-    with path.open("w", encoding="utf-8") as out:
-        for rollout_id in ids:
-            sequences, calls = proxy.take(rollout_id)
-            record = {"rollout_id": rollout_id,
-                      "sequences": [{k: v for k, v in dataclasses.asdict(s).items() if k != "text"} for s in sequences],
-                      "calls": [dataclasses.asdict(c) for c in calls]}
-            out.write(json.dumps(record) + "\n")
-    return len(ids)

@@ -93,11 +93,16 @@ class TokenProxy:
         """The rollout's sequences and calls; it stops being tracked."""
         with self._lock:
             track = self._tracks.pop(rollout_id)
+        track.closed = True
         return track.sequences, track.calls
 
     def peek(self, rollout_id: str) -> RolloutTrack:
         with self._lock:
             return self._tracks[rollout_id]
+
+    def route(self, method: str, path: str) -> tuple[int, Any] | None:
+        """Extra HTTP routes for subclasses: (status, JSON payload or error message), None: not ours."""
+        return None
 
     # -- one request -----------------------------------------------------------------------------------
     def complete(self, rollout_id: str, body: dict[str, Any]) -> Reply:
@@ -111,6 +116,8 @@ class TokenProxy:
         if body.get("n") not in (None, 1):
             raise ProxyError(400, "n > 1 is not supported: run one rollout per sample")
         with track.lock:  # one call at a time per rollout: each extends the last
+            if track.closed:
+                raise ProxyError(409, f"rollout {rollout_id!r} has ended; start a new rollout id")
             prepared = self.tracker.prepare(track, messages, body.get("tools"))
             if track.first_prompt_ids is None and prepared.kind == POLICY:
                 track.first_prompt_ids = list(prepared.prompt_ids)  # kept if generation fails
@@ -221,7 +228,26 @@ class _Handler(BaseHTTPRequestHandler):
             return rollout_id, "/" + rest
         return None, path
 
+    def _extra(self, method: str) -> bool:
+        """A route a TokenProxy subclass serves (`route(method, path)`), answered here if it does."""
+        answer = self.server.proxy.route(method, self.path.split("?", 1)[0])
+        if answer is None:
+            return False
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))  # unread, it would garble the next request
+        status, payload = answer
+        if status >= 400:
+            self._error(status, str(payload))
+        else:
+            self._json(status, payload)
+        return True
+
+    def do_DELETE(self) -> None:
+        if not self._extra("DELETE"):
+            self._error(404, f"no route {self.path}")
+
     def do_GET(self) -> None:
+        if self._extra("GET"):
+            return
         _, path = self._route()
         if path in ("/health", "/v1/health"):
             self._json(200, {"status": "ok"})
@@ -231,6 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"no route {path}")
 
     def do_POST(self) -> None:
+        if self._extra("POST"):
+            return
         rollout_id, path = self._route()
         try:
             length = int(self.headers.get("Content-Length") or 0)

@@ -68,6 +68,7 @@ class RolloutTrack:
     calls: list[CallTokens] = field(default_factory=list)
     raw_by_call_id: dict[str, str] = field(default_factory=dict)
     first_prompt_ids: list[int] | None = None  # set before the first policy call's generation
+    closed: bool = False  # ended (taken or finished): a call that waited for the lock is refused
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
