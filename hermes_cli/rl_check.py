@@ -4,9 +4,9 @@ Each line is one ScoredDataGroup (what `hermes rl atropos ... process` and atrop
 `process` mode write). Checked: atroposlib's `ScoredData` model (what
 its Trajectory API accepts), one entry per sequence in every per-sequence list, per sequence equal
 lengths of tokens / masks / inference_logprobs, masks either -100 or the token at that position,
-inference_logprobs 1.0 where masked and a real logprob (<= 0) where trained, at least one trained
-token, and no end-of-turn text in any assistant message's content (a sampled end token decoded into
-the answer). With a tokenizer: every id inside its vocabulary, and its own end-of-turn tokens.
+inference_logprobs 1.0 where masked and a real logprob (finite, <= 0) where trained, at least one
+sequence per group and one trained token per sequence, finite scores, and no end-of-turn text in
+any assistant message's content (a sampled end token decoded into the answer). With a tokenizer: every id inside its vocabulary, and its own end-of-turn tokens.
 Prints a summary; every violation on its own line; exit 1 when there is any.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -129,6 +130,9 @@ def check_group(line: str, where: str, report: Report, scored_data: Any, vocab_s
         return
     tokens, masks = group["tokens"], group["masks"]
     count = len(tokens)
+    if not count:
+        bad(f"{where}: no sequences (tokens is empty)")
+        return
     for key in PER_SEQUENCE:
         if group.get(key) is not None and len(group[key]) != count:
             bad(f"{where}: {len(group[key])} {key} for {count} sequences")
@@ -137,6 +141,10 @@ def check_group(line: str, where: str, report: Report, scored_data: Any, vocab_s
     if logprobs is None:
         report.without_logprobs += 1
     scores = [float(s) for s in group["scores"]]
+    unusable = [s for s in scores if not math.isfinite(s)]
+    if unusable:  # one NaN or inf score poisons the group's advantages
+        bad(f"{where}: score {unusable[0]} is not a finite number")
+        return
     report.scores.extend(scores)
     report.equal_scores += len(set(scores)) == 1 and count > 1
     for i in range(count):
@@ -177,8 +185,8 @@ def _check_sequence(where: str, tokens: list[int], masks: list[int], logprobs: l
         if mask == MASKED and lp != 1.0:
             bad(f"{where} position {j}: inference_logprob {lp} where masked (Atropos expects 1.0)")
             return
-        if mask != MASKED and not lp <= 0.0:
-            bad(f"{where} position {j}: inference_logprob {lp} on a trained token (a logprob is <= 0)")
+        if mask != MASKED and not -math.inf < lp <= 0.0:
+            bad(f"{where} position {j}: inference_logprob {lp} on a trained token (a logprob is finite and <= 0)")
             return
     if not trained:
         bad(f"{where}: no trained token (every mask is -100)")

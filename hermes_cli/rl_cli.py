@@ -102,6 +102,14 @@ def run_atropos(argv: list[str]) -> int:
         env_cls.cli()
     except SystemExit as exc:  # run_and_exit always ends this way
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except ValueError as exc:  # pydantic's ValidationError of atroposlib's Cli*Config: a bad flag value
+        if not str(getattr(exc, "title", "")).startswith("Cli") or not hasattr(exc, "errors"):
+            raise
+        first = exc.errors()[0]
+        flag = "--" + ".".join(str(p) for p in first["loc"])
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{flag} {first.get('input')!r}: {first['msg']}{more} "
+                          f"(see hermes rl atropos {spec} {rest[0] if rest else 'process'} --help)") from None
     return 0
 
 

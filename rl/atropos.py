@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from typing import Any
 
 from atroposlib.envs.base import APIServerConfig, BaseEnv, BaseEnvConfig
 from pydantic import Field
 
+from agent.errors import ConfigError
 from rl.adapters import atropos_group
 from rl.backends import atropos_generate
 from rl.proxy import TokenProxy
@@ -51,7 +53,17 @@ class HermesEnv(BaseEnv):
         for server in server_configs if isinstance(server_configs, list) else []:
             if getattr(server, "tokenizer_name", None) == "none":
                 server.tokenizer_name = config.tokenizer_name
-        super().__init__(config, server_configs, *args, **kwargs)
+        try:
+            super().__init__(config, server_configs, *args, **kwargs)
+        except OSError as exc:  # transformers could not load a tokenizer: a flag to fix, not a crash
+            if not any("/transformers/" in frame.filename for frame in traceback.extract_tb(exc.__traceback__)):
+                raise
+            names = sorted({config.tokenizer_name} | {getattr(s, "tokenizer_name", None) or config.tokenizer_name
+                                                       for s in server_configs if not isinstance(s, str)}
+                           if isinstance(server_configs, list) else {config.tokenizer_name})
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"cannot load the tokenizer ({', '.join(map(repr, names))}; --env.tokenizer_name / "
+                              f"--openai.tokenizer_name: a local directory or a Hugging Face name): {first}") from None
 
     # -- for researchers to override ---------------------------------------------------------------------
     async def get_item(self) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
+from agent.errors import ConfigError
 from rl.atropos import HermesEnv, HermesEnvConfig
 from rl.runner import RolloutContext
 from rl.types import RolloutSpec
@@ -28,21 +29,43 @@ class DatasetEnvConfig(HermesEnvConfig):
     dataset: str = Field(default="", description="JSONL file of tasks, one object per line")
 
 
+def load_dataset(name: str, required: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of a JSONL task file; a bad file is one ConfigError line (file:line, what, the fix)."""
+    if not name:
+        raise ConfigError("no dataset: pass --env.dataset FILE (JSONL, one task object per line)")
+    path = Path(name)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"--env.dataset {path}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--env.dataset {path}: not UTF-8 text (expected JSONL, one task object per line)") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number}: not JSON ({exc.msg} at column {exc.colno}); "
+                              "expected one task object per line") from None
+        missing = [key for key in required if not isinstance(row, dict) or key not in row]
+        if missing:
+            raise ConfigError(f"{path}:{number}: missing {', '.join(missing)} (each line needs "
+                              f"{', '.join(required)})")
+        rows.append(row)
+    if not rows:
+        raise ConfigError(f"{path}: no tasks (expected JSONL, one task object per line)")
+    return rows
+
+
 class _DatasetEnv(HermesEnv):
     env_config_cls = DatasetEnvConfig
     required: tuple[str, ...] = ()
 
     async def setup(self) -> None:
         await super().setup()
-        path = Path(self.config.dataset)
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        for number, row in enumerate(rows, 1):
-            missing = [key for key in self.required if not isinstance(row, dict) or key not in row]
-            if missing:
-                raise ValueError(f"{path}:{number}: missing {', '.join(missing)}")
-        if not rows:
-            raise ValueError(f"{path}: no tasks")
-        self.rows, self._next = rows, 0
+        self.rows, self._next = load_dataset(self.config.dataset, self.required), 0
 
     async def get_item(self) -> dict[str, Any]:
         row = self.rows[self._next % len(self.rows)]

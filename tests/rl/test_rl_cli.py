@@ -157,6 +157,36 @@ def test_a_bad_environment_is_one_line_and_exit_2(tmp_path, spec, files, expecte
     assert expected in lines[0]
 
 
+@pytest.mark.parametrize(("flags", "files", "expected"), [
+    (["--env.dataset", "nope.jsonl"], {}, "--env.dataset nope.jsonl: cannot read it: No such file or directory"),
+    (["--env.dataset", "tasks.jsonl"], {"tasks.jsonl": '{"prompt": "x", "check": "true"}\nnot json\n'},
+     "tasks.jsonl:2: not JSON (Expecting value at column 1); expected one task object per line"),
+    (["--env.dataset", "tasks.jsonl"], {"tasks.jsonl": '{"prompt": "x"}\n'},
+     "tasks.jsonl:1: missing check (each line needs prompt, check)"),
+    (["--env.dataset", "tasks.jsonl"], {"tasks.jsonl": "\n"}, "tasks.jsonl: no tasks (expected JSONL"),
+    ([], {}, "no dataset: pass --env.dataset FILE"),
+    (["--env.dataset", "tasks.jsonl", "--env.tokenizer_name", "no-such-tokenizer"],
+     {"tasks.jsonl": '{"prompt": "x", "check": "true"}\n'}, "cannot load the tokenizer ("),
+    (["--env.group_size", "abc"], {},
+     "--env.group_size 'abc': Input should be a valid integer, unable to parse string as an integer "
+     "(see hermes rl atropos terminal process --help)"),
+])
+@pytest.mark.timeout(200)
+def test_bad_process_input_is_one_line_and_exit_2(tmp_path, tokenizer_dir, flags, files, expected):
+    """Bad --env.dataset files, a tokenizer that cannot load, a bad flag value (before: a traceback, exit 1)."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    server = ["--env.tokenizer_name", str(tokenizer_dir), "--env.use_wandb", "false", "--env.total_steps", "1",
+              "--openai.base_url", "http://127.0.0.1:9/v1", "--openai.server_type", "sglang",
+              "--openai.tokenizer_name", str(tokenizer_dir), "--openai.health_check", "false"]
+    result = run_hermes("rl", "atropos", "terminal", "process", *server, *flags, cwd=tmp_path,
+                        env={"WANDB_MODE": "disabled"}, timeout=180)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("hermes rl: error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr[-3000:]
+
+
 def test_without_atroposlib_the_error_names_the_extra(tmp_path):
     """A python that cannot import atroposlib (a blocked import on sys.path) gets the install line."""
     blocker = tmp_path / "block"
