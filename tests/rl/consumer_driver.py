@@ -112,8 +112,8 @@ def run_verl(tokenizer_dir: str, url: str, yaml_path: str) -> dict[str, Any]:
 
 
 def compressing(cls: type) -> type:
-    """A subclass whose rollouts of "Run the steps." compress at every call (a 64-token window):
-    one rollout with several token sequences, as a rewritten history gives."""
+    """A subclass whose rollouts of "Run the steps." have compression on and a 64-token window:
+    one rollout with several token sequences (3 here), as a rewritten history gives."""
     class Compressing(cls):  # type: ignore[valid-type,misc]
         def build_spec(self, *args: Any, **kwargs: Any) -> Any:
             spec = super().build_spec(*args, **kwargs)

@@ -54,7 +54,7 @@ def consumers(tokenizer_dir, chat_tokenizer, tmp_path_factory) -> dict:
 
 
 def consumer_model(prompt: str) -> str:
-    """tool_then_answer, and for "Run the steps." (compressed at every call) seven steps then Done."""
+    """tool_then_answer, and for "Run the steps." (compression on) seven steps then Done."""
     return stepper(prompt) if "Run the steps" in prompt and "Summarise" not in prompt else tool_then_answer(prompt)
 
 
