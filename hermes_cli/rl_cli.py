@@ -36,7 +36,8 @@ commands:
   check     validate an Atropos groups file: atroposlib's ScoredData, equal lengths, masks -100 or
             the token, inference_logprobs 1.0 where masked, no end-of-turn text in assistant content
   proxy     a token-tracking OpenAI-compatible server over SGLang /generate or vLLM completions:
-            any client points at /r/<rollout-id>/v1; Ctrl-C writes each rollout's tokens to a file
+            any client points at /r/<rollout-id>/v1; POST /rollouts/<id>/finish returns a rollout's
+            tokens and appends them to a file at once, Ctrl-C writes the rest
 
 run `hermes rl atropos --help`, `hermes rl check --help` or `hermes rl proxy --help` for options.
 """

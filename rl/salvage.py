@@ -4,7 +4,8 @@ generator take one per sample; one odd rollout must not fail a whole training st
 - One policy sequence: that sequence.
 - Several (a prompt stopped extending the previous one: compression or another history rewrite
   started a new sequence): the LAST one, the one that ends in the final answer the reward judges.
-  The earlier ones are not trained; the count goes into the row's metrics and a warning is logged.
+  (verl: the last whose prompt fits its prompt_length.) The earlier ones are not trained; the
+  count goes into the row's metrics and a warning is logged.
   Concatenating them would train on a context the model never saw, so that is never done.
 - None (the endpoint failed on the first call, the agent failed to start, the rollout was cut
   before any generation): a placeholder row, the rollout's first prompt (or the row's messages

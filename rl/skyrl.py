@@ -14,8 +14,12 @@ Use it from SkyRL's entry point by returning it from `BasePPOExp.get_generator`:
             return MyGenerator(inference_engine_client, tokenizer, toolsets=["terminal"], max_turns=10)
 
 and override `score(ctx, env_class, extras)` for the reward (it may run commands in the rollout's
-still-live sandbox: `await ctx.aexec("pytest -q")`). Without skyrl installed this module still imports
-(the base class is then a stand-in with GeneratorInterface's one method).
+still-live sandbox: `await ctx.aexec("pytest -q")`).
+
+A rollout with no token sequence or several still gives one row, never an exception that fails the
+batch (rl/salvage.py: a masked-out placeholder with reward 0 and stop reason "error", or the last
+sequence; `env_metrics` says which). Without skyrl installed this module still imports (the base
+class is then a stand-in with GeneratorInterface's one method).
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ prompt_key, reward_fn. The reward: override `score(ctx, **fields)` (it may run c
 rollout's still-live sandbox with `await ctx.aexec(...)`), or name a function with `reward_fn`; None
 leaves the row to verl's own reward function.
 
+A rollout that produced no token sequence (its engine failed, it never started) or several (a
+rewritten history) still gives one row, never an exception that fails verl's whole step: a masked-out
+placeholder with reward 0, or the last sequence (rl/salvage.py; `extra_fields["hermes"]` says which).
+
 Without verl installed this module still imports (for documentation and tests): the base class is
 then a stand-in with verl's constructor signature, and `run` returns `LoopOutput`, a dataclass with
 AgentLoopOutput's fields.
