@@ -21,9 +21,9 @@ from types import SimpleNamespace
 
 import pytest
 from standin import StandIn, tool_then_answer
-from test_rollout import stepper
 
 from rl.types import GenerateOutput
+from tests.rl.test_rollout import stepper
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).parent / "consumer_driver.py"
