@@ -14,6 +14,7 @@ generator take one per sample; one odd rollout must not fail a whole training st
   drop samples from the loss (verl's agg_loss skips them; SkyRL zeroes masks to filter). One token
   rather than none: both put the sequence reward on the last response position (verl
   `rm_scores[..., len - 1]`, SkyRL `per_token_reward[-1]`), which an empty response does not have.
+- A sequence whose response is empty (the engine sampled nothing): the same placeholder.
 """
 
 from __future__ import annotations
@@ -90,5 +91,10 @@ def one_row(result: RolloutResult, *, fallback_prompt: Callable[[], list[int]], 
         log.warning("hermes rollout %s has %d token sequences (a prompt stopped extending the previous one, e.g. "
                     "compression); training only sequence %d, the others are dropped", result.task_id, count, index + 1)
     split = seq.prompt_len
+    if len(seq.tokens) == split:  # the engine sampled nothing at all: no position to carry the reward
+        log.warning("hermes rollout %s sampled no token (%s); it trains as a masked-out placeholder row with "
+                    "reward 0", result.task_id, why)
+        return Row(seq.tokens[:split], [filler], [0], [0.0] if logprobs else None, count, index,
+                   f"empty response ({why})")
     return Row(seq.tokens[:split], seq.tokens[split:], seq.mask[split:],
                None if seq.logprobs is None else seq.logprobs[split:], count, index)

@@ -337,3 +337,26 @@ def test_verl_loop_row_for_a_rollout_that_never_started(chat_tokenizer, hf_token
     hermes = out.extra_fields["hermes"]
     assert hermes["failed"].startswith("no token sequence (error: ") and "nowhere" in hermes["failed"]
     assert f"hermes rollout {hermes['task_id']} produced no token sequence" in caplog.text
+
+
+def test_skyrl_row_for_an_engine_that_samples_nothing(chat_tokenizer, hf_tokenizer):
+    """Stand-in base: an engine that returns no token for every call gives a sequence with an empty
+    response, which SkyRL's trainer cannot take (it puts the reward on response[-1]): a masked-out
+    one-token row with reward 0 and stop reason "error" instead."""
+    import rl.skyrl
+    if rl.skyrl.SKYRL:
+        pytest.skip("skyrl is installed here: the consumer-venv test covers the real base")
+
+    class Client:
+        async def generate(self, engine_input, model=None):
+            return {"responses": [""], "response_ids": [[]], "stop_reasons": ["stop"], "response_logprobs": [[]]}
+
+    generator = rl.skyrl.HermesGenerator(Client(), hf_tokenizer, max_turns=2)
+    out = asyncio.run(generator.generate({"prompts": [[{"role": "user", "content": "Write alpha"}]],
+                                          "env_classes": None, "env_extras": None, "sampling_params": None,
+                                          "trajectory_ids": None, "batch_metadata": None}))
+    assert out["response_ids"] == [[hf_tokenizer.eos_token_id]] and out["loss_masks"] == [[0]]
+    assert out["rewards"] == [0.0] and out["stop_reasons"] == ["error"] and out["rollout_logprobs"] == [[0.0]]
+    (metrics,) = out["env_metrics"]
+    assert metrics["failed"].startswith("empty response (") and metrics["sequences"] == 1
+    assert "Write alpha" in chat_tokenizer.decode(out["prompt_token_ids"][0])
