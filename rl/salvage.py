@@ -72,10 +72,11 @@ def rendered_prompt(tokenizer: Any, spec: RolloutSpec) -> list[int]:
     return list(chat.encode(chat.render_text(template_messages(messages), None, add_generation_prompt=True)))
 
 
-def one_row(result: RolloutResult, *, fallback_prompt: Callable[[], list[int]], filler: int,
+def one_row(result: RolloutResult, *, fallback_prompt: Callable[[], list[int]], filler: Callable[[], int],
             logprobs: bool, fits: Callable[[TokenSequence], bool] = lambda seq: True) -> Row:
     """The rollout as one row (module docstring). `fits(seq)`: whether the trainer can take a
-    sequence's prompt; the last sequence that fits is trained. `logprobs`: the placeholder has them."""
+    sequence's prompt; the last sequence that fits is trained. `logprobs`: the placeholder has them.
+    `filler()` / `fallback_prompt()` are called only for a placeholder (reading a vocabulary costs)."""
     sequences = result.policy_sequences
     count = len(sequences)
     why = f"{result.status}: {result.error}" if result.error else result.status
@@ -83,7 +84,7 @@ def one_row(result: RolloutResult, *, fallback_prompt: Callable[[], list[int]], 
         prompt = list(result.first_prompt_ids or fallback_prompt())
         log.warning("hermes rollout %s produced no token sequence (%s); it trains as a masked-out placeholder "
                     "row with reward 0", result.task_id, why)
-        return Row(prompt, [filler], [0], [0.0] if logprobs else None, 0, None,
+        return Row(prompt, [filler()], [0], [0.0] if logprobs else None, 0, None,
                    f"no token sequence ({why})")
     index = next((i for i in reversed(range(count)) if fits(sequences[i])), count - 1)
     seq = sequences[index]
@@ -94,7 +95,7 @@ def one_row(result: RolloutResult, *, fallback_prompt: Callable[[], list[int]], 
     if len(seq.tokens) == split:  # the engine sampled nothing at all: no position to carry the reward
         log.warning("hermes rollout %s sampled no token (%s); it trains as a masked-out placeholder row with "
                     "reward 0", result.task_id, why)
-        return Row(seq.tokens[:split], [filler], [0], [0.0] if logprobs else None, count, index,
+        return Row(seq.tokens[:split], [filler()], [0], [0.0] if logprobs else None, count, index,
                    f"empty response ({why})")
     return Row(seq.tokens[:split], seq.tokens[split:], seq.mask[split:],
                None if seq.logprobs is None else seq.logprobs[split:], count, index)

@@ -25,6 +25,7 @@ class is then a stand-in with GeneratorInterface's one method).
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import statistics
 import uuid
@@ -120,7 +121,7 @@ class HermesGenerator(GeneratorInterface):
         the last; none gives a masked-out placeholder with reward 0 and stop reason "error", which
         SkyRL's overlong filtering and zero_reward_on_non_stop also treat as not trainable)."""
         want_logprobs = sampling is None or sampling.get("logprobs") is not None
-        filler = filler_id(self.tokenizer)
+        filler = functools.cache(lambda: filler_id(self.tokenizer))  # read once, and only for a placeholder
         rows = [one_row(r, fallback_prompt=(lambda s=spec: rendered_prompt(self.tokenizer, s) if s else []),
                         filler=filler, logprobs=want_logprobs)
                 for r, spec in zip(results, specs or [None] * len(results), strict=True)]

@@ -237,7 +237,7 @@ class HermesAgentLoop(AgentLoopBase):
                              f"{self.prompt_length}: raise data.max_prompt_length, or give hermes fewer toolsets or "
                              "a shorter system_prompt")
         row = one_row(result, fallback_prompt=lambda: rendered_prompt(self.tokenizer, spec) if spec else [],
-                      filler=filler_id(self.tokenizer), logprobs=logprobs,
+                      filler=lambda: filler_id(self.tokenizer), logprobs=logprobs,
                       fits=lambda seq: not limit or seq.prompt_len <= limit)
         prompt_ids = row.prompt_ids[-limit:] if limit else row.prompt_ids  # only a placeholder's can be longer
         cut = int(self.response_length) if self.response_length else None
