@@ -23,7 +23,7 @@ from agent.errors import ConfigError
 USAGE = """\
 usage: hermes rl atropos ENV process|serve|evaluate [--env.FIELD VALUE ...] [--openai.FIELD VALUE ...]
        hermes rl check GROUPS.jsonl [--tokenizer DIR]
-       hermes rl proxy --backend sglang|vllm URL --tokenizer DIR [--port N] [--output FILE]
+       hermes rl proxy --backend sglang|vllm URL --tokenizer DIR [--port N] [--output FILE] [--keep N]
 """
 
 HELP = USAGE + """
