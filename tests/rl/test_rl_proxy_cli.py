@@ -124,6 +124,14 @@ def test_usage_and_a_busy_port(tokenizer_dir, tmp_path):
                             str(tokenizer_dir), "--port", str(port), timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == f"hermes rl: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    keep = run_hermes("rl", "proxy", "--backend", "sglang", "http://127.0.0.1:9", "--tokenizer", str(tokenizer_dir),
+                      "--keep", "-1", timeout=120)
+    assert keep.returncode == 2 and keep.stderr.strip() == "hermes rl: error: --keep -1: must be 0 or more"
+    unwritable = run_hermes("rl", "proxy", "--backend", "sglang", "http://127.0.0.1:9", "--tokenizer",
+                            str(tokenizer_dir), "--port", "0", "--output", str(tmp_path / "no" / "dir.jsonl"), timeout=120)
+    assert unwritable.returncode == 2, unwritable.stderr
+    assert unwritable.stderr.strip() == (f"hermes rl: error: cannot write --output {tmp_path / 'no' / 'dir.jsonl'}: "
+                                         "No such file or directory")
     missing = run_hermes("rl", "proxy", "--backend", "vllm", "http://127.0.0.1:9", "--tokenizer",
                          str(tmp_path / "nope"), timeout=120)
     assert missing.returncode == 2 and "does not exist" in missing.stderr, missing.stderr
