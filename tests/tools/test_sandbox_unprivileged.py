@@ -19,13 +19,13 @@ import json, os, sys, time
 sys.path.insert(0, sys.argv[1])
 from tools.environments import sandbox as sb
 from tools.environments.local import LocalEnvironment
-ws, outside, hh, join = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "joined"
+ws, outside, hh, join, marker = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "joined", sys.argv[6]
 spec = sb.spec_for("workspace-write", ws, hermes_home=hh, hermes_cwd=ws)
 env = LocalEnvironment(cwd=ws, sandbox=sb.Sandbox(spec, join=join))
 out = {"joins": env.sandbox.joins}
 for key, command in [("state", "mkdir -p d && cd d && export K=v && echo hi > f"), ("again", "pwd; echo $K; cat f"),
                      ("outside", f"echo x > {outside}/f"), ("hidden", f"cat {hh}/.env"),
-                     ("bg", "sleep 741.5 >/dev/null 2>&1 &"), ("ps", "ps -eo args"),
+                     ("bg", f"sleep {marker} >/dev/null 2>&1 &"), ("ps", "ps -eo args"),
                      ("privs", "grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status; id -u; "
                                "mount -o remount,rw / 2>/dev/null || echo remount refused")]:
     r = env.execute(command, timeout=10)
@@ -61,14 +61,15 @@ def run_as_nobody(tmp_path: Path, spawn: str) -> None:
     os.chown(outside, 65534, 65534)
     tmp_path.chmod(0o755)
     env = {"PATH": os.environ["PATH"], "HOME": str(ws), "TMPDIR": str(ws)}
+    marker = f"741.{os.getpid()}"  # unique: pgrep below sees every test run on the machine
     proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", SCRIPT,
-                           str(ROOT), str(ws), str(outside), str(hh), spawn], capture_output=True, text=True, env=env, timeout=60)
+                           str(ROOT), str(ws), str(outside), str(hh), spawn, marker], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["state"][0] == 0 and out["again"][1].split() == [str(ws / "d"), "v", "hi"]
     assert out["outside"][2] and "Read-only file system" in out["outside"][1]
     assert "sk-nobody" not in out["hidden"][1] and "No such file" in out["hidden"][1], out["hidden"]
-    assert "sleep 741.5" in out["ps"][1]  # the background child outlived its command
+    assert f"sleep {marker}" in out["ps"][1]  # the background child outlived its command
     assert (ws / "d" / "f").stat().st_uid == 65534  # files belong to the user outside
     assert not (outside / "f").exists()
     assert out["joins"] is (spawn == "joined")
@@ -76,5 +77,5 @@ def run_as_nobody(tmp_path: Path, spawn: str) -> None:
     privs = out["privs"][1]
     assert "CapEff:\t0000000000000000" in privs and "CapPrm:\t0000000000000000" in privs, privs
     assert "NoNewPrivs:\t1" in privs and "remount refused" in privs, privs
-    leftovers = subprocess.run(["pgrep", "-f", "sleep 741.5"], capture_output=True, text=True).stdout
+    leftovers = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout
     assert leftovers == ""
