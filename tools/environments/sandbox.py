@@ -149,17 +149,19 @@ class Sandbox:
         return self._tools is not None
 
     # -- the shared pid (and user, network) namespace ---------------------------------------------
-    def _ensure_holder(self) -> None:
+    def _ensure_holder(self, state_dir: str) -> None:
         if self._holder is None or self._holder.poll() is not None:
             self._drop_holder()
-            self._start_holder()
+            self._start_holder(state_dir)
 
-    def _start_holder(self) -> None:
-        # No --dev here: it would make bwrap map the user's uid to 0 of the user namespace, and a
-        # command entering it with nsenter would be root there (see sandbox_ns.py).
-        argv = [self.bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--unshare-pid", "--die-with-parent"]
-        if not self.spec.network and self.joins:
-            argv.append("--unshare-net")  # one loopback-only network for the environment's commands
+    def _start_holder(self, state_dir: str) -> None:
+        argv = [self.bwrap, "--unshare-pid", "--die-with-parent"]
+        if self.joins:
+            # The holder's own mounts are those of the configured mode: most environments never build another.
+            args, built_from = self._mount_args(self.spec.mode, state_dir)
+            argv += args + ([] if self.spec.network else ["--unshare-net"])  # one loopback-only network
+        else:
+            argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         self._holder, child = sandbox_ns.start_holder(argv + ["--", *sandbox_ns.HOLDER_COMMAND])
         pid_fd = sandbox_ns.open_ns(child, "pid")
         self._ns = {"pid": pid_fd}
@@ -168,8 +170,10 @@ class Sandbox:
             # that owns it.
             self._ns["user"] = fcntl.ioctl(pid_fd, NS_GET_USERNS)
             os.set_inheritable(self._ns["user"], False)
-        if not self.spec.network and self.joins:
-            self._ns["net"] = sandbox_ns.open_ns(child, "net")
+        if self.joins:
+            if not self.spec.network:
+                self._ns["net"] = sandbox_ns.open_ns(child, "net")
+            self._mounts[self.spec.mode] = (built_from, sandbox_ns.open_ns(child, "mnt"))
 
     def _drop_holder(self) -> None:
         for _, fd in self._mounts.values():
@@ -268,7 +272,7 @@ class Sandbox:
         mode = mode or self.spec.mode
         cwd = cwd or os.getcwd()
         with self._lock:
-            self._ensure_holder()
+            self._ensure_holder(state_dir)
             if self._tools is None:
                 yield self._bwrap_argv(argv, state_dir, mode), tuple(self._ns.values())
                 return

@@ -1,20 +1,19 @@
 """The namespaces a sandboxed command enters, built once instead of by a bwrap per command.
 
 A bwrap per command spends ~10 ms of CPU, most of it building the mount namespace (the binds, a
-fresh /dev and /proc). Instead a short-lived bwrap builds the mounts once per environment and mode
-(`start_holder`), hermes keeps a file descriptor for each namespace, and every command enters them
-with util-linux (`join_argv`):
+fresh /dev and /proc). Instead the environment's holder (a bwrap that stays up, `start_holder`)
+builds the mounts once, hermes keeps a file descriptor for each of its namespaces, and every command
+enters them with util-linux (`join_argv`):
 
-    setpriv --no-new-privs nsenter [--user=FD --preserve-credentials] --mount=FD --pid=FD [--net=FD]
-        --wdns=CWD -- bash ...
+    nsenter [--user=FD --preserve-credentials] --mount=FD --pid=FD [--net=FD] --wdns=CWD --
+        setpriv --no-new-privs [--inh-caps=-all --ambient-caps=-all --bounding-set=-all] -- bash ...
 
 What bwrap guaranteed per command, and how it still holds:
-  - no new privileges (setuid binaries, file capabilities): `setpriv --no-new-privs`, before nsenter;
-    the flag survives setns and exec.
-  - no capabilities inside (non-root): the environment's user namespace maps the user's own uid to
-    itself (the holder has no `--dev`, which made bwrap map it to 0), so the command is not root there
-    and execve drops what setns granted; nobody in that namespace is root. As root, bwrap kept root's
-    capabilities and so does this.
+  - no capabilities (non-root): entering the user namespace grants all of them in it; setpriv empties
+    the bounding, inheritable and ambient sets before bash, so execve leaves none (uid 0 in the
+    namespace as before, with nothing). The mounts cannot be undone from inside. As root, bwrap kept
+    root's capabilities, and so does this.
+  - no new privileges (setuid binaries, file capabilities): `setpriv --no-new-privs`.
   - the working directory is resolved inside the sandbox (`--wdns`; `--wd` opens it outside first,
     a door out of the mount namespace, so it is never used). nsenter older than util-linux 2.38 has
     no --wdns: `joiner()` says None and the sandbox falls back to a bwrap per command.
@@ -99,10 +98,13 @@ def open_ns(pid: int, kind: str) -> int:
 def join_argv(tools: tuple[str, str], fds: dict[str, int], cwd: str, argv: list[str]) -> list[str]:
     """The command line that runs `argv` in the namespaces `fds` (kind -> fd passed to the child)."""
     nsenter, setpriv = tools
-    out = [setpriv, "--no-new-privs", nsenter]
+    out = [nsenter]
     if "user" in fds:
         out += [f"--user=/proc/self/fd/{fds['user']}", "--preserve-credentials"]
     out += [f"--mount=/proc/self/fd/{fds['mnt']}", f"--pid=/proc/self/fd/{fds['pid']}"]
     if "net" in fds:
         out.append(f"--net=/proc/self/fd/{fds['net']}")
-    return out + [f"--wdns={cwd}", "--", *argv]
+    out += [f"--wdns={cwd}", "--", setpriv, "--no-new-privs"]
+    if "user" in fds:  # entering the user namespace granted every capability in it: none may reach the command
+        out += ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
+    return out + ["--", *argv]
