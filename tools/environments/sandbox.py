@@ -16,14 +16,16 @@ the sandbox's own processes: hermes (and its environment and argv) is invisible.
 
 All commands of one environment share one pid namespace, held by a tiny holder process inside it:
 `server &` outlives its command as it does without the sandbox, `ps` sees the earlier commands'
-processes, and closing the environment kills them all (`--die-with-parent` too). The mounts are
-built once per mode by a short-lived bwrap and each command enters them with nsenter (see
-sandbox_ns.py: ~4 ms of CPU less per command); they are rebuilt before a command whenever a path
-they depend on appeared, vanished or was replaced, so a `.git/hooks` made after the first command is
-read-only for the next one as it was when bwrap ran per command (still the fallback without
-util-linux 2.38's nsenter). Process groups work as before: nsenter's child is in the group hermes
-signals. Without root, bwrap makes a user namespace too and commands join it as the user's own uid,
-with no capabilities and no-new-privileges (it maps to the user outside and grants nothing there).
+processes, and closing the environment kills them all (`--die-with-parent` too). The holder also
+builds the configured mode's mounts, and each command enters them with nsenter (see sandbox_ns.py:
+~3 ms of CPU less per command than a bwrap each); another mode (plan mode's read-only) gets its own
+mount namespace from a short-lived bwrap, and a mode's mounts are rebuilt before a command whenever
+a path they depend on appeared, vanished or was replaced, so a `.git/hooks` made after the first
+command is read-only for the next one as it was when bwrap ran per command (still the fallback
+without util-linux 2.38's nsenter). Process groups work as before: nsenter's child is in the group
+hermes signals. Without root, bwrap makes a user namespace too and commands join it: inside, they
+see themselves as uid 0 of that namespace, with no capabilities and no-new-privileges (it maps to
+the user's own uid outside and grants nothing there).
 """
 
 from __future__ import annotations
