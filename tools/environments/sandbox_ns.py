@@ -32,8 +32,8 @@ import shutil
 import subprocess
 
 READY = b"ready\n"
-# The holder's command: say the sandbox is set up, then wait for hermes to close stdin.
-HOLDER_COMMAND = ["sh", "-c", "echo ready; read _ || exit 0"]
+# The holder's command: say the sandbox is set up, then wait to be killed.
+HOLDER_COMMAND = ["sh", "-c", "echo ready; exec sleep infinity"]
 
 
 @functools.cache
@@ -52,14 +52,14 @@ def joiner() -> tuple[str, str] | None:
 def start_holder(argv: list[str], pass_fds: tuple[int, ...] = ()) -> tuple[subprocess.Popen, int]:
     """Start `bwrap ... -- HOLDER_COMMAND` (argv[0] is bwrap) and wait until its sandbox is set up.
 
-    Returns the Popen (its stdin open: closing it ends the holder) and the host pid of the process
-    inside, whose /proc/<pid>/ns/* are the namespaces built. bwrap reports the pid (--info-fd) before
-    the mounts are done, hence the READY line from inside."""
+    Returns the Popen and the host pid of the process inside, whose /proc/<pid>/ns/* are the
+    namespaces built. bwrap reports the pid (--info-fd) before the mounts are done, hence the READY
+    line from inside."""
     read_fd, write_fd = os.pipe()
     try:
         proc = subprocess.Popen(
             [argv[0], "--info-fd", str(write_fd), *argv[1:]], pass_fds=(*pass_fds, write_fd),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C to hermes must not end it
         )
     finally:
@@ -73,16 +73,15 @@ def start_holder(argv: list[str], pass_fds: tuple[int, ...] = ()) -> tuple[subpr
             data += chunk
     finally:
         os.close(read_fd)
-    if b"}" not in data or proc.stdout.readline() != READY:
+    ready = b"}" in data and proc.stdout.readline() == READY
+    proc.stdout.close()  # one fd fewer per environment (batch runs hold a thousand)
+    if not ready:
         stop_holder(proc)
         raise OSError("bubblewrap exited before the sandbox was ready")
     return proc, json.loads(data)["child-pid"]
 
 
 def stop_holder(proc: subprocess.Popen) -> None:
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            stream.close()
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, 9)
