@@ -29,6 +29,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 
 READY = b"ready\n"
@@ -84,7 +85,7 @@ def start_holder(argv: list[str], pass_fds: tuple[int, ...] = ()) -> tuple[subpr
 def stop_holder(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         try:
-            os.killpg(proc.pid, 9)
+            os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
     proc.wait()
