@@ -31,6 +31,18 @@ def host_pids(marker: str) -> list[int]:
     return pids
 
 
+@pytest.fixture(autouse=True, params=["joined", "bwrap-per-command"])
+def spawn(request, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: commands entering namespaces built once (nsenter), and the fallback where
+    bwrap builds them per command (no util-linux 2.38 nsenter)."""
+    if request.param == "joined":
+        if sb.sandbox_ns.joiner() is None:
+            pytest.skip("no nsenter with --wdns (util-linux >= 2.38) here")
+    else:
+        monkeypatch.setattr(sb.sandbox_ns, "joiner", lambda: None)
+    return request.param
+
+
 @pytest.fixture
 def layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     home, hh, ws, tmp, outside = (tmp_path / n for n in ("home", "hermes", "ws", "tmp", "outside"))
@@ -181,3 +193,46 @@ def test_one_command_can_be_made_read_only(env: LocalEnvironment, layout) -> Non
     result = env.execute("echo x > plan.txt", timeout=5, sandbox_mode=sb.READ_ONLY)
     assert result.sandbox_blocked and not (layout["ws"] / "plan.txt").exists()
     assert env.execute("echo x > plan.txt", timeout=5).exit_code == 0
+
+
+def test_protected_paths_that_appear_after_the_first_command_are_protected(env: LocalEnvironment, layout) -> None:
+    """The mounts are built once per environment: a .git/hooks, .git/config or credential file that
+    appears (or is replaced) later, outside the sandbox, must be read-only / masked all the same."""
+    import shutil
+
+    ws = layout["ws"]
+    shutil.rmtree(ws / ".git")
+    (ws / ".env").unlink()
+    assert env.execute("true", timeout=5).exit_code == 0  # the sandbox is built without them
+    (ws / ".git" / "hooks").mkdir(parents=True)  # e.g. an approved `git init` outside the sandbox
+    (ws / ".git" / "config").write_text("[core]\n")
+    (ws / ".env").write_text("OPENAI_API_KEY=sk-late-0123456789\n")
+    for command in ("echo x > .git/hooks/pre-commit", "echo '[core] hooksPath=/tmp' >> .git/config"):
+        result = env.execute(command, timeout=5)
+        assert result.sandbox_blocked and "Read-only file system" in result.output, (command, result)
+    assert "sk-late" not in env.execute("cat .env", timeout=5).output
+    assert not (ws / ".git" / "hooks" / "pre-commit").exists()
+    assert (ws / ".git" / "config").read_text() == "[core]\n"
+    # replaced outside between two commands (the old bind mount went with the old directory)
+    shutil.rmtree(ws / ".git" / "hooks")
+    (ws / ".git" / "hooks").mkdir()
+    (ws / ".env").unlink()
+    (ws / ".env").write_text("OPENAI_API_KEY=sk-again-0123456789\n")
+    result = env.execute("echo x > .git/hooks/pre-commit; cat .env", timeout=5)
+    assert result.sandbox_blocked and "sk-again" not in result.output, result
+    assert not (ws / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_a_hidden_working_directory_falls_back_to_home(env: LocalEnvironment, layout) -> None:
+    (layout["hh"] / "sessions").mkdir()
+    assert env.execute(f"cd {layout['hh']}/sessions", timeout=5, sandboxed=False).exit_code == 0
+    assert env.execute("pwd", timeout=5).output.strip() == str(layout["home"])
+
+
+def test_read_only_commands_keep_their_private_tmp_as_working_directory(layout) -> None:
+    env = make_env(layout, mode=sb.READ_ONLY)
+    try:
+        assert env.execute("cd /tmp", timeout=5).exit_code == 0
+        assert env.execute("pwd", timeout=5).output.strip() == "/tmp"
+    finally:
+        env.cleanup()

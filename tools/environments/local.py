@@ -232,19 +232,18 @@ class LocalEnvironment(Environment):
         # the object is made first, so whatever raises, the command's group is stopped.
         proc = subprocess.Popen.__new__(subprocess.Popen)
         try:
-            if box is not None:
-                argv = box.wrap(argv, self.state_dir, sandbox_mode)
-            proc.__init__(  # type: ignore[misc]
-                argv,
-                pass_fds=box.pass_fds if box is not None else (),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-                bufsize=0,
-            )
+            with self._launch(box, argv, cwd, sandbox_mode) as (argv, fds):
+                proc.__init__(  # type: ignore[misc]
+                    argv,
+                    pass_fds=fds,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,
+                    bufsize=0,
+                )
             self._active.add(proc)
             try:
                 outcome, exit_code = self._pump(proc, collector, timeout, interrupt)
@@ -283,6 +282,12 @@ class LocalEnvironment(Environment):
             sandbox_blocked=box is not None and (bool(watched) and "[sandbox: " in output
                                                  or looks_blocked(output)),
         )
+
+    def _launch(self, box: Sandbox | None, argv: list[str], cwd: str, mode: str | None = None):
+        """`with` it: (argv, pass_fds) to Popen the command with, inside the sandbox `box` if any."""
+        if box is None:
+            return contextlib.nullcontext((argv, ()))
+        return box.command(argv, self.state_dir, mode, cwd)
 
     def _pump(
         self,
@@ -407,12 +412,10 @@ class LocalEnvironment(Environment):
         script = export_lines(oversized) + command
         argv = [self._bash, "-c", script] if not needs_command_file(script) else [
             self._bash, self._write_temp(f"bg-{n}.sh", script)]
-        if self.sandbox is not None:
-            argv = self.sandbox.wrap(argv, self.state_dir)
-        with open(output_file, "wb") as log:
+        with open(output_file, "wb") as log, self._launch(self.sandbox, argv, cwd) as (argv, fds):
             popen = subprocess.Popen(
                 argv,
-                pass_fds=self.sandbox.pass_fds if self.sandbox is not None else (),
+                pass_fds=fds,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,8 +1,9 @@
-"""An OS sandbox for the local backend: every command's bash runs inside bubblewrap (`bwrap`).
+"""An OS sandbox for the local backend: every command's bash runs inside bubblewrap's namespaces.
 
     problem = probe()                    # None when bwrap works here (run once, cached), else why not
     box = Sandbox(SandboxSpec("workspace-write", workspace="/repo", hidden=(...), masked=(...)))
-    argv = box.wrap(["bash", "-c", ...], state_dir)   # prefix for subprocess.Popen
+    with box.command(["bash", "-c", ...], state_dir, cwd=cwd) as (argv, fds):
+        subprocess.Popen(argv, pass_fds=fds, cwd=cwd, ...)
     box.close()
 
 Modes (`terminal.sandbox`): `read-only` (the whole file system read-only, a private /tmp),
@@ -10,31 +11,40 @@ Modes (`terminal.sandbox`): `read-only` (the whole file system read-only, a priv
 an empty tmpfs (its `skills/` re-appears read-only), the agent's credential files are replaced by
 an empty read-only file, protected places inside writable roots (`.git/hooks`, `.git/config`,
 `./cli-config.yaml`, shell start-up files when the workspace is $HOME) are read-only, the network is
-a fresh namespace (loopback only) unless `network` is on, and `/proc` shows only the sandbox's own
-processes: hermes (and its environment and argv) is invisible.
+a namespace of the environment's own (loopback only) unless `network` is on, and `/proc` shows only
+the sandbox's own processes: hermes (and its environment and argv) is invisible.
 
-All commands of one environment share one pid namespace, held by a tiny `sleep infinity` inside
-it: `server &` outlives its command as it does without the sandbox, `ps` sees the earlier
-commands' processes, and closing the environment kills them all (`--die-with-parent` too).
-Process groups work as before: bwrap's own child is in the group hermes signals. Without root,
-bwrap makes a user namespace too and commands join it: inside, they see themselves as uid 0 of that
-namespace (it maps to the user's own uid outside and grants nothing there).
+All commands of one environment share one pid namespace, held by a tiny holder process inside it:
+`server &` outlives its command as it does without the sandbox, `ps` sees the earlier commands'
+processes, and closing the environment kills them all (`--die-with-parent` too). The holder also
+builds the configured mode's mounts, and each command enters them with nsenter (see sandbox_ns.py:
+~3 ms of CPU less per command than a bwrap each); another mode (plan mode's read-only) gets its own
+mount namespace from a short-lived bwrap, and a mode's mounts are rebuilt before a command whenever
+a path they depend on appeared, vanished or was replaced, so a `.git/hooks` made after the first
+command is read-only for the next one as it was when bwrap ran per command (still the fallback
+without util-linux 2.38's nsenter). Process groups work as before: nsenter's child is in the group
+hermes signals. Without root, bwrap makes a user namespace too and commands join it: inside, they
+see themselves as uid 0 of that namespace, with no capabilities and no-new-privileges (it maps to
+the user's own uid outside and grants nothing there).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
-import json
 import os
 import re
 import shutil
-import signal
+import stat
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from tools.environments import sandbox_ns
 
 if TYPE_CHECKING:
     from agent.settings import TerminalSettings
@@ -101,86 +111,81 @@ def looks_blocked(output: str) -> bool:
     return bool(_BLOCKED.search(output))
 
 
-def _wait_for_uid_map(pid: int, timeout: float = 2.0) -> None:
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            with open(f"/proc/{pid}/uid_map", encoding="utf-8") as fh:
-                if fh.read().strip():
-                    return
-        except OSError:
-            return
-        time.sleep(0.005)
-
-
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-class Sandbox:
-    """The bwrap argv prefix for one environment, and the pid namespace its commands share."""
+def _below(path: str, root: str) -> bool:
+    return path != root and _under(path, root)
 
-    def __init__(self, spec: SandboxSpec, bwrap: str | None = None) -> None:
+
+def _isdir(ident: tuple | None) -> bool:
+    return ident is not None and stat.S_ISDIR(ident[2])
+
+
+def _isfile(ident: tuple | None) -> bool:
+    return ident is not None and stat.S_ISREG(ident[2])
+
+
+class Sandbox:
+    """The namespaces of one environment's commands, and the command line that enters them."""
+
+    def __init__(self, spec: SandboxSpec, bwrap: str | None = None, join: bool | None = None) -> None:
         self.spec = spec
         self.bwrap = bwrap or bwrap_path() or "bwrap"
+        # Enter namespaces built once (sandbox_ns.py) or, without a safe nsenter, a bwrap per command.
+        self._tools = sandbox_ns.joiner() if join is not False else None
         self._holder: subprocess.Popen | None = None
-        self._ns_fds: list[tuple[str, int]] = []
+        self._ns: dict[str, int] = {}  # pid, user (unprivileged), net (network off): the holder's
+        self._mounts: dict[str, tuple[tuple, int]] = {}  # mode -> (what the mounts were built from, mnt fd)
         self._empty: str | None = None
-        self._lock = threading.Lock()  # parallel tool calls share one holder
+        self._lock = threading.Lock()  # parallel tool calls share the holder; close() waits for a spawn
 
     def describe(self) -> str:
         net = "network on" if self.spec.network else "network off"
         return f"{self.spec.mode} (bubblewrap, {net})"
 
-    # -- the shared pid namespace -----------------------------------------------------------------
-    def _ensure_holder(self) -> None:
-        with self._lock:
-            if self._holder is None or self._holder.poll() is not None:
-                self._start_holder()
+    @property
+    def joins(self) -> bool:
+        """True when commands enter prebuilt namespaces (False: a bwrap per command)."""
+        return self._tools is not None
 
-    def _start_holder(self) -> None:
-        self._drop_holder()
-        read_fd, write_fd = os.pipe()
-        try:
-            self._holder = subprocess.Popen(
-                [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid",
-                 "--die-with-parent", "--info-fd", str(write_fd), "sleep", "infinity"],
-                pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True,  # a Ctrl-C to hermes must not end it
-            )
-        finally:
-            os.close(write_fd)
-        try:
-            data = b""
-            while b"}" not in data:
-                chunk = os.read(read_fd, 4096)
-                if not chunk:
-                    raise OSError("bubblewrap exited before the sandbox was ready")
-                data += chunk
-        finally:
-            os.close(read_fd)
-        child = json.loads(data)["child-pid"]
-        pid_fd = os.open(f"/proc/{child}/ns/pid", os.O_RDONLY)
-        self._ns_fds = [("pid", pid_fd)]
+    # -- the shared pid (and user, network) namespace ---------------------------------------------
+    def _ensure_holder(self, state_dir: str) -> None:
+        if self._holder is None or self._holder.poll() is not None:
+            self._drop_holder()
+            self._start_holder(state_dir)
+
+    def _start_holder(self, state_dir: str) -> None:
+        argv = [self.bwrap, "--unshare-pid", "--die-with-parent"]
+        if self.joins:
+            # The holder's own mounts are those of the configured mode: most environments never build another.
+            args, built_from = self._mount_args(self.spec.mode, state_dir)
+            argv += args + ([] if self.spec.network else ["--unshare-net"])  # one loopback-only network
+        else:
+            argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        self._holder, child = sandbox_ns.start_holder(argv + ["--", *sandbox_ns.HOLDER_COMMAND])
+        pid_fd = sandbox_ns.open_ns(child, "pid")
+        self._ns = {"pid": pid_fd}
         if os.geteuid() != 0:
-            # Unprivileged bwrap made a user namespace too; joining the pid namespace needs the one that
-            # owns it (the holder may be inside a nested one by now), and its uid map in place.
-            _wait_for_uid_map(child)
-            self._ns_fds.append(("user", fcntl.ioctl(pid_fd, NS_GET_USERNS)))
+            # Unprivileged bwrap made a user namespace too; joining the pid namespace needs the one
+            # that owns it.
+            self._ns["user"] = fcntl.ioctl(pid_fd, NS_GET_USERNS)
+            os.set_inheritable(self._ns["user"], False)
+        if self.joins:
+            if not self.spec.network:
+                self._ns["net"] = sandbox_ns.open_ns(child, "net")
+            self._mounts[self.spec.mode] = (built_from, sandbox_ns.open_ns(child, "mnt"))
 
     def _drop_holder(self) -> None:
-        for _, fd in self._ns_fds:
+        for _, fd in self._mounts.values():
             os.close(fd)
-        self._ns_fds = []
+        self._mounts = {}
+        for fd in self._ns.values():
+            os.close(fd)
+        self._ns = {}
         if self._holder is not None:
-            if self._holder.poll() is None:
-                try:
-                    os.killpg(self._holder.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            self._holder.wait()
+            sandbox_ns.stop_holder(self._holder)
             self._holder = None
 
     def close(self) -> None:
@@ -188,48 +193,112 @@ class Sandbox:
         with self._lock:
             self._drop_holder()
 
-    @property
-    def pass_fds(self) -> tuple[int, ...]:
-        return tuple(fd for _, fd in self._ns_fds)
+    def _joined(self) -> list[str]:
+        out = []
+        for kind in ("pid", "user"):
+            if kind in self._ns:
+                out += [f"--{kind}ns", str(self._ns[kind])]
+        return out
 
-    # -- one command ------------------------------------------------------------------------------
-    def wrap(self, argv: list[str], state_dir: str, mode: str | None = None) -> list[str]:
-        """bwrap + mounts + `argv`. Popen it with `pass_fds=self.pass_fds` (closing the environment
-        concurrently closes those fds: the Popen then fails with OSError, like a closed environment).
-        `mode=READ_ONLY` makes this one command read-only whatever the spec says (plan mode)."""
-        self._ensure_holder()
+    # -- the mount namespace of a mode ------------------------------------------------------------
+    def _mount_ns(self, mode: str, state_dir: str) -> int:
+        """The mnt fd for `mode`, rebuilt when a protected path appeared, vanished or was replaced
+        since it was built (a bind mount is of one inode, and a path that did not exist is not
+        frozen): the same check bwrap got for free by building the mounts per command."""
+        args, built_from = self._mount_args(mode, state_dir)
+        held = self._mounts.get(mode)
+        if held is not None and held[0] == built_from:
+            return held[1]
+        argv = [self.bwrap, "--die-with-parent", *self._joined(), *args, "--", *sandbox_ns.HOLDER_COMMAND]
+        proc, child = sandbox_ns.start_holder(argv, tuple(self._ns.values()))
+        try:
+            fd = sandbox_ns.open_ns(child, "mnt")
+        finally:
+            sandbox_ns.stop_holder(proc)  # the fd keeps the namespace; no process needs to
+        if held is not None:
+            os.close(held[1])  # no spawn is using it: they happen under the lock
+        self._mounts[mode] = (built_from, fd)
+        return fd
+
+    def _mount_args(self, mode: str, state_dir: str) -> tuple[list[str], tuple]:
+        """bwrap's mount arguments for `mode`, and the identity of every path they depend on."""
         spec = self.spec
-        mode = mode or spec.mode
-        out = [self.bwrap, "--die-with-parent"]
-        for kind, fd in self._ns_fds:
-            out += [f"--{kind}ns", str(fd)]
-        out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        if not spec.network:
-            out.append("--unshare-net")
+        seen: list[tuple[str, tuple | None]] = []
+
+        def ident(path: str, strong: bool = False) -> tuple | None:
+            # strong: also the change time, so a protected file deleted and re-created under the same
+            # inode number still counts as new (roots are written all the time: inode only)
+            try:
+                st = os.stat(path)
+            except OSError:
+                found = None
+            else:
+                found = (st.st_dev, st.st_ino, st.st_mode, st.st_ctime_ns if strong else 0)
+            seen.append((path, found))
+            return found
+
+        out = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         # A workspace of "/" (hermes started at the root) would make everything writable: only temp is.
         writable = [r for r in (spec.workspace, spec.temp_dir) if r != "/"] if mode == WORKSPACE_WRITE else []
         if mode == READ_ONLY:
             out += ["--tmpfs", "/tmp"]
-            if _under(spec.workspace, "/tmp"):
+            if _under(spec.workspace, "/tmp") and ident(spec.workspace):
                 out += ["--ro-bind", spec.workspace, spec.workspace]  # the tmpfs must not hide it
         for root in writable:
-            if os.path.isdir(root):
+            if _isdir(ident(root)):
                 out += ["--bind", root, root]
+        ident(state_dir)
         out += ["--bind", state_dir, state_dir]  # the shell-state files (cwd, exports) of each call
         for hidden in spec.hidden:
-            if os.path.isdir(hidden):
+            if _isdir(ident(hidden)):
                 out += ["--tmpfs", hidden]
         for path in spec.reveal:
-            if os.path.isdir(path):
+            if _isdir(ident(path)):
                 out += ["--ro-bind", path, path]
         for path in spec.frozen:
-            if os.path.exists(path) and any(_under(path, root) for root in (*writable, state_dir)):
+            if any(_under(path, root) for root in (*writable, state_dir)) and ident(path, strong=True):
                 out += ["--ro-bind", path, path]
         empty = self._empty_file(state_dir)
         for path in spec.masked:
-            if os.path.isfile(path) and not any(_under(path, h) for h in spec.hidden):
+            if not any(_under(path, h) for h in spec.hidden) and _isfile(ident(path, strong=True)):
                 out += ["--ro-bind", empty, path]
+        return out, (mode, tuple(seen))
+
+    # -- one command ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def command(self, argv: list[str], state_dir: str, mode: str | None = None,
+                cwd: str | None = None) -> Iterator[tuple[list[str], tuple[int, ...]]]:
+        """`with box.command(argv, state_dir, mode, cwd) as (argv, fds):` Popen(argv, pass_fds=fds,
+        cwd=cwd) inside the block: the fds stay valid until it ends (close() waits for it).
+        `mode=READ_ONLY` makes this one command read-only whatever the spec says (plan mode)."""
+        mode = mode or self.spec.mode
+        cwd = cwd or os.getcwd()
+        with self._lock:
+            self._ensure_holder(state_dir)
+            if self._tools is None:
+                yield self._bwrap_argv(argv, state_dir, mode), tuple(self._ns.values())
+                return
+            fds = {**self._ns, "mnt": self._mount_ns(mode, state_dir)}
+            yield sandbox_ns.join_argv(self._tools, fds, self._inside_cwd(cwd, mode), argv), tuple(fds.values())
+
+    def _bwrap_argv(self, argv: list[str], state_dir: str, mode: str) -> list[str]:
+        out = [self.bwrap, "--die-with-parent", *self._joined(), *self._mount_args(mode, state_dir)[0]]
+        if not self.spec.network:
+            out.append("--unshare-net")
         return out + ["--"] + argv
+
+    def _inside_cwd(self, cwd: str, mode: str) -> str:
+        """Where the command starts: `cwd` unless the sandbox hides it (then $HOME, else /), as bwrap does."""
+        def visible(path: str) -> bool:  # the tmpfs mount points themselves exist, empty
+            spec = self.spec
+            if any(_below(path, h) for h in spec.hidden) and not any(_under(path, r) for r in spec.reveal):
+                return False
+            return not (mode == READ_ONLY and _below(path, "/tmp") and not _under(path, spec.workspace))
+
+        if visible(cwd):
+            return cwd
+        home = os.path.expanduser("~")
+        return home if os.path.isdir(home) and visible(home) else "/"
 
     def _empty_file(self, state_dir: str) -> str:
         if self._empty is None or not os.path.exists(self._empty):
@@ -249,7 +318,7 @@ class Sandbox:
             return []
         roots = (spec.workspace, spec.temp_dir)
         return [p for p in (*spec.frozen, *spec.masked)
-                if not os.path.lexists(p) and any(_under(p, r) for r in roots)]
+                if any(_under(p, r) for r in roots) and not os.path.lexists(p)]
 
 
 def spec_for(mode: str, workspace: str, *, network: bool = True, hermes_home: str | None = None,
