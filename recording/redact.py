@@ -56,7 +56,7 @@ _KEYED = re.compile(
 _WORDLIKE_SHAPES = ("sk-", "gh", "github_pat_", "xox", "hf_", "fc-")  # prefixes that also end ordinary words
 _URL_PASSWORD = re.compile(r"://[^/\s:@]+:([^/\s@]+)@")
 _NAME_WORDS = ("passw", "passphrase", "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key",
-               "accesskey", "private_key", "private-key", "privatekey", "credential", "auth", "bearer", "basic ")
+               "accesskey", "private_key", "private-key", "privatekey", "credential", "bearer", "basic ")
 _PASSWORD_KW = re.compile(r"passw|passphrase", re.I)
 _NOT_A_VALUE = re.compile(r"(?i)(?:str|string|bytes|int|bool|none|null|nil|true|false|undefined|optional\b.*|"
                           r"required|\*+|x+|\.\.\.|<[^>]*>?|\$.*|\{.*|%.*|\(.*|os\..*|self\..*|"
@@ -128,8 +128,50 @@ class Redactor:
         text = self._regex.sub(self._replace, text)
         lowered = text.lower()
         if "://" in text or any(word in lowered for word in _NAME_WORDS):
-            text = _KEYED.sub(_keyed, text)
+            text = keyed_sub(text, lowered)
         return text
+
+
+# Where a pass-2 match can start: each name word (the `kw` alternative starts with one), `bearer `
+# and `basic `, `://`. `NAME=` lines start where a run of [A-Z0-9_] before a `=` starts.
+_STARTS = ("passw", "passphrase", "secret", "token", "api", "access", "private", "credential", "auth",
+           "bearer ", "basic ", "://")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def keyed_sub(text: str, lowered: str) -> str:
+    """`_KEYED.sub(_keyed, text)`, the same matches, ~20x faster on long text: the regex is tried
+    only where a match can start (found with `str.find`) instead of at every character, where its
+    case-insensitive alternation cost ~0.35 us a character (3 ms for an 8 KB system prompt, redacted
+    several times per session). `lowered` is `text.lower()`."""
+    if len(lowered) != len(text):  # a character whose lower case is longer: positions differ
+        return _KEYED.sub(_keyed, text)
+    starts = set()
+    for word in _STARTS:
+        at = lowered.find(word)
+        while at >= 0:
+            starts.add(at)
+            at = lowered.find(word, at + 1)
+    at = text.find("=")
+    while at >= 0:
+        begin = at
+        while begin and text[begin - 1] in _NAME_CHARS:
+            begin -= 1
+        if begin < at:
+            starts.add(begin)
+        at = text.find("=", at + 1)
+    out, pos = [], 0
+    for start in sorted(starts):
+        if start < pos:
+            continue
+        match = _KEYED.match(text, start)
+        if match:
+            out += (text[pos:start], _keyed(match))
+            pos = match.end()
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
 
 
 class RedactingWriter:

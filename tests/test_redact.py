@@ -62,3 +62,21 @@ def test_redaction_is_idempotent():
     text = "password=hunter22 Bearer abcdefghijklmnop1234 https://u:pw@h MY_TOKEN=x extra-secret-123"
     once = redact(text)
     assert redact(once) == once
+
+
+def test_keyed_pass_finds_exactly_what_the_whole_regex_finds():
+    # The fast second pass (tried only where a match can start) against the regex run at every
+    # character, on random text built from the pieces those matches are made of.
+    import random
+
+    from recording.redact import _KEYED, _keyed, keyed_sub
+
+    pieces = ["password", "PASSWORD", "Passwd", "passphrase", "api_key", "Api-Key", "APIKEY", "token", "tokens",
+              "secret", "SECRET", "access_key", "private-key", "credentials", "auth", "Authorization", "=", ":",
+              " ", "\t", '"', "'", '\\"', "\\n", "\n", "AWS_SECRET_ACCESS_KEY", "MY_TOKEN", "9ABC", "_X", "Bearer ",
+              "bearer ", "Basic ", "BASIC ", "https://", "user:pw@", "u:", "@host", "abcDEF123456xyz987",
+              "Qx7Lm2Np9Rt4Vw8Z", "100", "gpt2", "İ", "é", ",", ";", "}", "]", "n", "KEY=", "max_tokens=5"]
+    rng = random.Random(19)
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        assert keyed_sub(text, text.lower()) == _KEYED.sub(_keyed, text), text
