@@ -86,4 +86,4 @@ def pick_driver(requested: str, workers: int) -> str:
         return requested
     return "threads"
 CLIENT_SHARE = 16  # workers (and pooled connections) per async client
-START_SPACING = 0.005  # seconds between the first samples of successive workers
+START_SPACING = 0.0005  # seconds between the first samples of successive workers
