@@ -103,6 +103,9 @@ def spellings(secret: str) -> set[str]:
     return {s for s in out if s}
 
 
+MEMO_FROM, MEMO_SIZE = 2048, 64  # texts this long are remembered, this many at most
+
+
 class Redactor:
     def __init__(self, extra_secrets: Iterable[str | None] = ()) -> None:
         values = set(secret_values())
@@ -115,6 +118,7 @@ class Redactor:
         parts = [re.escape(v) for v in sorted(literals, key=len, reverse=True)] + _PATTERNS
         self._regex = re.compile("|".join(parts))
         self._literals = literals
+        self._memo: dict[str, str] = {}  # long texts seen before (a batch run's system prompt, per sample)
 
     def _replace(self, match: re.Match[str]) -> str:
         # A key shape glued to a word is part of that word: `task-management-system` is no `sk-` key.
@@ -125,6 +129,15 @@ class Redactor:
         return REDACTED
 
     def __call__(self, text: str) -> str:
+        if len(text) < MEMO_FROM:
+            return self._redact(text)
+        if (done := self._memo.get(text)) is None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            done = self._memo[text] = self._redact(text)
+        return done
+
+    def _redact(self, text: str) -> str:
         text = self._regex.sub(self._replace, text)
         lowered = text.lower()
         if "://" in text or any(word in lowered for word in _NAME_WORDS):

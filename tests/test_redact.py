@@ -80,3 +80,15 @@ def test_keyed_pass_finds_exactly_what_the_whole_regex_finds():
     for _ in range(4000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
         assert keyed_sub(text, text.lower()) == _KEYED.sub(_keyed, text), text
+
+
+def test_long_texts_are_remembered_and_still_redacted_every_time():
+    redact = Redactor(["s3cret-value-1234"])
+    long = "x" * 3000 + " key s3cret-value-1234 and password=hunter22 " + "y" * 3000
+    first, second = redact(long), redact(long)
+    assert first == second and "s3cret-value-1234" not in second and "hunter22" not in second
+    other = long.replace("hunter22", "hunter33")
+    assert "hunter33" not in redact(other) and redact(other) != first
+    for i in range(200):  # the memory is bounded
+        redact(f"{i} " + long)
+    assert len(redact._memo) <= 64
