@@ -56,7 +56,7 @@ _KEYED = re.compile(
 _WORDLIKE_SHAPES = ("sk-", "gh", "github_pat_", "xox", "hf_", "fc-")  # prefixes that also end ordinary words
 _URL_PASSWORD = re.compile(r"://[^/\s:@]+:([^/\s@]+)@")
 _NAME_WORDS = ("passw", "passphrase", "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key",
-               "accesskey", "private_key", "private-key", "privatekey", "credential", "bearer", "basic ")
+               "accesskey", "private_key", "private-key", "privatekey", "credential", "auth", "bearer", "basic ")
 _PASSWORD_KW = re.compile(r"passw|passphrase", re.I)
 _NOT_A_VALUE = re.compile(r"(?i)(?:str|string|bytes|int|bool|none|null|nil|true|false|undefined|optional\b.*|"
                           r"required|\*+|x+|\.\.\.|<[^>]*>?|\$.*|\{.*|%.*|\(.*|os\..*|self\..*|"

@@ -88,7 +88,7 @@ def test_long_texts_are_remembered_and_still_redacted_every_time():
     first, second = redact(long), redact(long)
     assert first == second and "s3cret-value-1234" not in second and "hunter22" not in second
     other = long.replace("hunter22", "hunter33")
-    assert "hunter33" not in redact(other) and redact(other) != first
+    assert "hunter33" not in redact(other) and other in redact._memo and long in redact._memo
     for i in range(200):  # the memory is bounded
         redact(f"{i} " + long)
     assert len(redact._memo) <= 64
