@@ -92,3 +92,8 @@ def test_long_texts_are_remembered_and_still_redacted_every_time():
     for i in range(200):  # the memory is bounded
         redact(f"{i} " + long)
     assert len(redact._memo) <= 64
+
+
+def test_auth_named_values_alone_are_redacted():
+    # `auth` is the only name word here: the second pass must still run.
+    assert "Zx8kQ2mN4pL7vR9tY1wB3cD5" not in Redactor()("auth: Zx8kQ2mN4pL7vR9tY1wB3cD5")
