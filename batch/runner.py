@@ -110,7 +110,6 @@ class BatchRunner:
         self.store = RunStore(config.output_root / config.run_name)
         self.progress = Progress()
         self._on_progress = on_progress or (lambda progress: None)
-        self._redact: tuple[str | None, Any] | None = None
         self._clients: list[Any] = []  # SDK clients of the thread-pool driver (_thread_client)
         self._known_tools: list[str] = []
         self._stop = threading.Event()
@@ -219,15 +218,6 @@ class BatchRunner:
         self.progress.tokens += int(outcome.record.get("usage", {}).get("total_tokens", 0))
         self._on_progress(self.progress)
 
-    def _redactor(self, api_key: str | None) -> Any:
-        """One redactor for the run's records (the endpoint's key is the same for every sample)."""
-        from recording.redact import Redactor
-
-        with self._live_lock:
-            if self._redact is None or self._redact[0] != api_key:
-                self._redact = (api_key, Redactor([api_key]))
-            return self._redact[1]
-
     def _thread_client(self) -> Any:
         """The SDK client of this worker thread (the thread-pool driver; the asyncio one has its own).
 
@@ -261,6 +251,7 @@ class BatchRunner:
         from agent import steps
         from agent.errors import HermesError
         from hermes_cli.agent_factory import load_images, make_agent
+        from recording.redact import shared as shared_redactor
         from recording.sharegpt import to_sharegpt
 
         if self._stop.is_set():
@@ -339,7 +330,7 @@ class BatchRunner:
             "usage": {k: int(v) for k, v in result["usage"].items() if isinstance(v, (int, float))},
             "duration_seconds": round(time.perf_counter() - started, 3),
         }
-        redact = self._redactor(agent.endpoint.api_key)
+        redact = shared_redactor([agent.endpoint.api_key])
         record = _redacted(record, redact)
         if status != "success":
             error = f"no answer within {self.config.sample_timeout:g} s" if status == "timeout" else result["error"]

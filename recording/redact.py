@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from urllib.parse import quote
@@ -185,6 +186,23 @@ def keyed_sub(text: str, lowered: str) -> str:
         return text
     out.append(text[pos:])
     return "".join(out)
+
+
+_SHARED: dict[tuple[tuple[str, ...], tuple[str, ...]], Redactor] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(extra_secrets: Iterable[str | None] = ()) -> Redactor:
+    """A redactor for `extra_secrets` and the environment's secrets as they are now: the same object
+    while both stay the same, so a batch run's thousand sessions share one (built once, and its
+    memory of long texts: the system prompt with its tools is redacted once, not per session)."""
+    key = (tuple(s for s in extra_secrets if s), tuple(secret_values()))
+    with _SHARED_LOCK:
+        if (redactor := _SHARED.get(key)) is None:
+            if len(_SHARED) >= 8:
+                _SHARED.clear()
+            redactor = _SHARED[key] = Redactor(key[0])
+        return redactor
 
 
 class RedactingWriter:
