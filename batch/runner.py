@@ -162,7 +162,7 @@ class BatchRunner:
         self._on_progress(self.progress)
         started = time.perf_counter()
         try:
-            if pick_driver(self.config.driver, self.config.num_workers) == "asyncio":
+            if pick_driver(self.config.driver, self._endpoint.base_url) == "asyncio":
                 try:
                     run_samples(self, todo)
                 except KeyboardInterrupt:
