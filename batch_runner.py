@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "on about one core; use more when thousands of samples wait on a slow endpoint")
     p.add_argument("--driver", choices=["auto", "threads", "asyncio"], default="auto",
                    help="how one process waits on its samples: a thread each, or one event loop (model calls "
-                        "awaited, tools in a thread pool); auto: threads (see README Performance)")
+                        "awaited, tools in a thread pool); auto: the event loop, or threads when an HTTP proxy "
+                        "carries the calls (see README Performance)")
     p.add_argument("--part", help=argparse.SUPPRESS)  # I/P: set by --processes for its child runs
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     p.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)  # the seed's; samples stream now

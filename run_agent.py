@@ -87,6 +87,7 @@ class AIAgent:
         context_window: int | None = None,
         compress_threshold: float | None = None,
         client: Any = None,
+        sdk_client: bool = True,
         hooks: Any = None,
         stall_timeout: float | None = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
@@ -96,6 +97,8 @@ class AIAgent:
         # front end; None resolves it from the settings.
         # resume: continue that session log's conversation, appending to its files (agent/session_resume.py).
         # client: an SDK client to share (the batch runner gives every sample one connection pool).
+        # sdk_client=False: the driver makes the model calls on its own client (batch's asyncio one);
+        # an SDK client is made only if something else needs one (compression's summary).
         # retry_policy: replaces the one built from the model.* settings (retries, deadline, stall timeout).
         settings = with_overrides(settings, {
             "model.default": model, "model.base_url": base_url, "model.api_key": api_key,
@@ -146,7 +149,7 @@ class AIAgent:
         self._log_directory = log_directory
         self._mode = mode
         self._recorder: SessionRecorder | None = None
-        self._client: Any = client
+        self._client, self._sdk_client = client, sdk_client
         self._client_lock = threading.Lock()
         self._interrupt = threading.Event()
         self._active_stream: Any = None
@@ -281,7 +284,7 @@ class AIAgent:
         return compression.Conversation(self.messages, self.system_prompt, self.tools, self.context)
 
     def _summarise(self, messages: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-        return compression.summarise(self._client, self.model, self.context.window, messages, self._interrupt)
+        return compression.summarise(self.ensure_client(), self.model, self.context.window, messages, self._interrupt)
 
     def _apply_compression(self, outcome: compression.Outcome | None) -> compression.Compression | None:
         """Take what compression decided: the new history, its record, the usage, the notice."""
@@ -431,9 +434,10 @@ class AIAgent:
         return True
 
     def _ensure_ready(self) -> None:
-        self.ensure_client()
+        if self._sdk_client:  # now, before a retry deadline starts: the SDK's import takes a while
+            self.ensure_client()
         if self.model is None:
-            self.model = discover_model(self._client, self.endpoint)
+            self.model = discover_model(self.ensure_client(), self.endpoint)
         extensions.sync_agent_tools(self)  # before the recorder: session_start lists the MCP tools
         self._ensure_recorder()
 

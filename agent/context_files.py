@@ -194,8 +194,9 @@ def load_for(settings: Settings, mode: str = "api", on_event: Callable[[Event], 
 
     enabled = settings.context_files.enabled and mode != "batch"
     cwd = context_dir(settings)
-    policy = PathPolicy.for_host(cwd, hermes_home=settings.home, hermes_cwd=os.getcwd())
-    context = load(cwd, settings.home, settings.context_files.max_bytes, enabled, policy.read_refusal)
+    # The policy resolves ~20 paths: only worth it when files will be read (not per batch sample).
+    refusal = PathPolicy.for_host(cwd, hermes_home=settings.home, hermes_cwd=os.getcwd()).read_refusal if enabled else None
+    context = load(cwd, settings.home, settings.context_files.max_bytes, enabled, refusal)
     if on_event is not None:
         from agent.events import Warn
 

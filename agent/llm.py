@@ -195,16 +195,23 @@ def _raw_stream(openai: Any, chunk_type: Any) -> Any:
 def decode_event(openai: Any, text: str, response: Any) -> dict[str, Any] | None:
     """One SSE event's data as a chunk; None for an empty one (keep-alive). An error event raises
     the SDK's `APIError`, garbage `BadResponse`."""
+    data = parse_event(text)
+    if data is not None and data.get("error"):
+        error = data["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        raise openai.APIError(message or "An error occurred during streaming", request=response.request, body=error)
+    return data
+
+
+def parse_event(text: str) -> dict[str, Any] | None:
+    """One SSE event's data as a JSON object (an error event included); None for an empty one
+    (keep-alive); `BadResponse` for garbage. Shared with the lean client (agent/wire.py)."""
     if not text.strip():
         return None
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise BadResponse(f"a stream event is not valid JSON ({_reason(exc)}): {_snippet(text)}") from None
-    if isinstance(data, dict) and data.get("error"):
-        error = data["error"]
-        message = error.get("message") if isinstance(error, dict) else None
-        raise openai.APIError(message or "An error occurred during streaming", request=response.request, body=error)
     if not isinstance(data, dict):
         raise BadResponse(f"a stream event is not a JSON object: {_snippet(text)}")
     return data

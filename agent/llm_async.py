@@ -79,7 +79,13 @@ async def acomplete(
     stall_timeout: float = DEFAULT_STALL_TIMEOUT,
     deadline: float | None = None,
 ) -> Completion:
-    """As `agent.llm.complete`; an interrupt is the caller cancelling this coroutine."""
+    """As `agent.llm.complete`; an interrupt is the caller cancelling this coroutine. `client` is an
+    `AsyncOpenAI` or the lean `agent.wire.WireClient` (batch/aio.py picks)."""
+    from agent.wire import WireClient
+
+    if isinstance(client, WireClient):
+        return await client.complete(params, stream=stream, on_text=on_text, on_reasoning=on_reasoning,
+                                     stall_timeout=stall_timeout, deadline=deadline)
     openai = import_openai()
     from openai.types.chat import ChatCompletion
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
+from recording import redact
 from recording.reader import is_prompt, load_session
 from recording.recorder import SessionRecorder
-from recording.redact import Redactor
 from recording.session_lock import lock_session
 from recording.sharegpt import text_of
 
@@ -116,7 +116,7 @@ class SessionInfo:
 def open_recorder(info: SessionInfo, resumed: ResumedSession | None) -> SessionRecorder:
     """The session log: the resumed session's own files, else a new session in `info.directory`."""
     metadata = dict(info.metadata)
-    redactor = Redactor(info.secrets)
+    redactor = redact.shared(info.secrets)  # one per run in batch: 1,000 sessions, one system prompt
     if resumed is None:
         recorder = SessionRecorder(info.session_id, info.directory, model=info.model, tools=info.tools,
                                    redactor=redactor, metadata=metadata, live_file=info.live_file)

@@ -71,7 +71,7 @@ def run_sync(steps: Steps) -> Any:
             if isinstance(effect, CallModel):
                 agent = effect.agent
                 value = llm.complete(
-                    agent.client, effect.params, stream=effect.stream, on_text=effect.on_text,
+                    agent.ensure_client(), effect.params, stream=effect.stream, on_text=effect.on_text,
                     on_reasoning=effect.on_reasoning, interrupt=agent.interrupt_event,
                     on_stream_open=partial(setattr, agent, "_active_stream"),
                     stall_timeout=effect.stall_timeout, deadline=effect.deadline)

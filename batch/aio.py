@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from batch.dataset import Sample
@@ -30,14 +30,9 @@ def run_samples(runner: BatchRunner, todo: list[Sample]) -> None:
 
 async def _run_all(runner: BatchRunner, todo: list[Sample]) -> None:
     from agent import steps
-    from agent.llm_async import make_async_client
 
     workers = max(1, runner.config.num_workers)
-    endpoint = runner._endpoint
-    # httpcore scans every connection of a pool on each request (a poll() syscall apiece): with 1,000
-    # in one pool that was most of the runner's CPU. So a client per CLIENT_SHARE workers.
-    clients = [make_async_client(endpoint.base_url, endpoint.api_key, connections=CLIENT_SHARE)
-               for _ in range(-(-min(workers, len(todo) or 1) // CLIENT_SHARE))]
+    clients = _clients(runner._endpoint, min(workers, len(todo) or 1))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sample-io")
     queue = iter(todo)
 
@@ -52,7 +47,7 @@ async def _run_all(runner: BatchRunner, todo: list[Sample]) -> None:
             outcome = await steps.run_async(runner.sample_steps(sample), client, pool)
             runner._finish(outcome)
 
-    tasks = [asyncio.create_task(worker(clients[i // CLIENT_SHARE], i * START_SPACING))
+    tasks = [asyncio.create_task(worker(clients[i % len(clients)], i * START_SPACING))
              for i in range(min(workers, len(todo)))]
     try:
         await asyncio.gather(*tasks)
@@ -67,11 +62,32 @@ async def _run_all(runner: BatchRunner, todo: list[Sample]) -> None:
         pool.shutdown(wait=True)
 
 
-def pick_driver(requested: str, workers: int) -> str:
-    """`auto` is the thread pool: measured on this 2-core machine the event loop did not beat it
-    (README "Performance"); `--driver asyncio` opts in."""
+def _clients(endpoint: Any, workers: int) -> list[Any]:
+    """The lean client (agent/wire.py: ~0.4 ms of CPU per call against the SDK's ~5 ms at this
+    scale) unless the endpoint is reached through a proxy; then `AsyncOpenAI` clients, one per
+    CLIENT_SHARE workers: httpcore scans every connection of a pool on each request (a poll()
+    syscall apiece), and with 1,000 in one pool that was most of the runner's CPU."""
+    from agent import wire
+
+    if wire.usable(endpoint.base_url):
+        from cli import __version__
+
+        return [wire.WireClient(endpoint.base_url, endpoint.api_key, user_agent=f"hermes/{__version__}")]
+    from agent.llm_async import make_async_client
+
+    return [make_async_client(endpoint.base_url, endpoint.api_key, connections=CLIENT_SHARE)
+            for _ in range(-(-workers // CLIENT_SHARE))]
+
+
+def pick_driver(requested: str, base_url: str) -> str:
+    """`auto` is the event loop when the lean client can reach the endpoint itself (no HTTP proxy):
+    at 1,000 in flight it costs a third of the thread pool's CPU per sample (README "Performance").
+    Through a proxy the SDK's `AsyncOpenAI` would carry the calls; there threads measured as well."""
+    from agent import wire
+
     if requested != "auto":
         return requested
-    return "threads"
+    return "asyncio" if wire.usable(base_url) else "threads"
+
 CLIENT_SHARE = 16  # workers (and pooled connections) per async client
-START_SPACING = 0.005  # seconds between the first samples of successive workers
+START_SPACING = 0.0005  # seconds between the first samples of successive workers

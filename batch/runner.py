@@ -110,7 +110,7 @@ class BatchRunner:
         self.store = RunStore(config.output_root / config.run_name)
         self.progress = Progress()
         self._on_progress = on_progress or (lambda progress: None)
-        self._client: Any = None
+        self._clients: list[Any] = []  # SDK clients of the thread-pool driver (_thread_client)
         self._known_tools: list[str] = []
         self._stop = threading.Event()
         self._live: set[Any] = set()
@@ -145,7 +145,6 @@ class BatchRunner:
     # -- running -------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         import model_tools
-        from agent import llm
         from agent.endpoint import resolve_endpoint
 
         self.store.open(resume=self.config.resume or self.config.retry_failed)
@@ -156,21 +155,14 @@ class BatchRunner:
             raise
         self._settings = self.config.agent_settings()
         # Once for the run, never per sample.
-        self._endpoint = endpoint = self.config.endpoint or resolve_endpoint(self._settings)
-        # Stall and deadline timeouts are set per call from each agent's retry policy (agent/llm.py).
-        # httpcore scans every pooled connection (a poll() syscall each) on every request: with a
-        # thousand threads on one client that scan was most of a sample's CPU. A client (pool) per
-        # CLIENT_SHARE threads instead; each thread keeps the one it was dealt.
-        share = -(-max(1, min(self.config.num_workers, len(self.samples) or 1)) // CLIENT_SHARE)
-        self._clients = [llm.make_client(endpoint.base_url, endpoint.api_key) for _ in range(share)]
-        self._client = self._clients[0]
+        self._endpoint = self.config.endpoint or resolve_endpoint(self._settings)
         self._known_tools = sorted(model_tools.load_tools())
         todo = self.pending()
         self.progress = Progress(total=len(todo))
         self._on_progress(self.progress)
         started = time.perf_counter()
         try:
-            if pick_driver(self.config.driver, self.config.num_workers) == "asyncio":
+            if pick_driver(self.config.driver, self._endpoint.base_url) == "asyncio":
                 try:
                     run_samples(self, todo)
                 except KeyboardInterrupt:
@@ -227,26 +219,39 @@ class BatchRunner:
         self._on_progress(self.progress)
 
     def _thread_client(self) -> Any:
+        """The SDK client of this worker thread (the thread-pool driver; the asyncio one has its own).
+
+        Stall and deadline timeouts are set per call from each agent's retry policy (agent/llm.py).
+        httpcore scans every pooled connection (a poll() syscall each) on every request: with a
+        thousand threads on one client that scan was most of a sample's CPU. So a client (pool) per
+        CLIENT_SHARE threads, made when first dealt; each thread keeps the one it was dealt."""
+        from agent import llm
+
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = self._clients[next(self._dealt) % len(self._clients)]
+            with self._live_lock:
+                index = next(self._dealt) // CLIENT_SHARE
+                while len(self._clients) <= index:
+                    self._clients.append(llm.make_client(self._endpoint.base_url, self._endpoint.api_key))
+                client = self._local.client = self._clients[index]
         return client
 
     def _run_sample(self, sample: Sample) -> Outcome:
         """One sample in this thread (the thread-pool driver)."""
         from agent import steps
 
-        return steps.run_sync(self.sample_steps(sample))
+        return steps.run_sync(self.sample_steps(sample, self._thread_client()))
 
-    def sample_steps(self, sample: Sample) -> Any:
+    def sample_steps(self, sample: Sample, client: Any = None) -> Any:
         """One sample, start to record, as a generator of I/O effects (agent/steps.py): the
-        thread-pool driver runs it in its thread, the asyncio one (batch/aio.py) on the event loop."""
+        thread-pool driver runs it in its thread with its SDK `client`, the asyncio one
+        (batch/aio.py) on the event loop, where model calls go through its own client."""
         from functools import partial
 
         from agent import steps
         from agent.errors import HermesError
         from hermes_cli.agent_factory import load_images, make_agent
-        from recording.redact import Redactor
+        from recording.redact import shared as shared_redactor
         from recording.sharegpt import to_sharegpt
 
         if self._stop.is_set():
@@ -270,7 +275,8 @@ class BatchRunner:
             agent = make_agent(
                 self._settings, endpoint=self._endpoint, mode="batch", enabled_toolsets=chosen,
                 ephemeral_system_prompt=self.config.ephemeral_system_prompt, on_event=tally.on_event,
-                log_directory=self.store.sessions, task_id=task_id, client=self._thread_client(), request_params=params,
+                log_directory=self.store.sessions, task_id=task_id, request_params=params,
+                client=client, sdk_client=client is not None,
             )
             with self._live_lock:
                 self._live.add(agent)
@@ -324,7 +330,7 @@ class BatchRunner:
             "usage": {k: int(v) for k, v in result["usage"].items() if isinstance(v, (int, float))},
             "duration_seconds": round(time.perf_counter() - started, 3),
         }
-        redact = Redactor([agent.endpoint.api_key])
+        redact = shared_redactor([agent.endpoint.api_key])
         record = _redacted(record, redact)
         if status != "success":
             error = f"no answer within {self.config.sample_timeout:g} s" if status == "timeout" else result["error"]
@@ -360,6 +366,10 @@ def _clean_up(agent: Any, task_id: str, workdir: SampleDir | None) -> None:
 
 
 def _redacted(record: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
+    """The record with every secret redacted; turn by turn, so a turn every sample shares (the
+    system prompt with its tool list) is redacted once per run (`Redactor` remembers long texts)."""
     import json
 
-    return json.loads(redact(json.dumps(record, ensure_ascii=False)))
+    turns = [json.loads(redact(json.dumps(turn, ensure_ascii=False))) for turn in record["conversations"]]
+    rest = json.loads(redact(json.dumps({k: v for k, v in record.items() if k != "conversations"}, ensure_ascii=False)))
+    return {"conversations": turns, **rest}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from urllib.parse import quote
@@ -103,6 +104,9 @@ def spellings(secret: str) -> set[str]:
     return {s for s in out if s}
 
 
+MEMO_FROM, MEMO_SIZE = 2048, 64  # texts this long are remembered, this many at most
+
+
 class Redactor:
     def __init__(self, extra_secrets: Iterable[str | None] = ()) -> None:
         values = set(secret_values())
@@ -115,6 +119,7 @@ class Redactor:
         parts = [re.escape(v) for v in sorted(literals, key=len, reverse=True)] + _PATTERNS
         self._regex = re.compile("|".join(parts))
         self._literals = literals
+        self._memo: dict[str, str] = {}  # long texts seen before (a batch run's system prompt, per sample)
 
     def _replace(self, match: re.Match[str]) -> str:
         # A key shape glued to a word is part of that word: `task-management-system` is no `sk-` key.
@@ -125,11 +130,79 @@ class Redactor:
         return REDACTED
 
     def __call__(self, text: str) -> str:
+        if len(text) < MEMO_FROM:
+            return self._redact(text)
+        if (done := self._memo.get(text)) is None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            done = self._memo[text] = self._redact(text)
+        return done
+
+    def _redact(self, text: str) -> str:
         text = self._regex.sub(self._replace, text)
         lowered = text.lower()
         if "://" in text or any(word in lowered for word in _NAME_WORDS):
-            text = _KEYED.sub(_keyed, text)
+            text = keyed_sub(text, lowered)
         return text
+
+
+# Where a pass-2 match can start: each name word (the `kw` alternative starts with one), `bearer `
+# and `basic `, `://`. `NAME=` lines start where a run of [A-Z0-9_] before a `=` starts.
+_STARTS = ("passw", "passphrase", "secret", "token", "api", "access", "private", "credential", "auth",
+           "bearer ", "basic ", "://")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def keyed_sub(text: str, lowered: str) -> str:
+    """`_KEYED.sub(_keyed, text)`, the same matches, ~20x faster on long text: the regex is tried
+    only where a match can start (found with `str.find`) instead of at every character, where its
+    case-insensitive alternation cost ~0.35 us a character (3 ms for an 8 KB system prompt, redacted
+    several times per session). `lowered` is `text.lower()`."""
+    if len(lowered) != len(text):  # a character whose lower case is longer: positions differ
+        return _KEYED.sub(_keyed, text)
+    starts = set()
+    for word in _STARTS:
+        at = lowered.find(word)
+        while at >= 0:
+            starts.add(at)
+            at = lowered.find(word, at + 1)
+    at = text.find("=")
+    while at >= 0:
+        begin = at
+        while begin and text[begin - 1] in _NAME_CHARS:
+            begin -= 1
+        if begin < at:
+            starts.add(begin)
+        at = text.find("=", at + 1)
+    out, pos = [], 0
+    for start in sorted(starts):
+        if start < pos:
+            continue
+        match = _KEYED.match(text, start)
+        if match:
+            out += (text[pos:start], _keyed(match))
+            pos = match.end()
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_SHARED: dict[tuple[tuple[str, ...], tuple[str, ...]], Redactor] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(extra_secrets: Iterable[str | None] = ()) -> Redactor:
+    """A redactor for `extra_secrets` and the environment's secrets as they are now: the same object
+    while both stay the same, so a batch run's thousand sessions share one (built once, and its
+    memory of long texts: the system prompt with its tools is redacted once, not per session)."""
+    key = (tuple(s for s in extra_secrets if s), tuple(secret_values()))
+    with _SHARED_LOCK:
+        if (redactor := _SHARED.get(key)) is None:
+            if len(_SHARED) >= 8:
+                _SHARED.clear()
+            redactor = _SHARED[key] = Redactor(key[0])
+        return redactor
 
 
 class RedactingWriter:

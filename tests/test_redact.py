@@ -62,3 +62,38 @@ def test_redaction_is_idempotent():
     text = "password=hunter22 Bearer abcdefghijklmnop1234 https://u:pw@h MY_TOKEN=x extra-secret-123"
     once = redact(text)
     assert redact(once) == once
+
+
+def test_keyed_pass_finds_exactly_what_the_whole_regex_finds():
+    # The fast second pass (tried only where a match can start) against the regex run at every
+    # character, on random text built from the pieces those matches are made of.
+    import random
+
+    from recording.redact import _KEYED, _keyed, keyed_sub
+
+    pieces = ["password", "PASSWORD", "Passwd", "passphrase", "api_key", "Api-Key", "APIKEY", "token", "tokens",
+              "secret", "SECRET", "access_key", "private-key", "credentials", "auth", "Authorization", "=", ":",
+              " ", "\t", '"', "'", '\\"', "\\n", "\n", "AWS_SECRET_ACCESS_KEY", "MY_TOKEN", "9ABC", "_X", "Bearer ",
+              "bearer ", "Basic ", "BASIC ", "https://", "user:pw@", "u:", "@host", "abcDEF123456xyz987",
+              "Qx7Lm2Np9Rt4Vw8Z", "100", "gpt2", "İ", "é", ",", ";", "}", "]", "n", "KEY=", "max_tokens=5"]
+    rng = random.Random(19)
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        assert keyed_sub(text, text.lower()) == _KEYED.sub(_keyed, text), text
+
+
+def test_long_texts_are_remembered_and_still_redacted_every_time():
+    redact = Redactor(["s3cret-value-1234"])
+    long = "x" * 3000 + " key s3cret-value-1234 and password=hunter22 " + "y" * 3000
+    first, second = redact(long), redact(long)
+    assert first == second and "s3cret-value-1234" not in second and "hunter22" not in second
+    other = long.replace("hunter22", "hunter33")
+    assert "hunter33" not in redact(other) and other in redact._memo and long in redact._memo
+    for i in range(200):  # the memory is bounded
+        redact(f"{i} " + long)
+    assert len(redact._memo) <= 64
+
+
+def test_auth_named_values_alone_are_redacted():
+    # `auth` is the only name word here: the second pass must still run.
+    assert "Zx8kQ2mN4pL7vR9tY1wB3cD5" not in Redactor()("auth: Zx8kQ2mN4pL7vR9tY1wB3cD5")

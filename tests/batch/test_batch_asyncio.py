@@ -1,11 +1,14 @@
-"""`hermes batch --driver asyncio`: the same runs as the thread pool, driven from one event loop
-(batch/aio.py over agent/steps.py). Real CLI runs against the scripted server, real bash."""
+"""`hermes batch --driver asyncio` (what `auto` picks when no HTTP proxy is in the way): the same
+runs as the thread pool, driven from one event loop (batch/aio.py over agent/steps.py, model calls
+on the lean client agent/wire.py). Real CLI runs against the scripted server, real bash."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import time
+
+import pytest
 
 from scripted_server import Reply, ToolCall
 from tests.batch.test_batch_rl import by_prompt, score_from_seed
@@ -19,10 +22,11 @@ from tests.batch.test_batch_runner import (
 )
 
 
-def test_groups_tools_sampling_and_verifier_rewards_on_the_event_loop(scripted_llm, tmp_path):
+@pytest.mark.parametrize("driver", ["asyncio", "threads"])
+def test_groups_tools_sampling_and_verifier_rewards_on_either_driver(scripted_llm, tmp_path, driver):
     llm = scripted_llm(score_from_seed)
     dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": "alpha"}, {"prompt": "beta", "seed": 40}])
-    result = batch(llm, tmp_path, str(dataset), "--run-name", "a", "--driver", "asyncio", "--n", "3",
+    result = batch(llm, tmp_path, str(dataset), "--run-name", "a", "--driver", driver, "--n", "3",
                    "--seed", "10", "--temperature", "0.5", "--distribution", "terminal_only",
                    "--verify", "echo $SCORE")
     assert result.returncode == 0, result.stderr
@@ -37,7 +41,8 @@ def test_groups_tools_sampling_and_verifier_rewards_on_the_event_loop(scripted_l
     assert stats["samples"]["completed"] == 6 and stats["api_calls"] == 12
 
 
-def test_retries_timeouts_and_plain_json_replies_on_the_event_loop(scripted_llm, tmp_path):
+@pytest.mark.parametrize("driver", ["asyncio", "threads"])
+def test_retries_timeouts_and_plain_json_replies_on_either_driver(scripted_llm, tmp_path, driver):
     def reply(body: dict, index: int) -> Reply:
         prompt = prompt_of(body)
         if prompt == "flaky" and not any(r.body and prompt_of(r.body) == "flaky" for r in llm.chat_requests[:index]):
@@ -49,10 +54,11 @@ def test_retries_timeouts_and_plain_json_replies_on_the_event_loop(scripted_llm,
     llm = scripted_llm(reply)
     dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": p} for p in ("flaky", "slow", "json")])
     started = time.monotonic()
-    result = batch(llm, tmp_path, str(dataset), "--run-name", "r", "--driver", "asyncio", "--sample-timeout", "3",
+    result = batch(llm, tmp_path, str(dataset), "--run-name", "r", "--driver", driver, "--sample-timeout", "3",
                    "--num-workers", "3", env={"HERMES_RETRY_BASE_DELAY": "0.1"})
     assert result.returncode == 1, result.stderr  # the slow one failed
-    assert time.monotonic() - started < 20  # the overrun cancelled the 30 s wait
+    if driver == "asyncio":  # the overrun cancelled the 30 s wait (a thread blocked in the SDK's
+        assert time.monotonic() - started < 20  # call before the reply's first byte waits it out)
     done = {r["conversations"][1]["value"]: r for r in records(tmp_path / "data/r/trajectories.jsonl")}
     assert done["flaky"]["conversations"][-1]["value"].endswith("answer to flaky")
     assert done["json"]["conversations"][-1]["value"].endswith("answer to json")
@@ -83,3 +89,15 @@ def test_ctrl_c_on_the_event_loop_saves_what_finished_and_resume_completes(scrip
     resumed = batch(llm, tmp_path, str(dataset), "--run-name", "c", "--driver", "asyncio", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(r["prompt_index"] for r in records(out)) == list(range(30))
+
+
+def test_auto_is_the_event_loop_unless_a_proxy_carries_the_calls(monkeypatch):
+    from batch.aio import pick_driver
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                 "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert pick_driver("auto", "https://openrouter.ai/api/v1") == "asyncio"
+    assert pick_driver("threads", "https://openrouter.ai/api/v1") == "threads"
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert pick_driver("auto", "https://openrouter.ai/api/v1") == "threads"
