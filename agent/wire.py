@@ -1,7 +1,7 @@
 """A lean asyncio HTTP/1.1 client for chat completions: what `hermes batch --driver asyncio` speaks.
 
 At 1,000 samples in flight the SDK's stack (openai's request building, httpx, httpcore, anyio, h11)
-cost ~5 ms of CPU per model call on this machine; this client costs ~0.4 ms (bench/bench_wire.py),
+cost ~5 ms of CPU per model call on this machine; this client costs ~0.65 ms (bench/bench_wire.py),
 which is the difference between a batch runner that keeps up with a slow endpoint and one that
 cannot. It does one thing: POST a JSON body to `<base_url>/chat/completions` over a kept-alive
 connection (TLS for https) and hand the reply to the same readers the SDK path uses

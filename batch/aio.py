@@ -63,7 +63,7 @@ async def _run_all(runner: BatchRunner, todo: list[Sample]) -> None:
 
 
 def _clients(endpoint: Any, workers: int) -> list[Any]:
-    """The lean client (agent/wire.py: ~0.4 ms of CPU per call against the SDK's ~5 ms at this
+    """The lean client (agent/wire.py: ~0.65 ms of CPU per call against the SDK's ~5 ms at this
     scale) unless the endpoint is reached through a proxy; then `AsyncOpenAI` clients, one per
     CLIENT_SHARE workers: httpcore scans every connection of a pool on each request (a poll()
     syscall apiece), and with 1,000 in one pool that was most of the runner's CPU."""

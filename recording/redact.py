@@ -141,7 +141,7 @@ class Redactor:
     def _redact(self, text: str) -> str:
         text = self._regex.sub(self._replace, text)
         lowered = text.lower()
-        if "://" in text or any(word in lowered for word in _NAME_WORDS):
+        if "://" in text or any(map(lowered.__contains__, _NAME_WORDS)):  # no Python frame per word
             text = keyed_sub(text, lowered)
         return text
 
