@@ -260,9 +260,18 @@ def test_interrupt_from_another_thread_stops_the_command_and_keeps_history_valid
 def test_interrupt_during_a_slow_stream(scripted_llm):
     import threading
 
+    from agent.events import TextDelta
+
     llm = scripted_llm([Reply(content="word " * 200, chunk_delay=0.05)])
-    agent = make_agent(llm)
-    threading.Timer(0.4, agent.interrupt).start()
+    streaming = threading.Event()
+    agent = make_agent(llm, on_event=lambda e: isinstance(e, TextDelta) and streaming.set())
+
+    def interrupt_mid_stream() -> None:  # once text flows (not after a fixed time: start-up varies with load)
+        if streaming.wait(10):
+            time.sleep(0.2)
+        agent.interrupt()
+
+    threading.Thread(target=interrupt_mid_stream, daemon=True).start()
     started = time.perf_counter()
     result = agent.run_conversation("talk")
     assert result["status"] == "interrupted" and time.perf_counter() - started < 6  # the stream lasts 10 s
