@@ -6,9 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import HERMES, ROOT
-
 from scripted_server import Reply
+from tests.conftest import HERMES, ROOT
 
 # Built by a plain `import openai` (openai.types -> responses, evals, graders); hermes never uses them.
 UNUSED = ("openai.types.responses.response", "openai.types.eval_create_params", "openai.types.graders.multi_grader")
