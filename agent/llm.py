@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent import unicode_text
+from agent import lazy_sdk_types, unicode_text
 from agent.errors import Interrupted
 
 
@@ -70,6 +70,7 @@ def import_openai() -> Any:
             hidden = "aiohttp" not in sys.modules and "openai" not in sys.modules
             if hidden:
                 sys.modules["aiohttp"] = None  # type: ignore[assignment]
+            lazy_sdk_types.install()  # the API's other ~400 model modules load only if used
             try:
                 import openai
             finally:

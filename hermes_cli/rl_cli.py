@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent import lazy_sdk_types
 from agent.errors import ConfigError
 
 USAGE = """\
@@ -120,6 +121,7 @@ def require_atroposlib() -> None:
     # quiet for the import only; its later warnings (tokenizer loading, ...) still show.
     quiet = "TRANSFORMERS_VERBOSITY" not in os.environ
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # a library knob, not hermes configuration
+    lazy_sdk_types.install()  # atroposlib imports openai: skip building the API models it never uses (~0.8 s)
     try:
         import rl.atropos  # noqa: F401
     except ImportError as exc:
@@ -135,21 +137,25 @@ def require_atroposlib() -> None:
         hf_logging.set_verbosity_warning()
 
 
+# rl.envs.ENVS's names, known here without importing atroposlib (tests/rl/test_rl_cli.py checks they agree)
+BUNDLED = ("terminal", "qa")
+
+
 def load_env(spec: str) -> type:
     """The HermesEnv subclass ENV names (see the module docstring); ConfigError says what is wrong."""
+    _precheck(spec)  # a mistyped ENV is told at once, not after atroposlib's ~5 s import
     require_atroposlib()
     from rl.atropos import HermesEnv
 
     if spec in _bundled():
         return _bundled()[spec]
     target, _, class_name = spec.partition(":")
-    if target.endswith(".py") or "/" in target or Path(target).is_file():
+    if _is_file_spec(target):
         module, where = _import_file(Path(target)), target
     elif class_name:
         module, where = _import_module(target), target
     else:
-        raise ConfigError(f"unknown environment {spec!r}: use {', '.join(_bundled())}, a file path/to/env.py[:Class] "
-                          "or package.module:Class")
+        raise ConfigError(_unknown(spec))
     if class_name:
         env_cls = getattr(module, class_name, None)
         if env_cls is None:
@@ -168,6 +174,37 @@ def load_env(spec: str) -> type:
         raise ConfigError(f"{where} defines no subclass of rl.atropos.HermesEnv")
     names = ", ".join(c.__name__ for c in found)
     raise ConfigError(f"{where} defines several HermesEnv subclasses ({names}): name one, e.g. {target}:{found[0].__name__}")
+
+
+def _is_file_spec(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or Path(target).is_file()
+
+
+def _unknown(spec: str) -> str:
+    return f"unknown environment {spec!r}: use {', '.join(BUNDLED)}, a file path/to/env.py[:Class] or package.module:Class"
+
+
+def _precheck(spec: str) -> None:
+    """What can be told wrong about ENV without importing atroposlib: a name that is no bundled env,
+    file or module; a missing file; a file that is not Python; a module whose top package is not found."""
+    if spec in BUNDLED:
+        return
+    target, _, class_name = spec.partition(":")
+    if _is_file_spec(target):
+        path = Path(target)
+        if not path.is_file():
+            raise ConfigError(f"no environment file {path}" + ("" if path.suffix == ".py" else " (expected a .py file)"))
+        try:
+            compile(path.read_bytes(), str(path.resolve()), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise ConfigError(f"importing {path.resolve()} failed: {_describe(exc, path.resolve())}") from exc
+    elif not class_name:
+        raise ConfigError(_unknown(spec))
+    else:
+        top = target.partition(".")[0]
+        if top and importlib.util.find_spec(top) is None and not (Path.cwd() / top).exists() \
+                and not (Path.cwd() / f"{top}.py").exists():
+            raise ConfigError(f"no module {target} (not importable from {Path.cwd()} or the installed packages)")
 
 
 def _bundled() -> dict[str, type]:
