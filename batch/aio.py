@@ -38,8 +38,8 @@ async def _run_all(runner: BatchRunner, todo: list[Sample]) -> None:
 
     async def worker(client: object, delay: float) -> None:
         # `workers` of these pull samples in dataset order: at most that many in flight. Their
-        # starts are spread out: a thousand set-ups in one loop pass starved the connects under
-        # way, which then hit their 10 s connect timeout (seen at 1,000 on a busy machine).
+        # starts are spread out (START_SPACING): a thousand set-ups in one loop pass starved the
+        # connects under way, and the calls would stay in lock-step waves.
         await asyncio.sleep(delay)
         for sample in queue:
             if runner._stop.is_set():
@@ -90,4 +90,7 @@ def pick_driver(requested: str, base_url: str) -> str:
     return "asyncio" if wire.usable(base_url) else "threads"
 
 CLIENT_SHARE = 16  # workers (and pooled connections) per async client
-START_SPACING = 0.0005  # seconds between the first samples of successive workers
+# Seconds between the first samples of successive workers: 1,000 workers start over 2 s, so their
+# model calls do not all come back in one wave that the loop then works through while the endpoint
+# idles (measured: 58 samples/s against 54 with 0.5 ms, 1,000 in flight, 2 s per call).
+START_SPACING = 0.002
