@@ -48,7 +48,7 @@ def test_retries_timeouts_and_plain_json_replies_on_either_driver(scripted_llm, 
         if prompt == "flaky" and not any(r.body and prompt_of(r.body) == "flaky" for r in llm.chat_requests[:index]):
             return Reply(status=503)  # the first call of this sample fails: retried after a back-off
         if prompt == "slow":
-            return Reply(content="too late", delay=30)
+            return Reply(content="too late", delay=30 if driver == "asyncio" else 6)  # threads wait it out
         return Reply(content=f"answer to {prompt}", non_streamed=prompt == "json")
 
     llm = scripted_llm(reply)
