@@ -20,6 +20,7 @@ import json
 import ssl
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
@@ -94,7 +95,7 @@ class WireClient:
         self._path = (url.path.rstrip("/") + "/chat/completions").encode()
         auth = f"Authorization: Bearer {api_key}\r\n" if api_key else ""
         self._headers = (f"Host: {host_header}\r\nUser-Agent: {user_agent}\r\n{auth}"
-                         "Content-Type: application/json\r\n").encode("latin-1")
+                         "Content-Type: application/json\r\nAccept-Encoding: identity\r\n").encode("latin-1")
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def close(self) -> None:
@@ -148,6 +149,7 @@ class _Call:
         self.length: int | None = None
         self.chunked = self.keep = False
         self.ended = False
+        self.encoding = ""
 
     async def send(self, request: bytes, connect_timeout: float) -> tuple[int, dict[str, str]]:
         client = self.client
@@ -196,6 +198,7 @@ class _Call:
             if name:
                 headers[name.strip().lower()] = value.strip()
         self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        self.encoding = headers.get("content-encoding", "").strip().lower()
         if not self.chunked and (length := headers.get("content-length", "")).isdigit():
             self.length = int(length)
         self.keep = (version != "HTTP/1.0" and headers.get("connection", "").lower() != "close"
@@ -240,6 +243,26 @@ class _Call:
                 buf = buf[end:]
         self.ended = True
 
+    async def _decoded(self):
+        """The body as sent before compression. We ask for none (`Accept-Encoding: identity`), but
+        some servers and proxies gzip anyway; gzip and zlib are undone, anything else is named."""
+        if self.encoding in ("", "identity"):
+            async for piece in self._pieces():
+                yield piece
+            return
+        if self.encoding not in ("gzip", "x-gzip", "deflate"):
+            raise BadResponse(f"the endpoint compressed its reply with {self.encoding!r}, which hermes cannot "
+                              "read (it asked for none); check what sits between hermes and the endpoint")
+        inflate = zlib.decompressobj(32 + zlib.MAX_WBITS)  # a gzip or a zlib header, either
+        try:
+            async for piece in self._pieces():
+                if out := inflate.decompress(piece):
+                    yield out
+            if rest := inflate.flush():
+                yield rest
+        except zlib.error as exc:
+            raise BadResponse(f"the endpoint's {self.encoding} reply does not decompress ({exc})") from None
+
     async def _more(self) -> bytes:
         piece = await self._read(self.reader.read(1 << 16))
         if not piece:
@@ -248,7 +271,7 @@ class _Call:
 
     async def body(self) -> bytes:
         try:
-            return b"".join([piece async for piece in self._pieces()])
+            return b"".join([piece async for piece in self._decoded()])
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             raise _dropped(exc) from None
 
@@ -257,7 +280,7 @@ class _Call:
         still read, so the connection can be reused)."""
         done, carry, data = False, b"", []
         try:
-            async for piece in self._pieces():
+            async for piece in self._decoded():
                 lines = (carry + piece).split(b"\n")
                 carry = lines.pop()
                 for line in lines:

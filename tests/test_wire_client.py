@@ -295,3 +295,37 @@ def test_large_streamed_arguments_arrive_whole(scripted_llm):
     result = wire_call(server)
     assert json.loads(result.tool_calls[0]["function"]["arguments"])["content"] == big
     assert time.monotonic() - started < 5
+
+
+def test_a_compressed_reply_is_read_or_named():
+    # Asked for none, some servers and proxies gzip anyway: gzip is undone (streamed, in pieces that
+    # cut the compressed bytes anywhere); an encoding hermes cannot read is one clear error.
+    import gzip
+
+    events = "".join(f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': w}}]})}\n\n"
+                     for w in ("packed ", "and ", "streamed"))
+    events += 'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
+    packed = gzip.compress(events.encode())
+    seen: list[bytes] = []
+
+    def handle(conn: socket.socket, index: int) -> None:
+        seen.append(conn.recv(65536))
+        if index == 0:
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+            pieces = [packed[i:i + 7] for i in range(0, len(packed), 7)]
+            conn.sendall(head + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n")
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: br\r\n"
+                         b"Content-Length: 4\r\n\r\nxxxx")
+        conn.close()
+
+    listener, url = raw_server(handle)
+    server = type("S", (), {"base_url": url})()
+    try:
+        assert wire_call(server).content == "packed and streamed"
+        with pytest.raises(llm.BadResponse) as info:
+            wire_call(server, stream=False)
+        assert "compressed its reply with 'br'" in str(info.value) and is_retryable(info.value)
+        assert all(b"Accept-Encoding: identity" in request for request in seen)
+    finally:
+        listener.close()
