@@ -89,9 +89,10 @@ class LiveRegion:
             if self.suspended:  # a prompt has the screen: the region comes back when it is done
                 self._emit(out)
                 return
+            width = self._width()  # before the lines are made: see _draw
             lines = self._content()
             self._emit(out + self._region(lines))
-            self._drawn(lines)
+            self._drawn(lines, width)
 
     def request(self, *, now: bool = False) -> None:
         """The content changed: draw now, or within `interval` when a draw just happened."""
@@ -106,21 +107,24 @@ class LiveRegion:
 
     # -- drawing ----------------------------------------------------------------------------
     def _draw(self, *, force: bool = False) -> None:
+        # The width is read before the lines are made and written: a resize while they are written
+        # must count as a resize since this draw, or the next erase climbs too few rows.
+        width = self._width()
         lines = self._content()
         if not force and lines == self._shown:
             self._dirty = False
             return
         self._emit(self._erase() + self._region(lines))
-        self._drawn(lines)
+        self._drawn(lines, width)
 
     def _region(self, lines: list[str]) -> str:
         return ("\r\n" if self._col else "\r") + "\r\n".join(lines)
 
-    def _drawn(self, lines: list[str]) -> None:
+    def _drawn(self, lines: list[str], width: int) -> None:
         # Noted after the write: a Ctrl-C in between leaves a stale region on screen rather than
         # making the next erase climb into text printed before it.
         self._shown, self._dirty, self._last_draw = lines, False, time.monotonic()
-        self._shown_width = self._width()
+        self._shown_width = width
 
     def _erase(self) -> str:
         """Cursor back to where the region began, everything below cleared."""

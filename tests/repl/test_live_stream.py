@@ -194,3 +194,29 @@ def test_a_table_shows_as_source_while_it_streams_and_as_a_table_once_it_ends() 
     assert "|---|" not in shown and "beta" in shown and "alpha" in shown
     assert any("─" in line or "━" in line for line in term.lines)  # drawn as a table now
     renderer.end_turn({})
+
+
+def test_a_resize_while_the_region_is_written_still_counts_as_narrowing():
+    # The terminal narrows from 100 to 45 columns while a draw is being written (the tmux test's
+    # race): the next erase must climb the re-wrapped rows, not one per line (it did, and the top
+    # of the region stayed on screen, duplicated by the next draw).
+    import threading
+
+    from hermes_cli.repl.live import LiveRegion
+
+    width = [100]
+    writes: list[str] = []
+
+    def write(text: str) -> None:
+        writes.append(text)
+        if len(writes) == 2:
+            width[0] = 45  # the resize lands during the second draw's write
+
+    content = ["a" * 95, "b" * 95, "status"]
+    region = LiveRegion(write, threading.RLock(), lambda: list(content), lambda: width[0], interval=0)
+    region.begin()
+    content[2] = "status 2"
+    region.request()
+    content[2] = "status 3"
+    region.request()
+    assert "\x1b[6A" in writes[2]  # 3 + 3 + 1 rows at 45 columns: climb 6, not 2
