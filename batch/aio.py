@@ -70,7 +70,7 @@ def _clients(endpoint: Any, workers: int) -> list[Any]:
     from agent import wire
 
     if wire.usable(endpoint.base_url):
-        from cli import __version__
+        from hermes_cli import __version__
 
         return [wire.WireClient(endpoint.base_url, endpoint.api_key, user_agent=f"hermes/{__version__}")]
     from agent.llm_async import make_async_client

@@ -44,10 +44,15 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def wire_call(server: ScriptedLLM, stream: bool = True, **kwargs) -> llm.Completion:
+    return wire_call_params(server, {"model": "m", "messages": MESSAGES}, stream=stream, **kwargs)
+
+
+def wire_call_params(server: ScriptedLLM, params: dict, **kwargs) -> llm.Completion:
+    """One call through a fresh WireClient, as `faults.call` makes one through the SDK."""
     async def go() -> llm.Completion:
         client = wire.WireClient(server.base_url, "sk-test")
         try:
-            return await client.complete({"model": "m", "messages": MESSAGES}, stream=stream, **kwargs)
+            return await client.complete(params, **kwargs)
         finally:
             await client.close()
 
@@ -74,17 +79,6 @@ def test_the_request_is_what_the_sdk_would_send(scripted_llm):
                             "stream_options": {"include_usage": True}}
     assert request.headers["authorization"] == "Bearer sk-test"
     assert request.headers["content-type"] == "application/json"
-
-
-def wire_call_params(server: ScriptedLLM, params: dict, **kwargs) -> llm.Completion:
-    async def go() -> llm.Completion:
-        client = wire.WireClient(server.base_url, "sk-test")
-        try:
-            return await client.complete(params, **kwargs)
-        finally:
-            await client.close()
-
-    return run(go())
 
 
 def test_calls_reuse_one_connection_streamed_or_not(scripted_llm):
