@@ -88,6 +88,7 @@ class AIAgent:
         compress_threshold: float | None = None,
         client: Any = None,
         sdk_client: bool = True,
+        redactor: Any = None,
         hooks: Any = None,
         stall_timeout: float | None = None,
         **_seed_compat: Any,  # quiet_mode, verbose_logging, tool_delay, log_prefix: accepted, unused
@@ -99,6 +100,8 @@ class AIAgent:
         # client: an SDK client to share (the batch runner gives every sample one connection pool).
         # sdk_client=False: the driver makes the model calls on its own client (batch's asyncio one);
         # an SDK client is made only if something else needs one (compression's summary).
+        # redactor: what the session log is redacted with (recording/redact.py); a batch run makes one
+        # for all its samples; None: one for the API key and the environment's secrets.
         # retry_policy: replaces the one built from the model.* settings (retries, deadline, stall timeout).
         settings = with_overrides(settings, {
             "model.default": model, "model.base_url": base_url, "model.api_key": api_key,
@@ -150,6 +153,7 @@ class AIAgent:
         self._mode = mode
         self._recorder: SessionRecorder | None = None
         self._client, self._sdk_client = client, sdk_client
+        self._redactor = redactor
         self._client_lock = threading.Lock()
         self._interrupt = threading.Event()
         self._active_stream: Any = None
@@ -453,7 +457,8 @@ class AIAgent:
                 "context_files": self.project_context.summary(),
             }
             info = SessionInfo(self.session_id, self._log_directory or self.settings.log_dir, self.model, self.tools,
-                               metadata, [self.endpoint.api_key], list(self.messages), self._mode != "batch")
+                               metadata, [self.endpoint.api_key], list(self.messages), self._mode != "batch",
+                               redactor=self._redactor)
             try:
                 self._recorder = open_recorder(info, self._resumed)
             except OSError as exc:  # the answer matters more than its log: go on, say so once

@@ -24,6 +24,7 @@ from typing import Any
 from agent import llm
 from agent.images import IMAGE_TOKENS, text_and_images
 from agent.retry import describe_error
+from agent.tools_json import tools_json
 from recording.reader import OMITTED_PREFIX, SUMMARY_PREFIX
 from recording.sharegpt import text_of
 
@@ -110,7 +111,7 @@ def message_tokens(message: dict[str, Any]) -> int:
 def request_tokens(conversation: Conversation, messages: list[dict[str, Any]] | None = None) -> int:
     """chars/4 estimate of a whole request: system prompt, tool schemas, messages."""
     tools = conversation.tools
-    fixed = len(conversation.system_prompt or "") + (len(json.dumps(tools)) if tools else 0)
+    fixed = len(conversation.system_prompt or "") + (len(tools_json(tools)) if tools else 0)
     messages = conversation.messages if messages is None else messages
     return fixed // CHARS_PER_TOKEN + sum(message_tokens(m) for m in messages)
 

@@ -111,12 +111,14 @@ class SessionInfo:
     secrets: list[str]  # values redacted from the logs (the API key)
     history: list[dict[str, Any]] = field(default_factory=list)  # messages handed in by the caller
     live_file: bool = True  # rewrite the ShareGPT file after every message (not in batch)
+    redactor: redact.Redactor | None = None  # None: redact.shared(secrets)
 
 
 def open_recorder(info: SessionInfo, resumed: ResumedSession | None) -> SessionRecorder:
     """The session log: the resumed session's own files, else a new session in `info.directory`."""
     metadata = dict(info.metadata)
-    redactor = redact.shared(info.secrets)  # one per run in batch: 1,000 sessions, one system prompt
+    # one per run in batch (made once by the runner): 1,000 sessions, one system prompt
+    redactor = info.redactor or redact.shared(info.secrets)
     if resumed is None:
         recorder = SessionRecorder(info.session_id, info.directory, model=info.model, tools=info.tools,
                                    redactor=redactor, metadata=metadata, live_file=info.live_file)

@@ -37,6 +37,7 @@ from agent.llm import (
     parse_event,
     stream_request,
 )
+from agent.tools_json import request_body
 
 MAX_HEAD = 64 * 1024  # a status line and headers longer than this are no HTTP reply we can use
 _SSL: ssl.SSLContext | None = None
@@ -115,7 +116,7 @@ class WireClient:
             read, connect = min(read, deadline) if stream else deadline, min(connect, deadline)
         body = stream_request(params) if stream else dict(params)
         body.update(body.pop("extra_body", None) or {})
-        data = json.dumps(body).encode()
+        data = request_body(body)
         request = (b"POST " + self._path + b" HTTP/1.1\r\n" + self._headers
                    + b"Accept: " + (b"text/event-stream" if stream else b"application/json")
                    + b"\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)

@@ -146,6 +146,7 @@ class BatchRunner:
     def run(self) -> dict[str, Any]:
         import model_tools
         from agent.endpoint import resolve_endpoint
+        from recording.redact import shared as shared_redactor
 
         self.store.open(resume=self.config.resume or self.config.retry_failed)
         try:
@@ -156,6 +157,9 @@ class BatchRunner:
         self._settings = self.config.agent_settings()
         # Once for the run, never per sample.
         self._endpoint = self.config.endpoint or resolve_endpoint(self._settings)
+        # The run's secrets (its API key, the environment's) are read once: every session log and
+        # record of the run is redacted by this one redactor, which remembers long texts.
+        self._redact = shared_redactor([self._endpoint.api_key])
         self._known_tools = sorted(model_tools.load_tools())
         todo = self.pending()
         self.progress = Progress(total=len(todo))
@@ -251,7 +255,6 @@ class BatchRunner:
         from agent import steps
         from agent.errors import HermesError
         from hermes_cli.agent_factory import load_images, make_agent
-        from recording.redact import shared as shared_redactor
         from recording.sharegpt import to_sharegpt
 
         if self._stop.is_set():
@@ -276,7 +279,7 @@ class BatchRunner:
                 self._settings, endpoint=self._endpoint, mode="batch", enabled_toolsets=chosen,
                 ephemeral_system_prompt=self.config.ephemeral_system_prompt, on_event=tally.on_event,
                 log_directory=self.store.sessions, task_id=task_id, request_params=params,
-                client=client, sdk_client=client is not None,
+                client=client, sdk_client=client is not None, redactor=self._redact,
             )
             with self._live_lock:
                 self._live.add(agent)
@@ -330,7 +333,7 @@ class BatchRunner:
             "usage": {k: int(v) for k, v in result["usage"].items() if isinstance(v, (int, float))},
             "duration_seconds": round(time.perf_counter() - started, 3),
         }
-        redact = shared_redactor([agent.endpoint.api_key])
+        redact = self._redact
         record = _redacted(record, redact)
         if status != "success":
             error = f"no answer within {self.config.sample_timeout:g} s" if status == "timeout" else result["error"]
@@ -367,9 +370,16 @@ def _clean_up(agent: Any, task_id: str, workdir: SampleDir | None) -> None:
 
 def _redacted(record: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
     """The record with every secret redacted; turn by turn, so a turn every sample shares (the
-    system prompt with its tool list) is redacted once per run (`Redactor` remembers long texts)."""
+    system prompt with its tool list) is redacted once per run (`Redactor` remembers long texts).
+    A part redaction leaves alone is kept as it is, not parsed back."""
+    rest = {k: v for k, v in record.items() if k != "conversations"}
+    return {"conversations": [_redacted_part(turn, redact) for turn in record["conversations"]],
+            **_redacted_part(rest, redact)}
+
+
+def _redacted_part(part: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
     import json
 
-    turns = [json.loads(redact(json.dumps(turn, ensure_ascii=False))) for turn in record["conversations"]]
-    rest = json.loads(redact(json.dumps({k: v for k, v in record.items() if k != "conversations"}, ensure_ascii=False)))
-    return {"conversations": turns, **rest}
+    text = json.dumps(part, ensure_ascii=False)
+    done = redact(text)
+    return part if done == text else json.loads(done)

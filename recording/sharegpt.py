@@ -10,7 +10,10 @@ as a user message and stay a `human` turn, as upstream's converter writes them (
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+
+from agent.tools_json import ByIdentity
 
 SYSTEM_TEMPLATE = (
     "You are a function calling AI model. You are provided with function signatures within <tools> </tools> "
@@ -28,7 +31,7 @@ SYSTEM_TEMPLATE = (
 
 
 
-def hermes_system_prompt(tools: list[dict[str, Any]]) -> str:
+def _hermes_system_prompt(tools: list[dict[str, Any]]) -> str:
     flat = []
     for tool in tools:
         fn = tool.get("function", tool)
@@ -37,6 +40,10 @@ def hermes_system_prompt(tools: list[dict[str, Any]]) -> str:
              "parameters": fn.get("parameters", {}), "required": None}
         )
     return SYSTEM_TEMPLATE.format(tools=json.dumps(flat, ensure_ascii=False))
+
+
+# Made once per list of tools (every sample of a batch has the same few lists).
+hermes_system_prompt: Callable[[list[dict[str, Any]]], str] = ByIdentity(_hermes_system_prompt)
 
 
 def text_of(content: Any) -> str:

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -48,6 +49,13 @@ class Tool:
     read_only: bool | None = None
 
     def schema(self) -> dict[str, Any]:
+        """The OpenAI schema: one dict per tool, shared by every agent that has the tool, so texts
+        made from a list of schemas are made once per list (agent/tools_json.py). Never change it
+        in place."""
+        return self._schema
+
+    @cached_property
+    def _schema(self) -> dict[str, Any]:
         return {
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": self.parameters},

@@ -13,6 +13,7 @@ import pytest
 from scripted_server import Reply, ToolCall
 from tests.batch.test_batch_rl import by_prompt, score_from_seed
 from tests.batch.test_batch_runner import (
+    KEY,
     batch,
     complete_records,
     interrupt_mid_run,
@@ -101,3 +102,33 @@ def test_auto_is_the_event_loop_unless_a_proxy_carries_the_calls(monkeypatch):
     assert pick_driver("threads", "https://openrouter.ai/api/v1") == "threads"
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     assert pick_driver("auto", "https://openrouter.ai/api/v1") == "threads"
+
+
+@pytest.mark.parametrize("driver", ["asyncio", "threads"])
+def test_secrets_reach_no_record_or_session_log_on_either_driver(scripted_llm, tmp_path, driver):
+    """The run's redactor is made once (API key and the environment's secrets as the run starts)
+    and redacts every sample's record and session log; parts with nothing to redact are kept as is."""
+    env_secret = "acme-env-secret-5f9c2e71"
+
+    def leaky(body: dict, index: int) -> Reply:
+        if not any(m["role"] == "tool" for m in body["messages"]):
+            return Reply(tool_calls=[ToolCall("terminal", {"command": f"echo {env_secret} {KEY}"})])
+        return Reply(content=f"the key is {KEY} and the token {env_secret}; the note says plain words")
+
+    llm = scripted_llm(leaky)
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": f"leak {i}", "note": env_secret} for i in range(3)])
+    result = batch(llm, tmp_path, str(dataset), "--run-name", "s", "--driver", driver,
+                   "--distribution", "terminal_only", env={"ACME_SERVICE_TOKEN": env_secret})
+    assert result.returncode == 0, result.stderr
+    written = [path for path in (tmp_path / "data/s").rglob("*") if path.is_file()]
+    assert any(path.name.startswith("session_") for path in written)
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert env_secret not in text and KEY not in text, path
+    done = records(tmp_path / "data/s/trajectories.jsonl")
+    assert len(done) == 3
+    for record in done:
+        assert record["conversations"][-1]["value"].endswith("; the note says plain words")
+        assert "[REDACTED]" in record["conversations"][-1]["value"]
+        assert record["metadata"]["note"] == "[REDACTED]"
+        assert record["conversations"][1]["value"].startswith("leak ")  # untouched turns as they were
