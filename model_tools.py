@@ -217,6 +217,24 @@ def handle_function_call(
         return tool_error(f"{function_name} failed: {type(exc).__name__}: {exc}")
 
 
+def is_quick(function_name: str, ctx: ToolContext) -> bool:
+    """Whether a call of this tool is quick here (`Tool.quick` and the task's files on this machine):
+    the asyncio batch driver may then run it on its loop thread."""
+    from tools.environments.files import files_are_local
+
+    tool = load_tools().get(function_name)
+    return tool is not None and tool.quick and files_are_local(ctx.task_id, ctx.terminal)
+
+
+def cleanup_is_quick(task_id: str) -> bool:
+    """Whether `cleanup_vm(task_id)` has nothing to stop: no environment, command or browser page."""
+    from tools.environments.manager import background_processes, peek_environment
+
+    browser = sys.modules.get("tools.browser_session")
+    return (peek_environment(task_id) is None and not background_processes(task_id)
+            and (browser is None or not browser.has_session(task_id)))
+
+
 def cleanup_vm(task_id: str) -> None:
     """Release the terminal environment and the browser context of one task (seed-compatible name)."""
     from tools.environments.manager import cleanup_environment

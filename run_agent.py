@@ -344,7 +344,7 @@ class AIAgent:
         status, final, error = "error", None, None
         turns = 0
         try:
-            yield steps.Blocking(self._ensure_ready)
+            yield steps.Blocking(self._ensure_ready, quick=self._ready_is_quick())
             if self.hooks:  # SessionStart / UserPromptSubmit: may add context, or reject the prompt
                 user_message = yield steps.Blocking(lambda: self.hooks.before_prompt(self, user_message))
             self._append({"role": "user", "content": media.user_content(user_message, images)})
@@ -418,7 +418,8 @@ class AIAgent:
                     continue
                 return "success", completion.content, turn
             try:
-                results = yield steps.Blocking(partial(self._tool_runner.run_calls, calls, guard))
+                results = yield steps.Blocking(partial(self._tool_runner.run_calls, calls, guard),
+                                               quick=self._tool_runner.quick(calls))
             except BaseException:  # keep the history valid: every tool call gets a result
                 self._append_all(interrupted_results(calls))
                 raise
@@ -436,6 +437,10 @@ class AIAgent:
             return False
         self._append({"role": "user", "content": f"[Stop hook]: {message}"})
         return True
+
+    def _ready_is_quick(self) -> bool:
+        """`_ensure_ready` only opens the session log: no client to build, model to ask, MCP server to wait for."""
+        return not self._sdk_client and self.model is not None and not extensions.has_servers()
 
     def _ensure_ready(self) -> None:
         if self._sdk_client:  # now, before a retry deadline starts: the SDK's import takes a while

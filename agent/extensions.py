@@ -87,6 +87,11 @@ def manager() -> Any:
     return _manager
 
 
+def has_servers() -> bool:
+    """Whether MCP servers are configured (syncing an agent's tools may then wait on them)."""
+    return _manager is not None
+
+
 def sync_agent_tools(agent: Any) -> None:
     """Give `agent` the MCP tools that connected since its tool list was built.
 

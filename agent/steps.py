@@ -6,15 +6,15 @@
 - `CallModel`: one attempt of a chat-completions call (the retry policy stays in the loop);
 - `Wait`: a retry back-off; the answer is True if the agent was interrupted meanwhile;
 - `Blocking`: anything else that blocks (tools, hooks, compression's summary call, opening the
-  session log); its return value is sent back.
+  session log); its return value is sent back. `quick` ones take well under a few milliseconds.
 
 An exception raised by an effect is thrown into the generator at its `yield`, so the loop's own
 `try`/`except` see exactly what they saw when it called the function itself.
 
 `run_sync` performs each effect in the calling thread (what `run_conversation` does: the CLI, the
-REPL, a thread-pool batch). `run_async` (batch/aio.py's driver) awaits model calls on `AsyncOpenAI`
-and runs `Blocking` work in a bounded executor: a thousand samples waiting on a slow endpoint cost
-one event loop, not a thousand threads.
+REPL, a thread-pool batch). `run_async` (batch/aio.py's driver) awaits model calls on its async client
+and runs `Blocking` work in a bounded executor (`quick` work on the loop itself): a thousand samples
+waiting on a slow endpoint cost one event loop, not a thousand threads.
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ class Wait:
 @dataclass
 class Blocking:
     fn: Callable[[], Any]
+    # True: in-process work on local files or memory that never waits on a process, the network or
+    # a person (a quick tool call, opening the session log): `run_async` does it on the loop thread,
+    # where the hand-over to a worker thread and back cost more than the work.
+    quick: bool = False
 
 
 Effect = CallModel | Wait | Blocking
@@ -111,7 +115,7 @@ async def run_async(steps: Steps, client: Any, executor: Executor | None = None)
         value, error = None, None
         if isinstance(effect, Blocking):
             try:
-                value = await loop.run_in_executor(executor, effect.fn)
+                value = effect.fn() if effect.quick else await loop.run_in_executor(executor, effect.fn)
             except BaseException as exc:  # noqa: BLE001
                 error = exc
             continue

@@ -34,6 +34,14 @@ class ToolRunner:
         """Tool name -> JSON schema of its parameters, for reading tool calls written as text."""
         return {t["function"]["name"]: t["function"].get("parameters") or {} for t in self.agent.tools}
 
+    def quick(self, calls: list[dict[str, Any]]) -> bool:
+        """Whether `calls` may run on an event loop's own thread (agent/steps.py `Blocking.quick`):
+        one call of a quick tool on this machine's files, with no hook or person to wait for."""
+        agent = self.agent
+        if len(calls) != 1 or agent.hooks or agent.tool_context.approve is not None:
+            return False
+        return model_tools.is_quick(calls[0].get("function", {}).get("name", ""), agent.tool_context)
+
     def run_one(self, call_id: str, name: str, raw_args: Any, guard: LoopGuard) -> str:
         agent = self.agent
         args, parse_error = model_tools.parse_arguments(raw_args)

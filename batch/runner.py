@@ -252,6 +252,7 @@ class BatchRunner:
         (batch/aio.py) on the event loop, where model calls go through its own client."""
         from functools import partial
 
+        import model_tools
         from agent import steps
         from agent.errors import HermesError
         from hermes_cli.agent_factory import load_images, make_agent
@@ -308,7 +309,9 @@ class BatchRunner:
             if agent is not None:
                 with self._live_lock:
                     self._live.discard(agent)
-            yield steps.Blocking(partial(_clean_up, agent, task_id, workdir))
+            # nothing to stop (no shell, browser or copied cwd): closing the log is quick
+            yield steps.Blocking(partial(_clean_up, agent, task_id, workdir),
+                                 quick=workdir is None and model_tools.cleanup_is_quick(task_id))
         status = "timeout" if timed_out.is_set() else result["status"]
         record = {
             "conversations": to_sharegpt(result["messages"], agent.tools),

@@ -291,4 +291,8 @@ class SessionRecorder:
             "last_updated": _now(),
             "message_count": self._message_count,
         }
-        self._writer.submit(self._redact(json.dumps(head, ensure_ascii=False))[:-1], list(self._encoded))
+        head_text = self._redact(json.dumps(head, ensure_ascii=False))[:-1]
+        if self._live_file:
+            self._writer.submit(head_text, list(self._encoded))
+        else:  # written once, at the end of a batch sample: no thread for it
+            self._writer.write_now(head_text, self._encoded)

@@ -40,6 +40,12 @@ class SessionFileWriter:
                 self._thread.start()
             self._cond.notify()
 
+    def write_now(self, head: str, turns: list[str]) -> None:
+        """Write in the calling thread: for a file written once, at the end (batch samples), where
+        starting a thread to write it cost more than the write."""
+        self.flush()  # a queued snapshot must not land after this one
+        self._write_reporting(head, turns)
+
     def flush(self, timeout: float = 10.0) -> None:
         with self._cond:
             self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
@@ -61,15 +67,19 @@ class SessionFileWriter:
                 job, self._pending = self._pending, None
                 self._busy = True
             try:
-                self._write(*job)
-            except (OSError, ValueError) as exc:  # a full disk must not kill the session
-                if not self._warned:
-                    self._warned = True
-                    self._on_error(f"cannot update {self.path}: {getattr(exc, 'strerror', None) or exc}")
+                self._write_reporting(*job)
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+    def _write_reporting(self, head: str, turns: list[str]) -> None:
+        try:
+            self._write(head, turns)
+        except (OSError, ValueError) as exc:  # a full disk must not kill the session
+            if not self._warned:
+                self._warned = True
+                self._on_error(f"cannot update {self.path}: {getattr(exc, 'strerror', None) or exc}")
 
     def _write(self, head: str, turns: list[str]) -> None:
         text = head + ', "conversations": [\n' + ",\n".join(turns) + "\n]}\n"

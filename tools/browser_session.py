@@ -279,6 +279,12 @@ def _shutdown_on_worker(stop_driver: bool = True) -> None:
 
 
 # -- from any thread -----------------------------------------------------------------------------
+def has_session(task_id: str) -> bool:
+    """Whether the browser holds a context of this task (its worker adds and removes them; after the
+    task's last call nothing else does)."""
+    return _thread is not None and _thread.is_alive() and task_id in _state.sessions
+
+
 def close_session(task_id: str) -> bool:
     """Close one task's context (its pages and cookies); False when it had none."""
     if _thread is None or not _thread.is_alive():

@@ -223,5 +223,6 @@ TOOL = register(
             "required": ["path", "old_string", "new_string"],
         },
         handler=patch,
+        quick=True,
     )
 )

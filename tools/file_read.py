@@ -155,5 +155,6 @@ TOOL = register(
             "required": ["path"],
         },
         handler=read_file,
+        quick=True,
     )
 )

@@ -71,5 +71,6 @@ TOOL = register(
             "required": ["path", "content"],
         },
         handler=write_file,
+        quick=True,
     )
 )

@@ -47,6 +47,10 @@ class Tool:
     # read-only): every call goes through the approval gate (tools/gate.py) as a generic tool call.
     # None: the tool is read-only or gates its own side effects (terminal, write_file, patch).
     read_only: bool | None = None
+    # True: in-process work on this machine's files or memory, done in well under a millisecond or
+    # two when the task's files are local: no process, network or person to wait for. The asyncio
+    # batch driver runs such a call on its loop thread instead of handing it to a worker thread.
+    quick: bool = False
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI schema: one dict per tool, shared by every agent that has the tool, so texts

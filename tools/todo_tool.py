@@ -123,4 +123,5 @@ def restore(ctx: ToolContext, messages: list[dict[str, Any]]) -> None:
         ctx.extra[_KEY] = [dict(item) for item in latest or [] if isinstance(item, dict)]
 
 
-TOOL = register(Tool(name="todo", toolset="todo", description=DESCRIPTION, parameters=PARAMETERS, handler=todo))
+TOOL = register(Tool(name="todo", toolset="todo", description=DESCRIPTION, parameters=PARAMETERS, handler=todo,
+                     quick=True))

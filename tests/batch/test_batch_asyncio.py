@@ -132,3 +132,34 @@ def test_secrets_reach_no_record_or_session_log_on_either_driver(scripted_llm, t
         assert "[REDACTED]" in record["conversations"][-1]["value"]
         assert record["metadata"]["note"] == "[REDACTED]"
         assert record["conversations"][1]["value"].startswith("leak ")  # untouched turns as they were
+
+
+def test_quick_file_calls_run_on_the_loop_while_a_command_runs_beside_it(scripted_llm, tmp_path):
+    """read_file/write_file/todo calls on local files run on the event loop's thread (no hand-over to
+    a worker); a terminal command never does: a sample sleeping in bash must not hold up the others."""
+    (tmp_path / "note.txt").write_text("a short note\n")
+
+    def reply(body: dict, index: int) -> Reply:
+        prompt, results = prompt_of(body), [m for m in body["messages"] if m["role"] == "tool"]
+        if prompt == "slow" and not results:
+            return Reply(tool_calls=[ToolCall("terminal", {"command": "sleep 4"})])
+        steps = [ToolCall("read_file", {"path": str(tmp_path / "note.txt")}),
+                 ToolCall("write_file", {"path": str(tmp_path / f"out-{prompt}.txt"), "content": prompt}),
+                 ToolCall("todo", {"todos": [{"id": "1", "content": "check", "status": "completed"}]})]
+        if prompt != "slow" and len(results) < len(steps):
+            return Reply(tool_calls=[steps[len(results)]])
+        return Reply(content=f"done {prompt}: " + " | ".join(m["content"][-120:] for m in results))
+
+    llm = scripted_llm(reply)
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": p, "toolsets": "terminal,file,todo"}
+                                                    for p in ("slow", "fast1", "fast2", "fast3")])
+    result = batch(llm, tmp_path, str(dataset), "--run-name", "q", "--driver", "asyncio", "--num-workers", "4")
+    assert result.returncode == 0, result.stderr
+    done = {r["conversations"][1]["value"]: r for r in records(tmp_path / "data/q/trajectories.jsonl")}
+    assert set(done) == {"slow", "fast1", "fast2", "fast3"}
+    for name in ("fast1", "fast2", "fast3"):
+        assert (tmp_path / f"out-{name}.txt").read_text() == name
+        assert "a short note" in done[name]["conversations"][-1]["value"]
+        assert done[name]["tool_stats"]["todo"]["success"] == 1
+        assert done[name]["duration_seconds"] < 3, "a quick sample waited for another sample's command"
+    assert done["slow"]["duration_seconds"] >= 4

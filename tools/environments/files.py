@@ -247,13 +247,17 @@ def _message(stderr: str, code: int) -> str:
     return lines[-1].rsplit(": ", 1)[-1] if ": " in lines[-1] else lines[-1]
 
 
+def files_are_local(task_id: str | None, settings: Any = None) -> bool:
+    """Whether the task's terminal sees this machine's files (the local backend); never starts one."""
+    env = peek_environment(task_id or "default")
+    return (env.backend if env is not None else current_config(settings).backend) == "local"
+
+
 def files_for(task_id: str | None, settings: Any = None) -> LocalFiles | RemoteFiles:
     """The file system the task's terminal sees. May raise BackendUnavailable (as the terminal would)."""
-    env = peek_environment(task_id or "default")
-    backend = env.backend if env is not None else current_config(settings).backend
-    if backend == "local":
+    if files_are_local(task_id, settings):
         return LocalFiles(task_id, settings)
-    env = env or get_environment(task_id or "default", settings=settings)
+    env = peek_environment(task_id or "default") or get_environment(task_id or "default", settings=settings)
     if not env.has_raw_channel:  # a backend without a raw channel: nothing better than this host
         return LocalFiles(task_id, settings)
     return RemoteFiles(env)
