@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable
 
 
+COMPACT_FROM = 1024  # pending limits (most of them cancelled) before the heap is swept
+
+
 class Deadline:
     """A pending call; `cancel()` before it fires and it never will."""
 
@@ -31,16 +34,22 @@ class Watchdog:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._compact_at = COMPACT_FROM
 
     def arm(self, seconds: float, callback: Callable[[], None]) -> Deadline:
         """Call `callback` (on the watchdog's thread) in `seconds` unless cancelled first."""
         deadline = Deadline(callback)
         with self._wake:
+            if len(self._heap) >= self._compact_at:  # finished samples' cancelled limits, dropped in one pass
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._compact_at = max(COMPACT_FROM, 2 * len(self._heap))
             heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), deadline))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="sample-watchdog", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0][2] is deadline:  # sooner than what the thread sleeps until: wake it
+                self._wake.notify()
         return deadline
 
     def close(self) -> None:

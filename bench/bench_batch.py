@@ -24,39 +24,46 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _tree_rss_kib(root: int) -> int:
-    """Resident memory of `root` and all its descendants now (from /proc), in KiB."""
+def _tree_memory_kib(root: int) -> tuple[int, int]:
+    """(RSS, PSS) of `root` and all its descendants now (from /proc), in KiB. RSS counts a page
+    shared by N processes N times (a thousand sandbox holders share most of theirs); PSS counts 1/N
+    of it in each, so their sum is what the tree really takes from the machine."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-        rss[int(entry.name)] = next((int(line.split()[1]) for line in status.splitlines()
-                                     if line.startswith("VmRSS:")), 0)
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
     tree, grew = {root}, True
     while grew:
         new = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= new
         grew = bool(new)
-    return sum(rss.get(pid, 0) for pid in tree)
+    rss = pss = 0
+    for pid in tree:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in rollup.splitlines()[1:] if ":" in line)
+        rss += int(fields.get("Rss", "0 kB").split()[0])
+        pss += int(fields.get("Pss", "0 kB").split()[0])
+    return rss, pss
 
 
-class _PeakTreeRss(threading.Thread):
+class _PeakTreeMemory(threading.Thread):
     """Samples the runner's whole process tree (every runner process, its shells) every 0.5 s."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+        self.pid, self.peak_rss, self.peak_pss, self.stop = pid, 0, 0, threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(0.5):
-            self.peak = max(self.peak, _tree_rss_kib(self.pid))
+            rss, pss = _tree_memory_kib(self.pid)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
 
 
 def main() -> None:
@@ -97,7 +104,7 @@ def main() -> None:
                  *(["--driver", args.driver] if args.driver != "auto" else []),
                  "--base-url", base_url, "--api-key", "x", "--model", "m", "--output-dir", str(work / "data")],
                 env=env, cwd=work, stderr=subprocess.PIPE)
-            watch = _PeakTreeRss(runner.pid)
+            watch = _PeakTreeMemory(runner.pid)
             watch.start()
             _, status, usage = os.wait4(runner.pid, 0)
             watch.stop.set()
@@ -120,7 +127,9 @@ def main() -> None:
         "samples_per_s": stats["samples_per_second"],
         "model_calls_per_s": round(calls / stats["wall_seconds"], 1),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # the largest process: the runner, not a bash
-        "peak_rss_mib_all_runner_processes": round(watch.peak / 1024, 1),  # sampled every 0.5 s, summed
+        "peak_rss_mib_all_runner_processes": round(watch.peak_rss / 1024, 1),  # sampled every 0.5 s, summed
+        # the same tree's proportional set size: shared pages counted once in all (the memory figure)
+        "peak_pss_mib_all_runner_processes": round(watch.peak_pss / 1024, 1),
         "server_peak_rss_mib": round(server_usage.ru_maxrss / 1024, 1),
         # CPU of the runner and its children (bash), per sample: the figure that load on the machine
         # does not change much, unlike wall time
