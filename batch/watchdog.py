@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable
 
-
 COMPACT_FROM = 1024  # pending limits (most of them cancelled) before the heap is swept
 
 
