@@ -32,7 +32,7 @@ def _tree_memory_kib(root: int) -> tuple[int, int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
+                stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
             parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
@@ -44,7 +44,7 @@ def _tree_memory_kib(root: int) -> tuple[int, int]:
     rss = pss = 0
     for pid in tree:
         try:
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii")
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in rollup.splitlines()[1:] if ":" in line)
