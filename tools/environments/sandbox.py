@@ -255,12 +255,13 @@ class Sandbox:
         for path in spec.reveal:
             if _isdir(ident(path)):
                 out += ["--ro-bind", path, path]
-        for path in spec.frozen:
-            if any(_under(path, root) for root in (*writable, state_dir)) and ident(path, strong=True):
+        frozen, masked = _protected(spec, tuple(writable), state_dir)
+        for path in frozen:
+            if ident(path, strong=True):
                 out += ["--ro-bind", path, path]
         empty = self._empty_file(state_dir)
-        for path in spec.masked:
-            if not any(_under(path, h) for h in spec.hidden) and _isfile(ident(path, strong=True)):
+        for path in masked:
+            if _isfile(ident(path, strong=True)):
                 out += ["--ro-bind", empty, path]
         return out, (mode, tuple(seen))
 
@@ -316,9 +317,24 @@ class Sandbox:
         spec = self.spec
         if (mode or spec.mode) != WORKSPACE_WRITE:
             return []
-        roots = (spec.workspace, spec.temp_dir)
-        return [p for p in (*spec.frozen, *spec.masked)
-                if any(_under(p, r) for r in roots) and not os.path.lexists(p)]
+        return [p for p in _inside(spec, (spec.workspace, spec.temp_dir)) if not os.path.lexists(p)]
+
+
+# Which protected paths matter depends only on the spec and the writable roots: worked out once,
+# not per command (a spec lists a few hundred paths; each command still stats the ones that matter).
+@functools.lru_cache(maxsize=256)
+def _protected(spec: SandboxSpec, writable: tuple[str, ...], state_dir: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(frozen paths inside a writable root or the state dir, masked files outside hidden dirs)."""
+    roots = (*writable, state_dir)
+    frozen = tuple(p for p in spec.frozen if any(_under(p, root) for root in roots))
+    masked = tuple(p for p in spec.masked if not any(_under(p, h) for h in spec.hidden))
+    return frozen, masked
+
+
+@functools.lru_cache(maxsize=256)
+def _inside(spec: SandboxSpec, roots: tuple[str, ...]) -> tuple[str, ...]:
+    """The spec's frozen and masked paths inside `roots`."""
+    return tuple(p for p in (*spec.frozen, *spec.masked) if any(_under(p, r) for r in roots))
 
 
 def spec_for(mode: str, workspace: str, *, network: bool = True, hermes_home: str | None = None,
