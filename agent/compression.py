@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import llm
+from agent.errors import Interrupted
 from agent.images import IMAGE_TOKENS, text_and_images
 from agent.retry import describe_error
 from recording.reader import OMITTED_PREFIX, SUMMARY_PREFIX
@@ -181,7 +182,12 @@ def summarise(client: Any, model: str | None, window: int, messages: list[dict[s
         {"role": "user", "content": "Summarise this part of the conversation:\n\n" + transcript(messages, max_chars)},
     ]}
     started = time.monotonic()
-    completion = llm.complete(client, params, stream=False, interrupt=interrupt)
+    try:
+        completion = llm.complete(client, params, stream=False, interrupt=interrupt)
+    except Exception:
+        if interrupt is not None and interrupt.is_set():  # the call was cut (agent/cancel.py)
+            raise Interrupted("interrupted") from None
+        raise
     summary = (completion.content or "").strip()
     if not summary:
         raise ValueError("the model returned an empty summary")
@@ -220,7 +226,9 @@ def compress(conversation: Conversation, reason: str, summarise: Summarise,
     start, end = span
     try:
         summary, call = summarise(messages[start:end])
-    except Exception as exc:  # KeyboardInterrupt passes: the caller treats it as an interrupt
+    except Interrupted:
+        raise  # the caller says so; the history stays as it is
+    except Exception as exc:  # KeyboardInterrupt passes too: the caller treats it as an interrupt
         return _fallback(conversation, reason, start, before, describe_error(exc))
     # Before and after are both what the next request would send (system prompt, tools, messages),
     # estimated alike: the server's count of the last prompt is not comparable with an estimate.
