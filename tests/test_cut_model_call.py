@@ -85,3 +85,77 @@ def test_a_call_that_answers_is_untouched_by_an_interrupt_of_another_agent(scrip
     assert time.monotonic() - when["at"] < 3
     worker.join(20)
     assert results["patient"]["final_response"] == "slow but fine"
+
+
+class RelayProxy:
+    """A plain HTTP forward proxy on 127.0.0.1 (absolute-URI requests, relayed byte for byte): what
+    makes `hermes batch --driver auto` pick the thread pool on the SDK's client."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.relayed = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: Any) -> None:
+        import socket
+        from urllib.parse import urlsplit
+
+        head = b""
+        while b"\r\n\r\n" not in head:
+            if not (data := client.recv(65536)):
+                return client.close()
+            head += data
+        line, rest = head.split(b"\r\n", 1)
+        method, target, version = line.split(b" ")
+        url = urlsplit(target.decode())
+        upstream = socket.create_connection((url.hostname, url.port))
+        upstream.sendall(b" ".join([method, url.path.encode(), version]) + b"\r\n" + rest)
+        self.relayed += 1
+
+        def pipe(src: Any, dst: Any) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_the_cut_works_through_an_http_proxy(scripted_llm, monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                 "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    proxy = RelayProxy()
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    try:
+        llm = scripted_llm([Reply(content="too late", delay=HANG), Reply(content="via the proxy")])
+        agent = make_agent(llm)
+        when = interrupt_once_sent(llm, agent)
+        assert agent.run_conversation("hello?")["status"] == "interrupted"
+        assert time.monotonic() - when["at"] < 3
+        assert agent.run_conversation("again")["final_response"] == "via the proxy"
+        assert proxy.relayed == 2  # both calls went through the proxy
+        agent.close()
+    finally:
+        proxy.close()
