@@ -19,6 +19,7 @@ from typing import Any
 import model_tools
 from agent import checkpoints, compression, context_files, extensions, history, llm, steps, unicode_text
 from agent import images as media
+from agent.cancel import cut as cut_model_calls
 from agent.endpoint import Endpoint, discover_model, resolve_endpoint
 from agent.errors import Interrupted, LLMError
 from agent.events import (
@@ -177,8 +178,10 @@ class AIAgent:
         return result["final_response"]
 
     def interrupt(self) -> None:
-        """Stop the in-flight model call or tool process (safe to call from another thread)."""
+        """Stop the in-flight model call or tool process (safe to call from another thread; a model
+        call still waiting for its first byte is cut too: agent/cancel.py)."""
         self._interrupt.set()
+        cut_model_calls(self._interrupt)
         stream = self._active_stream
         if stream is not None:
             try:

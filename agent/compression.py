@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import llm
+from agent.errors import Interrupted
 from agent.images import IMAGE_TOKENS, text_and_images
 from agent.retry import describe_error
 from agent.tools_json import tools_json
 from recording.reader import OMITTED_PREFIX, SUMMARY_PREFIX
 from recording.sharegpt import text_of
+from tools import todo_tool
 
 DEFAULT_CONTEXT_WINDOW = 128_000
 DEFAULT_THRESHOLD = 0.8
@@ -181,20 +183,32 @@ def summarise(client: Any, model: str | None, window: int, messages: list[dict[s
         {"role": "user", "content": "Summarise this part of the conversation:\n\n" + transcript(messages, max_chars)},
     ]}
     started = time.monotonic()
-    completion = llm.complete(client, params, stream=False, interrupt=interrupt)
+    try:
+        completion = llm.complete(client, params, stream=False, interrupt=interrupt)
+    except Exception:
+        if interrupt is not None and interrupt.is_set():  # the call was cut (agent/cancel.py)
+            raise Interrupted("interrupted") from None
+        raise
     summary = (completion.content or "").strip()
     if not summary:
         raise ValueError("the model returned an empty summary")
     return summary, {"usage": completion.usage, "latency": round(time.monotonic() - started, 4)}
 
 
-def summary_message(summary: str) -> dict[str, Any]:
-    return {"role": "user", "content": f"{SUMMARY_PREFIX} {summary}]"}
+def _todo_note(replaced: list[dict[str, Any]]) -> str:
+    """The model's task list as the replaced messages (and those before) left it, for the summary to
+    end with (tools/todo_tool.py): the `todo` calls go, the list must not. Nothing if it was never written."""
+    todos = todo_tool.state_of(replaced)
+    return "" if todos is None else todo_tool.note(todos)
 
 
-def omitted_message(count: int, error: str) -> dict[str, Any]:
+def summary_message(summary: str, todo_note: str = "") -> dict[str, Any]:
+    return {"role": "user", "content": f"{SUMMARY_PREFIX} {summary}]{todo_note}"}
+
+
+def omitted_message(count: int, error: str, todo_note: str = "") -> dict[str, Any]:
     return {"role": "user", "content": f"{OMITTED_PREFIX} {count} messages were dropped to fit the context "
-                                       f"window because summarising them failed ({error}).]"}
+                                       f"window because summarising them failed ({error}).]{todo_note}"}
 
 
 # -- doing it ----------------------------------------------------------------------------------
@@ -213,12 +227,15 @@ def compress(conversation: Conversation, reason: str, summarise: Summarise,
     start, end = span
     try:
         summary, call = summarise(messages[start:end])
-    except Exception as exc:  # KeyboardInterrupt passes: the caller treats it as an interrupt
+    except Interrupted:
+        raise  # the caller says so; the history stays as it is
+    except Exception as exc:  # KeyboardInterrupt passes too: the caller treats it as an interrupt
         return _fallback(conversation, reason, start, before, describe_error(exc))
     # Before and after are both what the next request would send (system prompt, tools, messages),
     # estimated alike: the server's count of the last prompt is not comparable with an estimate.
     sent = request_tokens(conversation)
-    result, new = _replace(conversation, start, end - start, summary_message(summary), summary, sent, None)
+    message = summary_message(summary, _todo_note(messages[:end]))
+    result, new = _replace(conversation, start, end - start, message, summary, sent, None)
     if result.tokens_after >= sent:
         return Outcome(f"nothing worth compressing: a summary of the {end - start} earlier messages would not "
                        f"shrink the context (≈{sent:,} tokens of {budget.window:,}); the history is unchanged",
@@ -255,7 +272,7 @@ def _fallback(conversation: Conversation, reason: str, start: int, before: int, 
     count = cut - start
     if count <= 0:
         return Outcome(f"could not summarise older messages ({error}) and nothing older can be dropped")
-    marker = omitted_message(count, error)
+    marker = omitted_message(count, error, _todo_note(messages[:cut]))
     before = request_tokens(conversation)  # reported like the after figure: what a request sends
     result, new = _replace(conversation, start, count, marker, None, before, error)
     event = {"start": start, "replaced_count": count, "summary": None, "message": marker, "reason": reason,

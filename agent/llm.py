@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent import lazy_sdk_types, unicode_text
+from agent import cancel, lazy_sdk_types, unicode_text
 from agent.errors import Interrupted
 
 
@@ -102,12 +102,14 @@ def make_client(base_url: str, api_key: str, timeout: float = 600.0, *,
     openai = import_openai()  # lazy: see module docstring
 
     # Our own retry loop honours Retry-After and reports progress, so the SDK's is off.
-    return openai.OpenAI(
+    client = openai.OpenAI(
         base_url=base_url,
         api_key=api_key,
         max_retries=0,
         timeout=openai.Timeout(timeout, connect=connect_timeout),
     )
+    cancel.install(client)  # an interrupt from another thread cuts a call, before its first byte too
+    return client
 
 
 def _http(client: Any) -> Any:
@@ -311,16 +313,18 @@ def complete(
     `stall_timeout`: seconds without a byte (before the first or between chunks) that fail the
     attempt with `StallTimeout`. `deadline`: seconds this attempt may wait for the reply to start
     (the caller's remaining retry budget). Raises the SDK's exceptions, `BadResponse` (both for the
-    caller to retry) or `Interrupted`.
+    caller to retry) or `Interrupted`. With `interrupt`, `cancel.cut(interrupt)` from another thread
+    ends the call at any point (agent/cancel.py); the caller then sees the error it caused.
     """
     started = time.perf_counter()
     timeout = _timeouts(client, stream, stall_timeout, deadline)
     try:
-        if not stream:
-            response = _post(client, params, stream=False, timeout=timeout)
-            result = _from_body(response)
-        else:
-            result = _stream(client, params, timeout, started, on_text, on_reasoning, interrupt, on_stream_open)
+        with cancel.watching(interrupt):
+            if not stream:
+                response = _post(client, params, stream=False, timeout=timeout)
+                result = _from_body(response)
+            else:
+                result = _stream(client, params, timeout, started, on_text, on_reasoning, interrupt, on_stream_open)
     except Exception as exc:
         raise _plain_failure(exc, timeout) from None
     return finish(result, started)

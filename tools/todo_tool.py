@@ -13,6 +13,7 @@ import json
 import threading
 from typing import Any
 
+from recording.reader import is_summary
 from tools.registry import Tool, ToolContext, register, tool_error, tool_result
 
 STATUSES = ("pending", "in_progress", "done")
@@ -102,25 +103,58 @@ def todo(args: dict[str, Any], ctx: ToolContext) -> str:
     return tool_result(todos=items, counts=counts(items))
 
 
-def restore(ctx: ToolContext, messages: list[dict[str, Any]]) -> None:
-    """Set the list to what `messages` left it: the last successful `todo` result in them, else empty.
-    Used on resume, and after every history edit (/new, /undo, /retry, /rewind), so the list never
-    outlives the exchange that wrote it."""
+# Compression (agent/compression.py) summarises the `todo` calls away with the rest; the summary
+# message ends with this note of the list as it stood, so the model still knows its list and every
+# rebuild below (resume, /undo, /retry, /rewind) finds it in the history that remains.
+NOTE_PREFIX = "\n\n[Task list (todo tool) when this summary was made: "
+
+
+def note(todos: list[dict[str, str]]) -> str:
+    """The note a summary message ends with: the list as JSON."""
+    return f"{NOTE_PREFIX}{json.dumps(todos, ensure_ascii=False)}]"
+
+
+def _noted(content: Any) -> list[dict[str, str]] | None:
+    """The list a summary's closing note holds (only the last note counts: hermes appends it after the
+    model's text, so a list the summariser copied into its text never wins), else None."""
+    if not isinstance(content, str) or not content.endswith("]") or (at := content.rfind(NOTE_PREFIX)) < 0:
+        return None
+    try:
+        todos = json.loads(content[at + len(NOTE_PREFIX):-1])
+    except ValueError:
+        return None
+    return todos if isinstance(todos, list) else None
+
+
+def state_of(messages: list[dict[str, Any]]) -> list[dict[str, str]] | None:
+    """The list `messages` leave: the last successful `todo` result or summary note in them; None when
+    they hold neither (the list was never written)."""
     todo_calls: set[str] = set()
     latest: list[dict[str, str]] | None = None
     for message in messages:
         for call in message.get("tool_calls") or []:
             if isinstance(call, dict) and (call.get("function") or {}).get("name") == "todo":
                 todo_calls.add(str(call.get("id")))
-        if message.get("role") == "tool" and str(message.get("tool_call_id")) in todo_calls:
+        role = message.get("role")
+        if role == "user" and is_summary(message) and (noted := _noted(message.get("content"))) is not None:
+            latest = noted
+        elif role == "tool" and str(message.get("tool_call_id")) in todo_calls:
             try:
                 data = json.loads(message.get("content") or "")
             except (TypeError, ValueError):
                 continue
             if isinstance(data, dict) and "error" not in data and isinstance(data.get("todos"), list):
                 latest = data["todos"]
+    return None if latest is None else [dict(item) for item in latest if isinstance(item, dict)]
+
+
+def restore(ctx: ToolContext, messages: list[dict[str, Any]]) -> None:
+    """Set the list to what `messages` left it (state_of), else empty.
+    Used on resume, and after every history edit (/new, /undo, /retry, /rewind), so the list never
+    outlives the exchange that wrote it."""
+    latest = state_of(messages)
     with _LOCK:
-        ctx.extra[_KEY] = [dict(item) for item in latest or [] if isinstance(item, dict)]
+        ctx.extra[_KEY] = latest or []
 
 
 TOOL = register(Tool(name="todo", toolset="todo", description=DESCRIPTION, parameters=PARAMETERS, handler=todo,

@@ -11,7 +11,9 @@ import pytest
 from tests.conftest import ROOT
 from tools.environments.base import Environment
 
-CAPABILITIES = ("execute", "start_background", "busy", "set_sudo_password", "cleanup")
+CAPABILITIES = ("execute", "start_background", "set_sudo_password", "cleanup")
+# `busy()` and idle time are shared (base.Activity): local and remote `execute`/`run_raw` run inside
+# `activity.command()` (tests/backends/test_lifetime.py checks both on real backends).
 
 
 def backend_classes() -> list[type]:

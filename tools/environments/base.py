@@ -6,7 +6,10 @@ declares here; a backend overrides what it supports, and the defaults say plainl
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,6 +38,60 @@ class BackgroundJob(Protocol):
     def kill(self) -> None: ...
 
 
+class Activity:
+    """The commands running in one environment and when the last one ended: what the idle reaper
+    reads (tools/environments/manager.py). Idle time counts from the end of the last command (or the
+    last time the environment was handed out, whichever is later), and not at all while one runs.
+    Once the reaper has retired it, nothing new starts in it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._last = time.monotonic()
+        self._retired = False
+
+    @contextlib.contextmanager
+    def command(self) -> Iterator[None]:
+        """`with` it around anything that runs in the environment (a command, a raw file-tool script)."""
+        with self._lock:
+            if self._retired:
+                raise RuntimeError("environment has been cleaned up (idle longer than terminal.lifetime_seconds)")
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._last = time.monotonic()
+
+    def touch(self) -> bool:
+        """In use now (handed out to a caller about to run something); False if already retired."""
+        with self._lock:
+            self._last = max(self._last, time.monotonic())
+            return not self._retired
+
+    def busy(self) -> bool:
+        with self._lock:
+            return self._running > 0
+
+    def idle_seconds(self, now: float | None = None) -> float | None:
+        """How long nothing has run in it; None while something runs."""
+        with self._lock:
+            if self._running:
+                return None
+            return (time.monotonic() if now is None else now) - self._last
+
+    def retire_if_idle(self, longer_than: float, now: float | None = None) -> bool:
+        """The reaper's check and claim in one step: True (and no command starts after) only if
+        nothing runs and nothing ran for `longer_than` seconds."""
+        with self._lock:
+            now = time.monotonic() if now is None else now
+            if self._running or now - self._last <= longer_than:
+                return False
+            self._retired = True
+            return True
+
+
 class Unsupported(RuntimeError):
     """The backend cannot do this; the message says so in one line."""
 
@@ -49,6 +106,12 @@ class Environment:
     # The OS sandbox its commands run in (only the local backend has one; tools/environments/sandbox.py).
     # When set, execute() also takes `sandboxed=False` (a re-run the gate approved) and `sandbox_mode`.
     sandbox: Any = None
+
+    @property
+    def activity(self) -> Activity:
+        """Made on first use, so a backend's __init__ need not call the base's (dict.setdefault is atomic)."""
+        found = self.__dict__.get("_activity")
+        return found if found is not None else self.__dict__.setdefault("_activity", Activity())
 
     @property
     def cwd(self) -> str:
@@ -67,7 +130,7 @@ class Environment:
 
     def busy(self) -> bool:
         """True while a command runs in it (the idle reaper must not clean it up then)."""
-        return False
+        return self.activity.busy()
 
     def set_sudo_password(self, password: str) -> None:
         """Use this password for `sudo` from now on (fed to `sudo -S`, never in argv)."""

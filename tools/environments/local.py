@@ -182,9 +182,6 @@ class LocalEnvironment(Environment):
     def cwd(self) -> str:
         return self.state.cwd
 
-    def busy(self) -> bool:
-        return bool(self._active)
-
     def _start_cwd(self) -> tuple[str, str]:
         """The directory the next command starts in, and a note if the saved one has vanished."""
         cwd = self.state.cwd
@@ -207,7 +204,13 @@ class LocalEnvironment(Environment):
     ) -> ExecResult:
         """Run one command; `sandboxed=False` runs it outside the OS sandbox (only after the approval
         gate said so: see tools/terminal_tool.py); `sandbox_mode="read-only"` tightens it for this
-        command (approval mode read-only)."""
+        command (approval mode read-only). The idle reaper leaves the environment alone meanwhile and
+        counts idle time from its end (base.Activity)."""
+        with self.activity.command():
+            return self._execute(command, timeout, interrupt, sandboxed, sandbox_mode)
+
+    def _execute(self, command: str, timeout: float | None, interrupt: threading.Event | None,
+                 sandboxed: bool, sandbox_mode: str | None) -> ExecResult:
         if self._closed:
             raise RuntimeError("environment has been cleaned up")
         timeout = self.default_timeout if timeout is None else timeout

@@ -9,7 +9,9 @@ Settings come from a `TerminalSettings` (agent/settings): the one `configure()` 
 agent's construction path, or one passed to `get_environment`; without either, the settings the
 environment alone gives (no config files), so tools used on their own behave as documented.
 `backend` (default `local`), `cwd` (default: this process's cwd), `timeout` (default 60 s); with
-`lifetime_seconds` set, a reaper thread cleans up environments idle for that long.
+`lifetime_seconds` set, a reaper thread cleans up environments idle for that long: nothing has run in
+them (a command, a file tool's remote script) since the last one ended, nor were they handed out
+since (base.Activity); one with a command running is never reaped.
 """
 
 from __future__ import annotations
@@ -99,7 +101,6 @@ PLANNED_BACKENDS: tuple[str, ...] = ()
 _envs: dict[str, Environment] = {}
 _overrides: dict[str, dict[str, str]] = {}  # task_id -> {"cwd": ..., "image": ...} (batch rows)
 _background: dict[str, list] = {}
-_last_used: dict[str, float] = {}
 _creating: dict[str, threading.Lock] = {}  # task_id -> held while its environment is being created
 _lock = threading.Lock()
 _reaper: threading.Thread | None = None
@@ -157,14 +158,14 @@ def configure_task(task_id: str, *, cwd: str | None = None, image: str | None = 
 
 def get_environment(task_id: str = "default", profile: str | None = None,
                     settings: TerminalSettings | None = None) -> Environment:
-    """The task's environment, created on first use with `settings` (else the configured ones)."""
-    _last_used[task_id] = time.monotonic()
+    """The task's environment, created on first use with `settings` (else the configured ones).
+    Handing it out counts as use: the idle reaper leaves it alone for a lifetime from now."""
     env = _envs.get(task_id)
-    if env is not None:
+    if env is not None and env.activity.touch():
         return env
     with _lock:
-        env = _envs.get(task_id)
-        if env is not None:
+        env = _envs.get(task_id)  # one the reaper retired is gone once its lock is ours
+        if env is not None and env.activity.touch():
             return env
         config = current_config(settings)
         own = _overrides.get(task_id, {})
@@ -184,13 +185,13 @@ def get_environment(task_id: str = "default", profile: str | None = None,
     # slot that another task's cleanup releases): only this task waits, never the global lock.
     with task_lock:
         env = _envs.get(task_id)
-        if env is not None:
+        if env is not None and env.activity.touch():
             return env
         env = factory(config)
+        env.activity.touch()  # idle from when it is ready, not from when starting it began
         with _lock:
             _envs[task_id] = env
             _creating.pop(task_id, None)
-            _last_used[task_id] = time.monotonic()
         _start_reaper()
         return env
 
@@ -198,17 +199,19 @@ def get_environment(task_id: str = "default", profile: str | None = None,
 
 
 def reap_idle(now: float | None = None) -> list[str]:
-    """Clean up environments idle for longer than TERMINAL_LIFETIME_SECONDS; returns their task ids."""
+    """Clean up environments idle for longer than TERMINAL_LIFETIME_SECONDS (counted from the end of
+    their last command; never one with a command running); returns their task ids."""
     lifetime = lifetime_seconds()
     if lifetime is None:
         return []
     now = time.monotonic() if now is None else now
-    with _lock:
-        idle = [task_id for task_id, env in _envs.items()
-                if now - _last_used.get(task_id, now) > lifetime and not env.busy()]
-    for task_id in idle:
+    with _lock:  # checked and claimed in one step: a command starting now either runs first or not at all
+        idle = [task_id for task_id, env in _envs.items() if not env.busy()
+                and env.activity.retire_if_idle(lifetime, now)]
+        taken = [_take(task_id, keep_settings=True) for task_id in idle]  # re-made as configured if used again
+    for env, procs in taken:
         try:
-            cleanup_environment(task_id)
+            _release(env, procs)
         except Exception:  # one broken backend must not stop the others from being reaped
             pass
     return idle
@@ -274,13 +277,21 @@ def background_processes(task_id: str) -> list:
         return list(_background.get(task_id, []))
 
 
+def _take(task_id: str, keep_settings: bool = False) -> tuple[Environment | None, list]:
+    """Forget the task's environment and background processes (hold _lock); _release ends them."""
+    if not keep_settings:
+        _overrides.pop(task_id, None)
+    return _envs.pop(task_id, None), _background.pop(task_id, [])
+
+
 def cleanup_environment(task_id: str) -> None:
     """Kill the task's background processes and release its environment (safe to call twice)."""
     with _lock:
-        env = _envs.pop(task_id, None)
-        procs = _background.pop(task_id, [])
-        _overrides.pop(task_id, None)
-        _last_used.pop(task_id, None)
+        env, procs = _take(task_id)
+    _release(env, procs)
+
+
+def _release(env: Environment | None, procs: list) -> None:
     for proc in procs:
         try:
             proc.kill()

@@ -254,14 +254,10 @@ class RemoteShellEnvironment(Environment):
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._closed = False
-        self.running = 0  # commands in flight; the idle reaper leaves a busy environment alone
 
     @property
     def cwd(self) -> str:
         return self.state.cwd
-
-    def busy(self) -> bool:
-        return self.running > 0
 
     # -- hooks ------------------------------------------------------------------------------------
 
@@ -278,8 +274,13 @@ class RemoteShellEnvironment(Environment):
         """Run a plain script remotely (no state, no wrapper): (exit code, stdout, stderr).
 
         The script runs in a subshell followed by an end marker on stderr, because `docker exec -i`
-        can hold stdout open for seconds after the process is gone.
+        can hold stdout open for seconds after the process is gone. The file tools' reads and writes
+        come this way: each counts as a command for the idle reaper.
         """
+        with self.activity.command():
+            return self._run_raw(script, timeout)
+
+    def _run_raw(self, script: str, timeout: float) -> tuple[int, str, str]:
         wrapped = f"(\n{script}\n)\n__hrc=$?\nbuiltin printf '\\n%s %s\\n' {END.decode()} \"$__hrc\" >&2\nexit $__hrc\n"
         channel = self._channel(wrapped.encode("utf-8", errors="surrogateescape"))
         out, err = bytearray(), bytearray()
@@ -316,8 +317,7 @@ class RemoteShellEnvironment(Environment):
         timeout = self.default_timeout if timeout is None else timeout
         if interrupt is not None and interrupt.is_set():
             return ExecResult("[command not started: interrupted]", INTERRUPT_EXIT_CODE, interrupted=True)
-        self.running += 1
-        try:
+        with self.activity.command():  # the idle reaper waits, and counts idle time from the end
             for attempt in (1, 2):
                 result, diagnostics = self._execute_once(command, timeout, interrupt)
                 if result is not None:
@@ -327,8 +327,6 @@ class RemoteShellEnvironment(Environment):
                 text = diagnostics.strip() or "the client failed"
                 return ExecResult(f"[{self.backend} backend error] {text}", 255)
             raise AssertionError("unreachable")
-        finally:
-            self.running -= 1
 
     def set_sudo_password(self, password: str) -> None:
         self._sudo_password = password
