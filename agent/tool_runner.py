@@ -40,7 +40,8 @@ class ToolRunner:
         agent = self.agent
         if len(calls) != 1 or agent.hooks or agent.tool_context.approve is not None:
             return False
-        return model_tools.is_quick(calls[0].get("function", {}).get("name", ""), agent.tool_context)
+        name = (calls[0].get("function") or {}).get("name")
+        return isinstance(name, str) and model_tools.is_quick(name, agent.tool_context)
 
     def run_one(self, call_id: str, name: str, raw_args: Any, guard: LoopGuard) -> str:
         agent = self.agent
