@@ -2,9 +2,10 @@
 `true`, then an answer) at a given concurrency, local backend, against the scripted server in its
 own process with no latency. Not a test: run `python bench/bench_batch.py [--samples 1000 --workers 64]`.
 
-Scaling (issue 19): `--samples 1000 --workers 1000 --latency 2` -- every model call waits 2 s in the
-server, so the ideal is workers / (calls per sample x latency) = 100 samples/s; the result gives
-the fraction reached. Reports wall time, samples/s, model calls/s and the runner's peak RSS.
+Scaling (issue 19): `--samples 3000 --workers 1000 --latency 2 --tool read_file` -- every model call
+waits 2 s in the server, so the ideal is workers / (calls per sample x latency) = 100 samples/s; the
+result gives the fraction reached over the whole run and in its steady state (every worker busy).
+Reports wall time, samples/s, model calls/s, CPU per sample and the runner tree's peak RSS and PSS.
 """
 
 from __future__ import annotations
@@ -66,6 +67,38 @@ class _PeakTreeMemory(threading.Thread):
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
 
 
+class _Completions(threading.Thread):
+    """When each sample's record was written: reads what was appended to the run's files every
+    50 ms (every runner process appends whole lines to the same files) and notes (time, count)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__(daemon=True)
+        self.paths, self.stop = paths, threading.Event()
+        self.marks: list[tuple[float, int]] = []
+
+    def run(self) -> None:
+        offsets, count = dict.fromkeys(self.paths, 0), 0
+        while not self.stop.wait(0.05):
+            for path in self.paths:
+                try:
+                    with path.open("rb") as fh:
+                        fh.seek(offsets[path])
+                        data = fh.read()
+                except FileNotFoundError:
+                    continue
+                offsets[path] += len(data)
+                count += data.count(b"\n")
+            self.marks.append((time.perf_counter(), count))
+
+    def steady_rate(self, first: int, last: int) -> float | None:
+        """Samples per second between the `first`-th and the `last`-th completion."""
+        t_first = next((t for t, n in self.marks if n >= first), None)
+        t_last = next((t for t, n in self.marks if n >= last), None)
+        if t_first is None or t_last is None or t_last <= t_first:
+            return None
+        return (last - first) / (t_last - t_first)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=1000)
@@ -106,8 +139,13 @@ def main() -> None:
                 env=env, cwd=work, stderr=subprocess.PIPE)
             watch = _PeakTreeMemory(runner.pid)
             watch.start()
+            run_dir = work / "data/bench"
+            done = _Completions([run_dir / "trajectories.jsonl", run_dir / "failed.jsonl"])
+            done.start()
             _, status, usage = os.wait4(runner.pid, 0)
             watch.stop.set()
+            done.stop.set()
+            done.join()
             wall = time.perf_counter() - started
         finally:
             server.terminate()
@@ -144,6 +182,17 @@ def main() -> None:
         result["latency_s"] = args.latency
         result["ideal_samples_per_s"] = round(ideal, 1)
         result["fraction_of_ideal"] = round(stats["samples_per_second"] / ideal, 3)
+        # The whole run includes the ramp (the first samples start over START_SPACING x workers) and
+        # the drain (the last ones finish with fewer in flight): with as many samples as workers it
+        # cannot reach the ideal even at zero cost. Between the `workers`-th and the
+        # (samples - workers)-th completion every worker has a sample in flight: that is the
+        # throughput at this concurrency (needs samples >= 3 x workers for a window of `workers`).
+        workers = min(args.workers, args.samples)
+        if args.samples >= 3 * workers:
+            steady = done.steady_rate(workers, args.samples - workers)
+            result["steady_window"] = f"completions {workers}..{args.samples - workers}"
+            result["steady_samples_per_s"] = steady and round(steady, 1)
+            result["steady_fraction_of_ideal"] = steady and round(steady / ideal, 3)
     print(json.dumps(result, indent=2))
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent.tools_json import tools_json
 from recording import images
 from recording.paths import event_log_path, session_file_path
 from recording.private import open_private, private_dir
@@ -28,6 +29,11 @@ from recording.session_lock import lock_session, release_session
 from recording.sharegpt import ShareGPTBuilder
 
 LOG_FORMAT_VERSION = 1
+# Fields that every session of a run repeats and that make up most of their events' bytes: encoded
+# once per run (agent/tools_json.py), redacted once (the redactor remembers long texts) and added
+# to the end of the line. Redacting them apart from the rest finds the same secrets: no secret or
+# `name: value` pair spans the `, "tools": ` between two fields.
+SHARED_FIELDS = ("tools", "system_prompt")
 
 
 def _now() -> str:
@@ -156,8 +162,15 @@ class SessionRecorder:
             if type_ == "tools_changed":
                 self._context = (self._context[0], fields.get("tools") or [])
             event = {"v": LOG_FORMAT_VERSION, "type": type_, "seq": self._seq, "ts": _now(), **fields}
+            shared = {name: event.pop(name) for name in SHARED_FIELDS if isinstance(event.get(name), (list, str))}
             raw = json.dumps(event, ensure_ascii=False, default=str)
             line = self._redact(raw)
+            changed = line != raw
+            for name, value in shared.items():
+                text = tools_json(value) if isinstance(value, list) else json.dumps(value, ensure_ascii=False)
+                done = self._redact(text)
+                changed = changed or done != text
+                line = f'{line[:-1]}, "{name}": {done}}}'
             data = (line + "\n").encode("utf-8", "replace")
             try:
                 while data:
@@ -165,7 +178,7 @@ class SessionRecorder:
                     data = data[written:]
             except OSError as exc:
                 self._fail(f"cannot write {self.event_log}: {exc.strerror or exc}")
-            return line != raw
+            return changed
 
     def _fail(self, message: str) -> None:
         if self.failed is None:

@@ -139,3 +139,28 @@ def test_batch_mode_writes_the_session_file_once_per_run(tmp_path):
     batch.close("done")
     assert json.loads((tmp_path / "session_s_batch.json").read_text())["message_count"] == 3
     live.close("done")
+
+
+def test_tools_and_system_prompt_are_redacted_apart_and_land_whole_in_the_event(tmp_path):
+    """The tool list and system prompt are encoded and redacted once per run and added to the end
+    of their event's line: a secret in them is still redacted, and the event reads back whole."""
+    from recording.recorder import SessionRecorder
+    from recording.redact import Redactor
+
+    secret = "sk-recorder-secret-0123456789abcdef"
+    tools = [{"type": "function", "function": {"name": "t", "description": f"uses {secret} é",
+                                               "parameters": {"type": "object", "properties": {}}}}]
+    clean = [{"type": "function", "function": {"name": "u", "description": "plain", "parameters": {}}}]
+    prompt = f"You are helpful. password=hunter2-long-enough and key {secret}\n\"quoted\""
+    recorder = SessionRecorder("s_shared", tmp_path, model="m", tools=tools, redactor=Redactor([secret]),
+                               metadata={"system_prompt": prompt, "mode": "batch"})
+    assert recorder.record_event("tools_changed", tools=tools) is True  # redaction removed something
+    assert recorder.record_event("tools_changed", tools=clean) is False
+    recorder.close("done")
+    text = (tmp_path / "session_s_shared.jsonl").read_text(encoding="utf-8")
+    assert secret not in text and "hunter2" not in text
+    start, changed, unchanged = read_jsonl(tmp_path / "session_s_shared.jsonl")[:3]
+    assert start["type"] == "session_start" and start["mode"] == "batch" and start["model"] == "m"
+    assert start["tools"][0]["function"]["description"] == "uses [REDACTED] é"
+    assert start["system_prompt"] == 'You are helpful. password=[REDACTED] and key [REDACTED]\n"quoted"'
+    assert changed["tools"] == start["tools"] and unchanged["tools"] == clean
