@@ -282,21 +282,15 @@ def mode_of(ctx: Any) -> str:
 
 def policy_for(task_id: str | None, settings: Any = None) -> PathPolicy:
     """The path policy for a task on this machine: its workspace is the terminal's start directory."""
+    from recording.paths import hermes_home
     from tools.environments.manager import workspace_root
 
-    # Keyed by the variables the home directories come from, not by the paths made from them:
-    # building those paths (pathlib) on every file tool call cost more than the policy check.
-    environ = os.environ
-    return _policy(workspace_root(task_id, settings), environ.get("HERMES_HOME"), environ.get("HOME"), os.getcwd(),
-                   tempfile.gettempdir())
+    return _policy(workspace_root(task_id, settings), str(hermes_home()), os.getcwd(), str(Path.home()), tempfile.gettempdir())
 
 
 @functools.lru_cache(maxsize=16)
-def _policy(workspace: str, hermes_home_var: str | None, home_var: str | None, cwd: str, temp_dir: str) -> PathPolicy:
-    from recording.paths import hermes_home
-
-    return PathPolicy.for_host(workspace, hermes_home=str(hermes_home()), hermes_cwd=cwd, home=str(Path.home()),
-                               temp_dir=temp_dir)
+def _policy(workspace: str, hermes_home: str, cwd: str, home: str, temp_dir: str) -> PathPolicy:
+    return PathPolicy.for_host(workspace, hermes_home=hermes_home, hermes_cwd=cwd, home=home, temp_dir=temp_dir)
 
 
 def check(action: Action, ctx: Any, *, subject: str | None = None) -> str | None:
