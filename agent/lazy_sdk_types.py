@@ -51,8 +51,11 @@ class _DeferredInit(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
+    def __init__(self, package: str = PACKAGE, subpackages: bool = True) -> None:
+        self.package, self.subpackages = package, subpackages
+
     def find_spec(self, fullname: str, path: Any, target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname != PACKAGE and not fullname.startswith(PACKAGE + "."):
+        if fullname != self.package and not (self.subpackages and fullname.startswith(self.package + ".")):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None or spec.submodule_search_locations is None:
@@ -63,5 +66,13 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     """Before the first `import openai` of the process; a no-op once the SDK's types are loaded."""
-    if PACKAGE not in sys.modules and not any(isinstance(f, _Finder) for f in sys.meta_path):
+    if PACKAGE not in sys.modules and not any(isinstance(f, _Finder) and f.package == PACKAGE for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
+
+
+def defer_package(package: str) -> None:
+    """The same for another top-level package (its own `__init__.py` only, not its subpackages'):
+    `import package` succeeds at once and the package's index runs at the first name looked up on it.
+    For a library that another imports at its top but uses only on some paths (atroposlib: wandb)."""
+    if package not in sys.modules and not any(isinstance(f, _Finder) and f.package == package for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder(package, subpackages=False))

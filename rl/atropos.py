@@ -16,15 +16,21 @@ import time
 import traceback
 from typing import Any
 
-from atroposlib.envs.base import APIServerConfig, BaseEnv, BaseEnvConfig
-from pydantic import Field
+from agent import lazy_sdk_types
 
-from agent.errors import ConfigError
-from rl.adapters import atropos_group
-from rl.backends import atropos_generate
-from rl.proxy import TokenProxy
-from rl.runner import RolloutContext, rollout
-from rl.types import RolloutSpec
+# atroposlib's BaseEnv imports wandb at its top but calls it only with --env.use_wandb true: its
+# package index (~0.3-0.6 CPU-s, ~330 modules) runs on first use (wandb.init), not for every run.
+lazy_sdk_types.defer_package("wandb")
+
+from atroposlib.envs.base import APIServerConfig, BaseEnv, BaseEnvConfig  # noqa: E402
+from pydantic import Field  # noqa: E402
+
+from agent.errors import ConfigError  # noqa: E402
+from rl.adapters import atropos_group  # noqa: E402
+from rl.backends import atropos_generate  # noqa: E402
+from rl.proxy import TokenProxy  # noqa: E402
+from rl.runner import RolloutContext, rollout  # noqa: E402
+from rl.types import RolloutSpec  # noqa: E402
 
 
 class HermesEnvConfig(BaseEnvConfig):

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+# pytest keeps its assertion-rewritten test modules only where bytecode may be written; this machine
+# sets PYTHONDONTWRITEBYTECODE, so each xdist worker parsed and rewrote every test module on every run
+# (collection ~9 CPU-s per worker, ~3.5 with the cache). As the ./hermes launcher does for our modules.
+sys.dont_write_bytecode = False
+
 ROOT = Path(__file__).resolve().parent.parent
 HERMES = ROOT / "hermes"
 

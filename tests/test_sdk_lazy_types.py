@@ -3,8 +3,12 @@ type packages still answer every name when something asks for one."""
 
 from __future__ import annotations
 
+import importlib
+import os
 import subprocess
 import sys
+
+import pytest
 
 from scripted_server import Reply
 from tests.conftest import HERMES, ROOT
@@ -58,3 +62,46 @@ def test_the_sdks_type_packages_load_whole_on_first_use():
         "r",
         "module 'openai.types' has no attribute 'NoSuchThing'",
     ]
+
+
+def test_a_deferred_package_runs_its_index_at_the_first_name_looked_up(tmp_path, monkeypatch):
+    package = tmp_path / "deferred_pkg_for_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("import sys\nsys.ran_deferred_index = True\nvalue = 42\n", encoding="utf-8")
+    (package / "sub.py").write_text("from deferred_pkg_for_test import value\nhalf = value // 2\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.setattr(sys, "ran_deferred_index", False, raising=False)
+    from agent import lazy_sdk_types
+
+    try:
+        lazy_sdk_types.defer_package("deferred_pkg_for_test")
+        package = importlib.import_module("deferred_pkg_for_test")  # (a name made here: deptry need not know it)
+
+        assert sys.ran_deferred_index is False  # imported, its __init__ not run yet
+        assert package.value == 42 and sys.ran_deferred_index is True
+        assert importlib.import_module("deferred_pkg_for_test.sub").half == 21
+        with pytest.raises(AttributeError):
+            package.missing  # noqa: B018
+    finally:
+        for name in ("deferred_pkg_for_test", "deferred_pkg_for_test.sub"):
+            sys.modules.pop(name, None)
+
+
+ATROPOS_CHILD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import rl.atropos
+print("wandb.sdk" in sys.modules)
+import wandb
+print(wandb.Table.__module__)
+"""
+
+
+def test_rl_atropos_leaves_wandb_unbuilt_until_it_is_used():
+    """atroposlib imports wandb at its top; hermes' Atropos envs build it only when it is called."""
+    pytest.importorskip("atroposlib")
+    proc = subprocess.run([sys.executable, "-c", ATROPOS_CHILD, str(ROOT)], capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == ["False", "wandb.sdk.data_types.table"]

@@ -172,6 +172,10 @@ def start_sshd(base: Path) -> Sshd:
         f"AuthorizedKeysFile {base / 'authorized_keys'}\nStrictModes no\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUsePAM no\n"
         "Subsystem sftp internal-sftp\nMaxSessions 100\nMaxStartups 100\n"
+        # bash started by sshd sources ~/.bashrc when it is the first shell level; root's on this
+        # machine runs `pyenv init` (a pyenv rehash: ~300 processes, ~0.2 CPU-s per remote command).
+        # A host's dotfiles are not what these tests check: the sessions start at SHLVL 1.
+        "SetEnv SHLVL=1\n"
     )
     log = base / "sshd.log"
     proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(config), "-E", str(log)],

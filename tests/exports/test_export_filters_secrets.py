@@ -3,13 +3,15 @@ prompts and secrets, in any format, as text or as token ids."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from scripted_server import ToolCall
-from tests.conftest import run_hermes
+from tests.conftest import CLIResult, run_hermes
 from tests.exports.toolkit import read_jsonl_text, record_session, reply, tool_session_replies, write_log
 
 FORMATS = ["sharegpt", "openai", "atif", "rollout", "atropos", "verl"]
@@ -86,6 +88,18 @@ def test_session_ids_and_default_directory(tmp_path, log_dir):
 
 
 # -- never exported --------------------------------------------------------------------------------
+def export_here(*args: str) -> CLIResult:
+    """`hermes export ARGS` through cli.main in this process: the same command and output, without a
+    Python start-up per format (the tests here export every format 6 times; the exports through the
+    real ./hermes are the other tests of this file and of tests/exports)."""
+    import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["export", *args])
+    return CLIResult(code, out.getvalue(), err.getvalue())
+
+
 def every_export(log: Path, tok_dir: Path) -> dict[str, str]:
     """Each format's output for `log`, with every token id list decoded to text and appended."""
     from transformers import AutoTokenizer
@@ -93,7 +107,7 @@ def every_export(log: Path, tok_dir: Path) -> dict[str, str]:
     tok = AutoTokenizer.from_pretrained(str(tok_dir))
     outputs = {}
     for fmt in FORMATS:
-        result = run_hermes("export", str(log), "--format", fmt, "--tokenizer", str(tok_dir))
+        result = export_here(str(log), "--format", fmt, "--tokenizer", str(tok_dir))
         assert result.returncode == 0, (fmt, result.stderr)
         text = result.stdout
         for record in read_jsonl_text(result.stdout):

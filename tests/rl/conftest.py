@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -12,8 +13,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing here may reach the Hugging Face hu
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 sys.path.insert(0, str(Path(__file__).parent))  # standin.py
 
-pytest.importorskip("tokenizers")
-pytest.importorskip("transformers")
+# Found, not imported: transformers takes ~1.5 CPU-s to import, which collection would pay in every
+# xdist worker; the tests that need it import it when they run.
+for _needed in ("tokenizers", "transformers"):
+    if importlib.util.find_spec(_needed) is None:
+        pytest.skip(f"{_needed} is not installed (it is in the dev extra)", allow_module_level=True)
 
 
 @pytest.fixture(scope="session")

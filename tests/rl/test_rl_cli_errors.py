@@ -1,6 +1,8 @@
-"""`hermes rl` help and its errors through the real ./hermes launcher: a bad environment gets one line
-and exit 2 (what can be told without atroposlib is told before importing it), a python without
-atroposlib gets the install line. (The runs themselves: test_rl_cli.py.)"""
+"""`hermes rl` help and its errors: a bad environment gets one line and exit 2 (what can be told
+without atroposlib is told before importing it), a python without atroposlib gets the install line.
+The many bad-environment and bad-input cases run cli.main in this process (atroposlib's ~3 CPU-s
+import once, not per case); each of those paths also runs once through the real ./hermes launcher.
+(The runs themselves: test_rl_cli.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 from standin import SIX_TIMES_SEVEN_ENV
 
-from tests.conftest import run_hermes
+from tests.conftest import CLIResult, run_hermes
 
 if importlib.util.find_spec("atroposlib") is None:
     pytest.skip("atroposlib is not installed (it is in the dev extra)", allow_module_level=True)
@@ -28,6 +30,37 @@ BLOCK_ATROPOSLIB = (
     "        if name == 'atroposlib' or name.startswith('atroposlib.'):\n"
     "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
     "sys.meta_path.insert(0, Block())\n")
+
+
+def hermes_here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, cwd: Path, *argv: str,
+                env: dict[str, str] | None = None) -> CLIResult:
+    """`hermes ARGV` through cli.main in this process, from `cwd`: the launcher's dispatch and its
+    one-line error reporting, with atroposlib imported once per worker rather than ~3 CPU-s per case.
+    (Each path also runs through the real ./hermes below: test_*_through_the_launcher.)"""
+    import cli
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["hermes", *argv])  # atroposlib's parser reads it; restored after
+    monkeypatch.setattr(sys, "path", list(sys.path))  # an env file's directory is put first on it
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    before = set(sys.modules)
+    capsys.readouterr()
+    try:
+        code = cli.main(list(argv))
+    finally:  # the env files imported from cwd (each case writes its own my_env.py)
+        for name in set(sys.modules) - before:
+            where = getattr(sys.modules[name], "__file__", None) or ""
+            if where.startswith(str(cwd)):
+                del sys.modules[name]
+    out, err = capsys.readouterr()
+    return CLIResult(code, out, err)
+
+
+def process_flags(tokenizer_dir: Path) -> list[str]:
+    return ["--env.tokenizer_name", str(tokenizer_dir), "--env.use_wandb", "false", "--env.total_steps", "1",
+            "--openai.base_url", "http://127.0.0.1:9/v1", "--openai.server_type", "sglang",
+            "--openai.tokenizer_name", str(tokenizer_dir), "--openai.health_check", "false"]
 
 
 def without_atroposlib(tmp_path: Path) -> dict[str, str]:
@@ -53,10 +86,10 @@ def without_atroposlib(tmp_path: Path) -> dict[str, str]:
     ("no_such_pkg.mod:Env", {}, "no module no_such_pkg.mod"),
 ])
 @pytest.mark.timeout(200)
-def test_a_bad_environment_is_one_line_and_exit_2(tmp_path, spec, files, expected):
+def test_a_bad_environment_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, spec, files, expected):
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    result = run_hermes("rl", "atropos", spec, "process", "--env.total_steps", "1", cwd=tmp_path, timeout=180)
+    result = hermes_here(monkeypatch, capsys, tmp_path, "rl", "atropos", spec, "process", "--env.total_steps", "1")
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hermes rl: error: "), result.stderr
@@ -79,19 +112,39 @@ def test_a_bad_environment_is_one_line_and_exit_2(tmp_path, spec, files, expecte
      "(see hermes rl atropos terminal process --help)"),
 ])
 @pytest.mark.timeout(200)
-def test_bad_process_input_is_one_line_and_exit_2(tmp_path, tokenizer_dir, flags, files, expected):
+@pytest.mark.filterwarnings("ignore:You are using a local Base URL")  # atroposlib's, on stderr when run by ./hermes
+def test_bad_process_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, tokenizer_dir, flags, files, expected):
     """Bad --env.dataset files, a tokenizer that cannot load, a bad flag value (before: a traceback, exit 1)."""
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    server = ["--env.tokenizer_name", str(tokenizer_dir), "--env.use_wandb", "false", "--env.total_steps", "1",
-              "--openai.base_url", "http://127.0.0.1:9/v1", "--openai.server_type", "sglang",
-              "--openai.tokenizer_name", str(tokenizer_dir), "--openai.health_check", "false"]
-    result = run_hermes("rl", "atropos", "terminal", "process", *server, *flags, cwd=tmp_path,
-                        env={"WANDB_MODE": "disabled"}, timeout=180)
+    result = hermes_here(monkeypatch, capsys, tmp_path, "rl", "atropos", "terminal", "process",
+                         *process_flags(tokenizer_dir), *flags, env={"WANDB_MODE": "disabled"})
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("hermes rl: error: ")]
     assert len(errors) == 1 and expected in errors[0], result.stderr[-3000:]
+
+
+@pytest.mark.timeout(200)
+def test_a_bad_environment_through_the_launcher(tmp_path):
+    """The real ./hermes: atroposlib imported, the user's file run, its error one line and exit 2."""
+    (tmp_path / "broken.py").write_text("import os\n\nvalue = undefined_name\n", encoding="utf-8")
+    result = run_hermes("rl", "atropos", "broken.py", "process", "--env.total_steps", "1", cwd=tmp_path, timeout=180)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == ("hermes rl: error: importing " + str(tmp_path.resolve() / "broken.py")
+                             + " failed: NameError: name 'undefined_name' is not defined (broken.py line 3)\n")
+
+
+@pytest.mark.timeout(200)
+def test_bad_process_input_through_the_launcher(tmp_path, tokenizer_dir):
+    """The real ./hermes: atroposlib's own CLI parses the flags; a bad value is one line and exit 2."""
+    result = run_hermes("rl", "atropos", "terminal", "process", *process_flags(tokenizer_dir),
+                        "--env.dataset", "nope.jsonl", cwd=tmp_path, env={"WANDB_MODE": "disabled"}, timeout=180)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("hermes rl: error: ")]
+    assert errors == ["hermes rl: error: --env.dataset nope.jsonl: cannot read it: No such file or directory"], (
+        result.stderr[-3000:])
 
 
 def test_without_atroposlib_the_error_names_the_extra(tmp_path):
