@@ -38,7 +38,13 @@ class Repl:
     def type(self, text: str) -> None:
         """Type a line and press Enter; returns once the line is accepted."""
         self.child.send(text)
-        time.sleep(0.1)
+        if text.startswith("/") and "\n" not in text and len(text) < COLUMNS - 4:
+            # A slash command opens the completion menu while it is typed: an Enter read in the same
+            # batch as the keys can land while that menu starts and be dropped (seen under load with
+            # `/resume <id>`), so it is pressed once the screen shows the whole line.
+            self.wait_for_input(f"❯ {text}".rstrip())
+        else:
+            time.sleep(0.1)
         self.enter()
 
     def enter(self) -> None:
