@@ -13,8 +13,8 @@ import pytest
 
 from scripted_server import Reply, ToolCall
 from tests.conftest import HERMES, read_jsonl
+from tests.tools.proc_util import kill_quietly, wait_for
 from tests.tools.proc_util import process_alive as alive
-from tests.tools.proc_util import wait_for
 
 
 def host_pids(naps: list[str]) -> list[int]:
@@ -75,5 +75,4 @@ def test_a_command_that_escapes_with_setsid_ends_with_hermes(scripted_llm, log_d
         assert (proc.returncode, out) == (0, b"done\n"), err
         assert wait_for(lambda: not any(alive(pid) for pid in host_pids([nap])), timeout=10), "setsid child outlived hermes"
     finally:
-        for pid in host_pids([nap]):
-            os.kill(pid, signal.SIGKILL)
+        kill_quietly(host_pids([nap]))

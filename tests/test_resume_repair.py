@@ -14,6 +14,7 @@ from scripted_server import Reply, ToolCall
 from scripted_server.strict import check_request
 from tests.conftest import HERMES, read_jsonl, run_hermes
 from tests.test_cli_signals import host_pids, wait_for
+from tests.tools.proc_util import kill_quietly
 
 
 def flags(llm) -> list[str]:
@@ -44,8 +45,7 @@ def test_sigkill_during_a_tool_call_then_continue_is_valid_on_a_strict_endpoint(
     finally:
         proc.kill()
         proc.communicate()
-        for pid in host_pids([nap]):  # SIGKILL leaves the command running (issue 15 item 2)
-            os.kill(pid, signal.SIGKILL)
+        kill_quietly(host_pids([nap]))  # SIGKILL leaves the command running (issue 15 item 2)
     assert [e["type"] for e in read_jsonl(log)][-1] == "message"
 
     strict = scripted_llm([Reply(content="It was interrupted; shall I retry?")], strict=True)

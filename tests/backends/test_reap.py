@@ -16,7 +16,7 @@ import pytest
 
 from scripted_server import Reply, ToolCall
 from tests.conftest import HERMES
-from tests.tools.proc_util import wait_for
+from tests.tools.proc_util import kill_quietly, wait_for
 from tools.environments.reaper import OWNER_FILE, start_time
 
 
@@ -87,8 +87,7 @@ def test_local_reaps_dead_owners_temp_dirs_only(scripted_llm, tmp_path: Path,
         dead = _kill9_mid_command(scripted_llm, f"echo up > started; exec -a {tag} sleep 120", start / "started")
     finally:
         found = subprocess.run(["pgrep", "-f", f"^{tag}"], capture_output=True, text=True).stdout.split()
-        for pid in found:  # the orphaned command: kill -9 of hermes left it running
-            os.kill(int(pid), signal.SIGKILL)
+        kill_quietly(found)  # the orphaned command: kill -9 of hermes left it running
     left_behind = [p for p in tmp.glob("hermes-env-*") if (p / OWNER_FILE).exists()]
     assert len(left_behind) == 1 and json.loads((left_behind[0] / OWNER_FILE).read_text())["pid"] == dead
 

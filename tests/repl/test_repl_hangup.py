@@ -13,7 +13,7 @@ from recording.reader import load_session
 from scripted_server import Reply, ToolCall
 from tests.repl import test_repl_pty
 from tests.repl.test_repl_pty import _cmdline, wait_for_file
-from tests.tools.proc_util import process_alive
+from tests.tools.proc_util import kill_quietly, process_alive
 
 repl_factory = test_repl_pty.repl_factory  # the pty REPL fixture
 
@@ -39,9 +39,7 @@ def test_sighup_kills_the_running_command_and_closes_the_session(repl_factory, t
             time.sleep(0.02)
         assert not process_alive(pids[0]), "the command outlived the hung-up REPL"
     finally:
-        for pid in pids:
-            if process_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        kill_quietly(pid for pid in pids if process_alive(pid))
     [log] = log_dir.glob("session_*.jsonl")
     session = load_session(log)
     assert session.end is not None  # closed, not cut off

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +18,14 @@ def process_alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def kill_quietly(pids) -> None:
+    """SIGKILL each pid in cleanup. A pid listed a moment ago may be gone by now (a sandboxed command
+    dies with its sandbox, asynchronously): that is not an error, and must not mask the test's result."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
 
 
 def read_pids(path: Path) -> list[int]:
