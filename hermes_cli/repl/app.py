@@ -252,6 +252,7 @@ class Repl:
         try:
             from hermes_cli.repl.resume_view import exit_lines
 
+            self.renderer.close_live()
             self.renderer.info(exit_lines(self.agent, self.log_dir))
         except OSError:  # the terminal is gone (SIGHUP)
             pass

@@ -6,6 +6,13 @@ line with type-ahead — below everything already printed. Final output goes *ab
 erases the region, writes the text and draws the region again, all in one write wrapped in
 synchronized-output mode (DEC 2026; terminals without it ignore the codes), so nothing flickers.
 
+Between draws the (hidden) cursor rests at the start of the region's first row, and each line is
+drawn with auto-wrap off, so it takes exactly one row. Erasing is then "clear from here down",
+whatever the terminal did meanwhile: a terminal that reflows on a resize (tmux, VTE, iTerm2, kitty,
+Windows Terminal) moves the cursor with the text, even when the resize lands while a draw is still
+on its way (a loaded machine, ssh) — climbing a row count computed from a width would then go
+wrong and leave the top of the region on screen. The input line draws its own cursor.
+
 Redraws are cheap (a few short lines) and throttled: `request` draws at once when the last draw
 is older than `interval`, else a daemon thread draws when the interval has passed; the same
 thread ticks while the turn runs so the elapsed time moves. The region's content comes from a
@@ -23,6 +30,8 @@ from hermes_cli.repl.markdown_stream import cell_len
 
 SYNC_ON, SYNC_OFF = "\x1b[?2026h", "\x1b[?2026l"
 HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
+WRAP_OFF, WRAP_ON = "\x1b[?7l", "\x1b[?7h"  # DECAWM: a line wider than the terminal is cut, not wrapped
+CURSOR_CELL = "\x1b[7m \x1b[27m"  # the input line's cursor (reverse video): the terminal's rests above
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -37,8 +46,7 @@ class LiveRegion:
         self.tick = tick
         self.active = False
         self.suspended = 0
-        self._shown: list[str] | None = None  # None: nothing drawn
-        self._shown_width = 0  # the terminal width when it was drawn
+        self._shown: list[str] | None = None  # None: nothing drawn (else the cursor is at its top)
         self._col = 0  # cells of committed text after its last newline (the region starts below it)
         self._dirty = False
         self._last_draw = 0.0
@@ -59,14 +67,14 @@ class LiveRegion:
         """Erase the region; what follows prints where it began."""
         with self._lock:
             if self.active and not self.suspended:
-                self._emit(self._erase())
+                self._emit(self._erase(), shown=False)
             self.active, self._shown = False, None
 
     def suspend(self) -> None:
         """Erase and stop drawing (a prompt such as an approval takes the screen)."""
         with self._lock:
             if self.active and not self.suspended:
-                self._emit(self._erase())
+                self._emit(self._erase(), shown=False)
                 self._shown = None
             self.suspended += 1
 
@@ -87,12 +95,11 @@ class LiveRegion:
                 self._col = 0
             self._col = (self._col + cell_len(_SGR.sub("", last))) % max(self._width(), 1)
             if self.suspended:  # a prompt has the screen: the region comes back when it is done
-                self._emit(out)
+                self._emit(out, shown=False)
                 return
-            width = self._width()  # before the lines are made: see _draw
             lines = self._content()
             self._emit(out + self._region(lines))
-            self._drawn(lines, width)
+            self._drawn(lines)
 
     def request(self, *, now: bool = False) -> None:
         """The content changed: draw now, or within `interval` when a draw just happened."""
@@ -107,45 +114,39 @@ class LiveRegion:
 
     # -- drawing ----------------------------------------------------------------------------
     def _draw(self, *, force: bool = False) -> None:
-        # The width is read before the lines are made and written: a resize while they are written
-        # must count as a resize since this draw, or the next erase climbs too few rows.
-        width = self._width()
         lines = self._content()
         if not force and lines == self._shown:
             self._dirty = False
             return
         self._emit(self._erase() + self._region(lines))
-        self._drawn(lines, width)
+        self._drawn(lines)
 
     def _region(self, lines: list[str]) -> str:
-        return ("\r\n" if self._col else "\r") + "\r\n".join(lines)
+        """The lines below the committed text, one row each; the cursor back at the first one."""
+        up = len(lines) - 1
+        return (("\r\n" if self._col else "\r") + WRAP_OFF + "\r\n".join(lines) + WRAP_ON
+                + (f"\x1b[{up}A" if up > 0 else "") + "\r")
 
-    def _drawn(self, lines: list[str], width: int) -> None:
+    def _drawn(self, lines: list[str]) -> None:
         # Noted after the write: a Ctrl-C in between leaves a stale region on screen rather than
-        # making the next erase climb into text printed before it.
+        # making the next erase start inside text printed before it.
         self._shown, self._dirty, self._last_draw = lines, False, time.monotonic()
-        self._shown_width = width
 
     def _erase(self) -> str:
-        """Cursor back to where the region began, everything below cleared."""
+        """Everything from the region's first row down cleared; the cursor where committed text goes on."""
         if self._shown is None:
             return ""
-        width = max(self._width(), 1)
-        rows = len(self._shown)
-        if width < self._shown_width:
-            # Narrowed since the draw (a resize mid-turn): terminals that reflow (tmux, VTE, iTerm2,
-            # kitty, Windows Terminal) re-wrap each drawn line onto several rows; climbing only one
-            # row per line would leave the top of the region on screen, duplicated by the next draw.
-            rows = sum(max(1, -(-cell_len(_SGR.sub("", line)) // width)) for line in self._shown)
-        up = rows - 1 + (1 if self._col else 0)
-        out = "\r" + (f"\x1b[{up}A" if up else "")
-        if col := self._col % width:
-            out += f"\x1b[{col}C"
-        return out + "\x1b[J"
+        out = "\r\x1b[J"
+        if self._col:  # the region began on the row below an unfinished line: back to its end
+            out += "\x1b[A"
+            if col := self._col % max(self._width(), 1):
+                out += f"\x1b[{col}C"
+        return out
 
-    def _emit(self, text: str) -> None:
-        if text:
-            self._write(SYNC_ON + HIDE_CURSOR + text + SHOW_CURSOR + SYNC_OFF)
+    def _emit(self, text: str, *, shown: bool = True) -> None:
+        """One synchronized write; the terminal's cursor stays hidden while the region is shown."""
+        if text or not shown:
+            self._write(SYNC_ON + HIDE_CURSOR + text + ("" if shown else SHOW_CURSOR) + SYNC_OFF)
 
     def _run(self) -> None:
         while True:
@@ -208,7 +209,7 @@ def input_lines(queued: list[str], text: str, width: int, color: bool, eof: bool
         shown = _fit("  ↳ queued: " + line.replace("\n", " ⏎ "), width - 1)
         rows.append(f"\x1b[2m{shown}\x1b[0m" if color else shown)
     typed = text.replace("\n", " ⏎ ")
-    room = max(width - 3, 4)
+    room = max(width - 4, 4)  # the prompt, the cursor cell and the last column stay free
     while cell_len(typed) > room:  # keep the end, where the cursor is
         typed = typed[max(1, len(typed) - room):] if typed.isascii() else typed[1:]
     # Not the prompt's ❯: the input line is held, and ❯ coming back means it is the user's turn again.
@@ -216,4 +217,4 @@ def input_lines(queued: list[str], text: str, width: int, color: bool, eof: bool
     if eof:
         hint = _fit("Ctrl-D: hermes exits when this turn ends (type or Backspace to stay)", width - 3)
         return [*rows, prompt + (f"\x1b[2m{hint}\x1b[0m" if color else hint)]
-    return [*rows, prompt + typed]
+    return [*rows, prompt + typed + CURSOR_CELL]

@@ -36,6 +36,12 @@ class LiveView:
         import rich.markdown  # noqa: F401
         import rich.syntax  # noqa: F401
 
+    def close_live(self) -> None:
+        """A turn cut short (SIGTERM, SIGHUP): no region left on screen, the terminal's cursor shown."""
+        with self._lock:
+            if self._live is not None:
+                self._live.end()
+
     def _streamed(self, text: str) -> None:
         now = time.monotonic()
         first_delta = self._rate is None

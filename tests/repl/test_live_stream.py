@@ -103,7 +103,7 @@ def test_live_region_stays_below_committed_text_and_leaves_nothing_behind() -> N
 def test_each_update_is_one_synchronized_write() -> None:
     import threading
 
-    from hermes_cli.repl.live import SYNC_OFF, SYNC_ON, LiveRegion, input_lines
+    from hermes_cli.repl.live import CURSOR_CELL, SYNC_OFF, SYNC_ON, LiveRegion, input_lines
 
     writes: list[str] = []
     content = ["tail", "status"]
@@ -117,7 +117,7 @@ def test_each_update_is_one_synchronized_write() -> None:
     assert len(writes) == 4  # begin, the change, the commit (erase + text + region), end
     assert all(w.startswith(SYNC_ON) and w.endswith(SYNC_OFF) for w in writes)
     rows = input_lines([f"q{i}" for i in range(6)], "typing", 40, color=False)
-    assert rows == ["  ↳ 4 lines queued", "  ↳ queued: q4", "  ↳ queued: q5", "› typing"]
+    assert rows == ["  ↳ 4 lines queued", "  ↳ queued: q4", "  ↳ queued: q5", "› typing" + CURSOR_CELL]
 
 
 def test_status_line_names_the_phase_with_elapsed_time_and_rate() -> None:
@@ -196,27 +196,45 @@ def test_a_table_shows_as_source_while_it_streams_and_as_a_table_once_it_ends() 
     renderer.end_turn({})
 
 
-def test_a_resize_while_the_region_is_written_still_counts_as_narrowing():
-    # The terminal narrows from 100 to 45 columns while a draw is being written (the tmux test's
-    # race): the next erase must climb the re-wrapped rows, not one per line (it did, and the top
-    # of the region stayed on screen, duplicated by the next draw).
+def test_between_draws_the_hidden_cursor_rests_at_the_top_of_the_region():
+    # So an erase is "clear from here down" whatever the terminal did since the draw: a terminal that
+    # reflows moves the cursor with the text (the tmux race test shows why a row count cannot work).
+    import threading
+
+    from hermes_cli.repl.live import CURSOR_CELL, LiveRegion, input_lines
+
+    term = _Terminal(40, 10)
+    content = ["x" * 60, "status", *input_lines([], "typed", 40, color=False)]
+    region = LiveRegion(term.write, threading.RLock(), lambda: list(content), lambda: 40, interval=0)
+    term.write("before\n")
+    region.begin()
+    assert term.lines[:4] == ["before", "x" * 40, "status", "› typed"]  # cut, not wrapped onto a 2nd row
+    assert (term.screen.cursor.y, term.screen.cursor.x, term.screen.cursor.hidden) == (1, 0, True)
+    assert content[-1].endswith(CURSOR_CELL)  # the input line draws the cursor the user types at
+    region.commit("no newline: ")
+    assert (term.screen.cursor.y, term.screen.cursor.x, term.screen.cursor.hidden) == (2, 0, True)
+    region.end()
+    term.write("after\n")
+    assert term.lines[:4] == ["before", "no newline: after", "", ""]
+    assert not term.screen.cursor.hidden
+
+
+def test_narrowing_a_terminal_that_cuts_lines_keeps_the_text_above():
+    # xterm and the Linux console cut lines on a narrowing instead of re-wrapping them: the region is
+    # erased from its top, so nothing printed above it goes (a row count would have climbed into it).
     import threading
 
     from hermes_cli.repl.live import LiveRegion
 
-    width = [100]
-    writes: list[str] = []
-
-    def write(text: str) -> None:
-        writes.append(text)
-        if len(writes) == 2:
-            width[0] = 45  # the resize lands during the second draw's write
-
-    content = ["a" * 95, "b" * 95, "status"]
-    region = LiveRegion(write, threading.RLock(), lambda: list(content), lambda: width[0], interval=0)
+    term, width = _Terminal(40, 10), [40]
+    content = ["y" * 39, "z" * 39, "status"]
+    region = LiveRegion(term.write, threading.RLock(), lambda: list(content), lambda: width[0], interval=0)
+    term.write("kept one\nkept two\n")
     region.begin()
-    content[2] = "status 2"
+    term.screen.resize(10, 20)
+    width[0] = 20
+    content[:] = ["short", "status 2"]
     region.request()
-    content[2] = "status 3"
-    region.request()
-    assert "\x1b[6A" in writes[2]  # 3 + 3 + 1 rows at 45 columns: climb 6, not 2
+    assert term.lines[:5] == ["kept one", "kept two", "short", "status 2", ""]
+    region.end()
+    assert term.lines[:3] == ["kept one", "kept two", ""]

@@ -8,11 +8,12 @@ import signal
 import time
 
 import pexpect
+import pyte
 
 from recording.reader import load_session
 from scripted_server import Reply, ToolCall
 from tests.repl import test_repl_pty
-from tests.repl.test_repl_pty import _cmdline, wait_for_file
+from tests.repl.test_repl_pty import COLUMNS, ROWS, _cmdline, wait_for_file
 from tests.tools.proc_util import kill_quietly, process_alive
 
 repl_factory = test_repl_pty.repl_factory  # the pty REPL fixture
@@ -44,6 +45,12 @@ def test_sighup_kills_the_running_command_and_closes_the_session(repl_factory, t
     session = load_session(log)
     assert session.end is not None  # closed, not cut off
     assert session.messages[-1]["role"] == "tool" and "interrupted" in session.messages[-1]["content"]
+    # The turn's live region is gone and the terminal's cursor (hidden while it was shown) is back.
+    raw = repl.log.getvalue()
+    assert raw.rfind("\x1b[?25h") > raw.rfind("\x1b[?25l") > 0
+    screen = pyte.Screen(COLUMNS, ROWS)
+    pyte.Stream(screen).feed(raw)
+    assert "Ctrl-C interrupts" not in "\n".join(screen.display)
 
 
 def test_resume_of_a_session_in_use_elsewhere_is_refused_and_this_one_goes_on(repl_factory, log_dir):

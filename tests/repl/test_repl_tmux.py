@@ -25,15 +25,16 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 
 class Tmux:
-    def __init__(self, llm, cwd: Path, *, width: int = 100, height: int = 40) -> None:
+    def __init__(self, llm, cwd: Path, *, width: int = 100, height: int = 40, argv: list[str] | None = None,
+                 ready: str = "❯") -> None:
         self.socket = f"hermes-test-{uuid.uuid4().hex[:8]}"
         env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
         env.update(TERM="xterm-256color", HERMES_DISABLE_SPINNER="1")
-        argv = [sys.executable, str(HERMES), "--base-url", llm.base_url, "--api-key", "sk-test-0123456789",
-                "--model", "scripted-model"]
+        argv = argv or [sys.executable, str(HERMES), "--base-url", llm.base_url, "--api-key", "sk-test-0123456789",
+                        "--model", "scripted-model"]
         command = " ".join(subprocess.list2cmdline([a]) for a in argv)
         self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), "-c", str(cwd), command, env=env)
-        self.wait_for(lambda: "❯" in self.screen())
+        self.wait_for(lambda: ready in self.screen())
 
     def tmux(self, *args: str, env: dict[str, str] | None = None) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True,
@@ -99,6 +100,66 @@ def test_narrowing_the_window_mid_stream_leaves_no_stale_lines(tmux_factory):
     assert repeated == [], f"shown twice: {repeated[:10]}\n{history[-3000:]}"
     assert history.count("Paragraph one:") == 1
     assert "Ctrl-C interrupts" not in pane.screen()  # no stale status line either
+
+
+# Draws the live region, then waits for a file; the draw after it still climbs as if 100 columns wide
+# (its bytes were on their way when the window narrowed: a loaded machine, a slow ssh link).
+RACE = """
+import sys, threading, time
+from pathlib import Path
+from hermes_cli.repl.live import LiveRegion
+
+def write(text):
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+def wait(name):
+    while not Path(name).exists():
+        time.sleep(0.01)
+
+def rows(word):
+    return [" ".join(f"{word}_{i:02d}_{row}" for i in range(8)) for row in range(3)]  # 87 columns
+
+width, content = [100], []
+print("\\n".join(f"filler {i}" for i in range(45)))
+region = LiveRegion(write, threading.RLock(), lambda: list(content), lambda: width[0], interval=0, tick=3600)
+content[:] = [*rows("alpha"), "status one"]
+region.begin()
+print("", end="", file=sys.stderr)
+Path("drawn").touch()
+wait("narrowed")
+content[:] = [*rows("beta"), "status two"]  # drawn as if still 100 columns wide
+region.request(now=True)
+width[0] = 45
+content[:] = [*rows("gamma"), "status three"]
+region.request(now=True)
+region.commit("the final answer\\n")
+region.end()
+print("ENDED")
+wait("quit")
+"""
+
+
+def test_a_resize_that_lands_while_a_draw_is_on_its_way_leaves_no_stale_rows(tmp_path):
+    # The race behind the test above failing under load: the terminal reflowed the region before it
+    # read the next draw, whose erase then climbed one row per line and left the region's top behind.
+    script = tmp_path / "race.py"
+    script.write_text(RACE)
+    pane = Tmux(None, tmp_path, argv=[sys.executable, str(script)], ready="filler 44")
+    try:
+        pane.wait_for(lambda: (tmp_path / "drawn").exists() and "status one" in pane.screen())
+        assert pane.screen().count("alpha_00") == 3  # the region, one row per line
+        pane.resize(45, 40)
+        pane.wait_for(lambda: "alpha_07_2" in pane.screen().replace("\n", ""))  # tmux has reflowed it
+        (tmp_path / "narrowed").touch()
+        pane.wait_for(lambda: "ENDED" in pane.screen())
+        history = pane.history()
+        assert re.findall(r"alpha|beta|gamma|status", history) == [], history
+        assert history.count("the final answer") == 1
+        assert history.rstrip().splitlines()[-2:] == ["the final answer", "ENDED"]
+    finally:
+        (tmp_path / "quit").touch()
+        pane.close()
 
 
 BLOCKS = [f"Block {n} says alpha beta gamma delta epsilon zeta eta theta iota kappa lambda." for n in range(1, 6)]
