@@ -59,7 +59,7 @@ def test_resolve_path_follows_the_task_cwd(workdir: Path):
     assert manager.resolve_path("fresh", "a.txt") == str(workdir / "a.txt")
     assert manager.peek_environment("fresh") is None  # resolving never creates an environment
     env = manager.get_environment("moved")
-    env.execute("mkdir -p deeper && cd deeper", timeout=5)
+    env.execute("mkdir -p deeper && cd deeper", timeout=30)
     assert manager.resolve_path("moved", "a.txt") == str(workdir / "deeper" / "a.txt")
     assert manager.resolve_path("moved", "/etc/hosts") == "/etc/hosts"
     assert manager.resolve_path("moved", "~/x") == os.path.join(os.path.expanduser("~"), "x")

@@ -45,7 +45,7 @@ def test_the_terminal_gets_the_policy(workdir: Path, monkeypatch: pytest.MonkeyP
 
     environment = LocalEnvironment(cwd=str(workdir), settings=TerminalSettings(env_passthrough=["GITHUB_TOKEN"]))
     try:
-        out = environment.execute("env", timeout=5).output
+        out = environment.execute("env", timeout=30).output
     finally:
         environment.cleanup()
     assert "GITHUB_TOKEN=ghp_" in out and "EDITOR=vim" in out

@@ -22,51 +22,51 @@ def env(workdir: Path):
 
 
 def test_cwd_and_exports_persist_between_calls(env: LocalEnvironment, workdir: Path):
-    first = env.execute("mkdir -p sub && cd sub && export FOO=bar", timeout=5)
+    first = env.execute("mkdir -p sub && cd sub && export FOO=bar", timeout=30)
     assert first.exit_code == 0
-    second = env.execute('pwd; echo "FOO=$FOO"', timeout=5)
+    second = env.execute('pwd; echo "FOO=$FOO"', timeout=30)
     assert second.output.splitlines() == [str(workdir / "sub"), "FOO=bar"]
     assert env.cwd == str(workdir / "sub")
 
 
 def test_unset_and_cd_dash_persist(env: LocalEnvironment, workdir: Path):
-    env.execute("export GONE=1; mkdir -p a; cd a", timeout=5)
-    env.execute("unset GONE; cd -", timeout=5)
-    out = env.execute('echo "${GONE-unset}"; pwd', timeout=5).output.splitlines()
+    env.execute("export GONE=1; mkdir -p a; cd a", timeout=30)
+    env.execute("unset GONE; cd -", timeout=30)
+    out = env.execute('echo "${GONE-unset}"; pwd', timeout=30).output.splitlines()
     assert out == ["unset", str(workdir)]
 
 
 def test_values_with_newlines_and_quotes_survive(env: LocalEnvironment):
-    env.execute("export MULTI=$'line1\\nline \"2\"'", timeout=5)
-    assert env.execute('printf "%s" "$MULTI"', timeout=5).output == 'line1\nline "2"'
+    env.execute("export MULTI=$'line1\\nline \"2\"'", timeout=30)
+    assert env.execute('printf "%s" "$MULTI"', timeout=30).output == 'line1\nline "2"'
 
 
 def test_shell_variables_do_not_drift(env: LocalEnvironment):
-    levels = {env.execute("echo $SHLVL", timeout=5).output for _ in range(3)}
+    levels = {env.execute("echo $SHLVL", timeout=30).output for _ in range(3)}
     assert len(levels) == 1
 
 
 def test_exit_codes_and_merged_stderr(env: LocalEnvironment):
-    assert env.execute("true", timeout=5).exit_code == 0
-    result = env.execute("echo out; echo err >&2; false", timeout=5)
+    assert env.execute("true", timeout=30).exit_code == 0
+    result = env.execute("echo out; echo err >&2; false", timeout=30)
     assert result.exit_code == 1
     assert result.output == "out\nerr\n"
 
 
 def test_exit_in_command_keeps_code_and_still_saves_state(env: LocalEnvironment, workdir: Path):
-    result = env.execute("mkdir -p d; cd d; export AFTER_EXIT=yes; exit 3", timeout=5)
+    result = env.execute("mkdir -p d; cd d; export AFTER_EXIT=yes; exit 3", timeout=30)
     assert result.exit_code == 3
-    assert env.execute("pwd; echo $AFTER_EXIT", timeout=5).output.split() == [str(workdir / "d"), "yes"]
+    assert env.execute("pwd; echo $AFTER_EXIT", timeout=30).output.split() == [str(workdir / "d"), "yes"]
 
 
 def test_syntax_error_is_reported_not_raised(env: LocalEnvironment):
-    result = env.execute("if then fi (", timeout=5)
+    result = env.execute("if then fi (", timeout=30)
     assert result.exit_code != 0
     assert "syntax error" in result.output
 
 
 def test_killed_by_signal_reports_shell_style_code(env: LocalEnvironment):
-    assert env.execute("kill -9 $$", timeout=5).exit_code == 137
+    assert env.execute("kill -9 $$", timeout=30).exit_code == 137
 
 
 def test_timeout_kills_the_whole_process_group(env: LocalEnvironment, workdir: Path):
@@ -125,7 +125,7 @@ def test_max_output_chars_from_environment(workdir: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("TERMINAL_MAX_OUTPUT_CHARS", "500")
     env = LocalEnvironment(cwd=str(workdir))
     try:
-        result = env.execute("seq 1 10000", timeout=5)
+        result = env.execute("seq 1 10000", timeout=30)
     finally:
         env.cleanup()
     assert result.truncated_chars > 0
@@ -133,7 +133,7 @@ def test_max_output_chars_from_environment(workdir: Path, monkeypatch: pytest.Mo
 
 
 def test_binary_output_comes_back_as_valid_text(env: LocalEnvironment):
-    result = env.execute("head -c 3000 /dev/urandom; printf 'a\\0b'", timeout=5)
+    result = env.execute("head -c 3000 /dev/urandom; printf 'a\\0b'", timeout=30)
     assert result.exit_code == 0
     assert "\x00" not in result.output
     result.output.encode("utf-8")  # valid: no lone surrogates
@@ -145,21 +145,21 @@ def test_secrets_are_not_visible_to_commands(workdir: Path, monkeypatch: pytest.
     monkeypatch.setenv("HARMLESS_SETTING", "visible")
     env = LocalEnvironment(cwd=str(workdir))
     try:
-        out = env.execute('echo "[$OPENAI_API_KEY]"; env | grep -c sk-test-secret; echo $HARMLESS_SETTING', timeout=5)
+        out = env.execute('echo "[$OPENAI_API_KEY]"; env | grep -c sk-test-secret; echo $HARMLESS_SETTING', timeout=30)
     finally:
         env.cleanup()
     assert out.output.splitlines() == ["[]", "0", "visible"]
 
 
 def test_stdin_is_empty(env: LocalEnvironment):
-    result = env.execute("cat; echo done", timeout=5)
+    result = env.execute("cat; echo done", timeout=30)
     assert result.output == "done\n"
 
 
 def test_vanished_cwd_falls_back_with_a_note(env: LocalEnvironment, workdir: Path):
-    env.execute("mkdir -p tmpdir && cd tmpdir", timeout=5)
+    env.execute("mkdir -p tmpdir && cd tmpdir", timeout=30)
     os.rmdir(workdir / "tmpdir")
-    result = env.execute("pwd", timeout=5)
+    result = env.execute("pwd", timeout=30)
     assert "no longer exists" in result.output
     assert result.output.rstrip().endswith(str(workdir))
 
@@ -182,7 +182,7 @@ def test_cleanup_removes_only_its_own_state_dir(workdir: Path):
     neighbour = tempfile.mkdtemp(prefix="hermes-env-")  # looks like ours, belongs to "someone else"
     try:
         env = LocalEnvironment(cwd=str(workdir))
-        env.execute("true", timeout=5)
+        env.execute("true", timeout=30)
         state_dir = env.state_dir
         assert os.path.isdir(state_dir)
         env.cleanup()
@@ -208,7 +208,7 @@ def test_commands_too_big_for_argv_still_run(env: LocalEnvironment):
     big = "a" * 300_000  # over Linux's 128 KiB limit for one argument
     result = env.execute(f"export BIG={big}; echo ${{#BIG}}; exit 4", timeout=10)
     assert (result.output, result.exit_code) == ("300000\n", 4)
-    assert env.execute("echo ${#BIG}", timeout=5).output == "300000\n"
+    assert env.execute("echo ${#BIG}", timeout=30).output == "300000\n"
     # the command file is gone; only the owner record (for reaping after a kill -9) stays
     assert sorted(os.listdir(env.state_dir)) == [".hermes-owner"]
 
@@ -222,10 +222,10 @@ def test_already_interrupted_command_does_not_start(env: LocalEnvironment, workd
 
 
 def test_fast_command_returns_fast(env: LocalEnvironment):
-    env.execute("true", timeout=5)
+    env.execute("true", timeout=30)
     start = time.monotonic()
     for _ in range(20):
-        env.execute("sleep 0.01; echo x", timeout=5)
+        env.execute("sleep 0.01; echo x", timeout=30)
     assert time.monotonic() - start < 20 * DRAIN_GRACE  # no drain grace on ordinary commands
 
 

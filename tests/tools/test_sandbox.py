@@ -72,47 +72,47 @@ def env(layout):
 
 
 def test_state_persists_and_the_workspace_is_writable(env: LocalEnvironment, layout) -> None:
-    assert env.execute("mkdir -p sub && cd sub && export FOO=bar && echo hi > f", timeout=5).exit_code == 0
-    assert env.execute('pwd; echo "$FOO"; cat f', timeout=5).output.split() == [str(layout["ws"] / "sub"), "bar", "hi"]
+    assert env.execute("mkdir -p sub && cd sub && export FOO=bar && echo hi > f", timeout=30).exit_code == 0
+    assert env.execute('pwd; echo "$FOO"; cat f', timeout=30).output.split() == [str(layout["ws"] / "sub"), "bar", "hi"]
     assert (layout["ws"] / "sub" / "f").read_text() == "hi\n"
-    assert env.execute(f"echo t > {layout['tmp']}/t && cat {layout['tmp']}/t", timeout=5).output == "t\n"
+    assert env.execute(f"echo t > {layout['tmp']}/t && cat {layout['tmp']}/t", timeout=30).output == "t\n"
 
 
 def test_writes_outside_are_refused_and_flagged(env: LocalEnvironment, layout) -> None:
     for command in (f"echo x > {layout['outside']}/f", "echo x >> ~/.bashrc", "echo x > .git/hooks/pre-commit",
                     "echo HERMES_YOLO=1 >> .env"):
-        result = env.execute(command, timeout=5)
+        result = env.execute(command, timeout=30)
         assert result.exit_code != 0 and result.sandbox_blocked, (command, result)
         assert "Read-only file system" in result.output
     assert not (layout["outside"] / "f").exists()
     assert (layout["home"] / ".bashrc").read_text() == "# rc\n"
     assert (layout["ws"] / ".env").read_text().startswith("OPENAI_API_KEY")
-    assert env.execute("echo outside the sandbox > ok", timeout=5, sandboxed=False).exit_code == 0
+    assert env.execute("echo outside the sandbox > ok", timeout=30, sandboxed=False).exit_code == 0
 
 
 def test_a_protected_file_created_by_a_command_is_removed(env: LocalEnvironment, layout) -> None:
     (layout["ws"] / ".env").unlink()
-    result = env.execute("echo HERMES_YOLO=1 > cli-config.yaml; echo HERMES_YOLO=1 > .env", timeout=5)
+    result = env.execute("echo HERMES_YOLO=1 > cli-config.yaml; echo HERMES_YOLO=1 > .env", timeout=30)
     assert result.sandbox_blocked and "is protected" in result.output
     assert not (layout["ws"] / ".env").exists() and not (layout["ws"] / "cli-config.yaml").exists()
 
 
 def test_hermes_and_its_credentials_are_invisible(env: LocalEnvironment, layout) -> None:
     out = env.execute(f"ls {layout['hh']}; cat {layout['hh']}/skills/demo/SKILL.md; cat .env; "
-                      "cat /proc/$PPID/environ; ls /proc | grep -c '^[0-9]'", timeout=5).output
+                      "cat /proc/$PPID/environ; ls /proc | grep -c '^[0-9]'", timeout=30).output
     assert "sk-hidden" not in out
     assert "# demo skill" in out  # skills stay readable
-    assert str(os.getpid()) not in env.execute("ls /proc", timeout=5).output.split()
+    assert str(os.getpid()) not in env.execute("ls /proc", timeout=30).output.split()
     count = int(out.split()[-1])
     assert count < 10, out  # only the sandbox's own processes
 
 
 def test_background_children_outlive_their_command_and_die_at_cleanup(layout) -> None:
     env = make_env(layout)
-    quiet = env.execute("sleep 731.5 >/dev/null 2>&1 &", timeout=5)
+    quiet = env.execute("sleep 731.5 >/dev/null 2>&1 &", timeout=30)
     assert quiet.exit_code == 0
     assert wait_for(lambda: bool(host_pids("sleep 731.5")))
-    assert "sleep 731.5" in env.execute("ps -eo args", timeout=5).output  # later commands see it
+    assert "sleep 731.5" in env.execute("ps -eo args", timeout=30).output  # later commands see it
     bg = env.start_background("echo started; exec sleep 732.5")
     assert wait_for(lambda: "started" in Path(bg.output_file).read_text(encoding="utf-8"))
     pids = host_pids("sleep 731.5") + host_pids("sleep 732.5")
@@ -140,7 +140,7 @@ def test_network_setting(layout, network: bool) -> None:
     port = server.getsockname()[1]
     env = make_env(layout, network=network)
     try:
-        result = env.execute(f"echo hi > /dev/tcp/127.0.0.1/{port} && echo connected", timeout=5)
+        result = env.execute(f"echo hi > /dev/tcp/127.0.0.1/{port} && echo connected", timeout=30)
     finally:
         env.cleanup()
         server.close()
@@ -150,10 +150,10 @@ def test_network_setting(layout, network: bool) -> None:
 def test_read_only_mode_keeps_the_workspace_read_only(layout) -> None:
     env = make_env(layout, mode=sb.READ_ONLY)
     try:
-        result = env.execute("cat .git/hooks/pre-commit >/dev/null && echo x > new.txt", timeout=5)
+        result = env.execute("cat .git/hooks/pre-commit >/dev/null && echo x > new.txt", timeout=30)
         assert result.sandbox_blocked and not (layout["ws"] / "new.txt").exists()
-        assert env.execute("cd /tmp && echo scratch > s && cat s && cd - >/dev/null && export K=v", timeout=5).output == "scratch\n"
-        assert env.execute("echo $K; pwd", timeout=5).output.split() == ["v", str(layout["ws"])]
+        assert env.execute("cd /tmp && echo scratch > s && cat s && cd - >/dev/null && export K=v", timeout=30).output == "scratch\n"
+        assert env.execute("echo $K; pwd", timeout=30).output.split() == ["v", str(layout["ws"])]
     finally:
         env.cleanup()
 
@@ -190,9 +190,9 @@ def test_probe_reports_a_broken_bwrap(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_one_command_can_be_made_read_only(env: LocalEnvironment, layout) -> None:
     """Approval mode read-only (plan) runs commands in a read-only sandbox whatever terminal.sandbox says."""
-    result = env.execute("echo x > plan.txt", timeout=5, sandbox_mode=sb.READ_ONLY)
+    result = env.execute("echo x > plan.txt", timeout=30, sandbox_mode=sb.READ_ONLY)
     assert result.sandbox_blocked and not (layout["ws"] / "plan.txt").exists()
-    assert env.execute("echo x > plan.txt", timeout=5).exit_code == 0
+    assert env.execute("echo x > plan.txt", timeout=30).exit_code == 0
 
 
 def test_protected_paths_that_appear_after_the_first_command_are_protected(env: LocalEnvironment, layout) -> None:
@@ -203,14 +203,14 @@ def test_protected_paths_that_appear_after_the_first_command_are_protected(env: 
     ws = layout["ws"]
     shutil.rmtree(ws / ".git")
     (ws / ".env").unlink()
-    assert env.execute("true", timeout=5).exit_code == 0  # the sandbox is built without them
+    assert env.execute("true", timeout=30).exit_code == 0  # the sandbox is built without them
     (ws / ".git" / "hooks").mkdir(parents=True)  # e.g. an approved `git init` outside the sandbox
     (ws / ".git" / "config").write_text("[core]\n")
     (ws / ".env").write_text("OPENAI_API_KEY=sk-late-0123456789\n")
     for command in ("echo x > .git/hooks/pre-commit", "echo '[core] hooksPath=/tmp' >> .git/config"):
-        result = env.execute(command, timeout=5)
+        result = env.execute(command, timeout=30)
         assert result.sandbox_blocked and "Read-only file system" in result.output, (command, result)
-    assert "sk-late" not in env.execute("cat .env", timeout=5).output
+    assert "sk-late" not in env.execute("cat .env", timeout=30).output
     assert not (ws / ".git" / "hooks" / "pre-commit").exists()
     assert (ws / ".git" / "config").read_text() == "[core]\n"
     # replaced outside between two commands (the old bind mount went with the old directory)
@@ -218,21 +218,21 @@ def test_protected_paths_that_appear_after_the_first_command_are_protected(env: 
     (ws / ".git" / "hooks").mkdir()
     (ws / ".env").unlink()
     (ws / ".env").write_text("OPENAI_API_KEY=sk-again-0123456789\n")
-    result = env.execute("echo x > .git/hooks/pre-commit; cat .env", timeout=5)
+    result = env.execute("echo x > .git/hooks/pre-commit; cat .env", timeout=30)
     assert result.sandbox_blocked and "sk-again" not in result.output, result
     assert not (ws / ".git" / "hooks" / "pre-commit").exists()
 
 
 def test_a_hidden_working_directory_falls_back_to_home(env: LocalEnvironment, layout) -> None:
     (layout["hh"] / "sessions").mkdir()
-    assert env.execute(f"cd {layout['hh']}/sessions", timeout=5, sandboxed=False).exit_code == 0
-    assert env.execute("pwd", timeout=5).output.strip() == str(layout["home"])
+    assert env.execute(f"cd {layout['hh']}/sessions", timeout=30, sandboxed=False).exit_code == 0
+    assert env.execute("pwd", timeout=30).output.strip() == str(layout["home"])
 
 
 def test_read_only_commands_keep_their_private_tmp_as_working_directory(layout) -> None:
     env = make_env(layout, mode=sb.READ_ONLY)
     try:
-        assert env.execute("cd /tmp", timeout=5).exit_code == 0
-        assert env.execute("pwd", timeout=5).output.strip() == "/tmp"
+        assert env.execute("cd /tmp", timeout=30).exit_code == 0
+        assert env.execute("pwd", timeout=30).output.strip() == "/tmp"
     finally:
         env.cleanup()
