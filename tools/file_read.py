@@ -114,7 +114,7 @@ def read_file(args: dict[str, Any], ctx: ToolContext) -> str:
     try:
         with files.open(path) as fh:
             total = count_lines(fh)
-        with files.open(path) as fh:
+            fh.seek(0)  # one open for both passes
             for number, raw in enumerate(fh, start=1):
                 if number < offset:
                     continue

@@ -89,15 +89,18 @@ class LocalFiles:
 
     def stat(self, path: str) -> FileStat:
         """Raises OSError only when a regular file cannot be opened for the binary sniff."""
-        if not os.path.exists(path):
+        try:
+            mode = os.stat(path).st_mode  # one stat, as os.path.exists/isdir/isfile would make three
+        except OSError:  # absent, a dangling symlink, no search permission: as os.path.exists says
             return FileStat("missing")
-        if os.path.isdir(path):
+        if stat.S_ISDIR(mode):
             return FileStat("dir")
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(mode):
             return FileStat("other")
-        with open(path, "rb") as fh:
+        with open(path, "rb", buffering=0) as fh:
+            size = os.fstat(fh.fileno()).st_size
             binary = b"\0" in fh.read(BINARY_SNIFF_BYTES)
-        return FileStat("file", os.path.getsize(path), binary)
+        return FileStat("file", size, binary)
 
     def open(self, path: str) -> BinaryIO:
         return open(path, "rb")
