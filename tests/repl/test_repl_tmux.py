@@ -125,7 +125,6 @@ print("\\n".join(f"filler {i}" for i in range(45)))
 region = LiveRegion(write, threading.RLock(), lambda: list(content), lambda: width[0], interval=0, tick=3600)
 content[:] = [*rows("alpha"), "status one"]
 region.begin()
-print("", end="", file=sys.stderr)
 Path("drawn").touch()
 wait("narrowed")
 content[:] = [*rows("beta"), "status two"]  # drawn as if still 100 columns wide
@@ -150,7 +149,9 @@ def test_a_resize_that_lands_while_a_draw_is_on_its_way_leaves_no_stale_rows(tmp
         pane.wait_for(lambda: (tmp_path / "drawn").exists() and "status one" in pane.screen())
         assert pane.screen().count("alpha_00") == 3  # the region, one row per line
         pane.resize(45, 40)
-        pane.wait_for(lambda: "alpha_07_2" in pane.screen().replace("\n", ""))  # tmux has reflowed it
+        # tmux has re-wrapped the region's 87-column rows at 45 columns
+        pane.wait_for(lambda: max(map(len, pane.screen().splitlines())) <= 45
+                      and "alpha_07_2" in pane.screen().replace("\n", ""))
         (tmp_path / "narrowed").touch()
         pane.wait_for(lambda: "ENDED" in pane.screen())
         history = pane.history()
