@@ -161,3 +161,31 @@ def test_quick_file_calls_run_on_the_loop_while_a_command_runs_beside_it(scripte
         assert done[name]["tool_stats"]["todo"]["success"] == 1
         assert done[name]["duration_seconds"] < 3, "a quick sample waited for another sample's command"
     assert done["slow"]["duration_seconds"] >= 4
+
+
+def test_the_event_loop_driver_leaves_the_collector_as_it_found_it(scripted_llm, tmp_path):
+    # While samples run the collector scans less often (batch/aio.py GC_GEN0) and not what start-up
+    # built; a library caller (an RL trainer running batches in its own process) gets both back.
+    import gc
+
+    import toolset_distributions
+    from batch.aio import GC_GEN0
+    from batch.dataset import load_dataset
+    from batch.runner import BatchConfig, BatchRunner
+
+    seen = []
+
+    def answer(body: dict, index: int) -> Reply:
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0))
+        return Reply(content="ok")
+
+    llm = scripted_llm(answer)
+    dataset = write_dataset(tmp_path / "p.jsonl", [{"prompt": f"task {i}"} for i in range(3)])
+    config = BatchConfig(run_name="g", dataset=dataset, output_root=tmp_path / "data", model="m",
+                         base_url=llm.base_url, api_key=KEY, driver="asyncio",
+                         distribution=dict(toolset_distributions.DISTRIBUTIONS["terminal_only"]))
+    before = gc.get_threshold()
+    stats = BatchRunner(config, load_dataset(dataset)).run()
+    assert stats["samples"]["completed"] == 3
+    assert set(seen) == {(GC_GEN0, True)}  # read on the server's thread, in this process, mid-run
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
