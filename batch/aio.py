@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from batch.runner import BatchRunner
 
 
-# The collector's first generation, while samples run: a thousand samples in flight keep ~10^6
-# objects alive, and with the default 700 the collector ran ~300 times per 1,500 samples, with 3
-# full passes of ~150 ms that held up every sample on the loop (0.6 s a process). What a sample
-# allocates is nearly all freed by reference counting; cycles are still collected, less often.
+# The collector's first generation, while samples run: with the default 700 and a thousand samples
+# in flight it ran ~300 times per 1,500 samples, with 3 full passes of ~150 ms that held up every
+# sample on the loop (0.6 s a process). What a sample allocates is nearly all freed by reference
+# counting; cycles are still collected, less often.
 GC_GEN0 = 20_000
 
 
@@ -34,14 +34,15 @@ def run_samples(runner: BatchRunner, todo: list[Sample]) -> None:
     """Run `todo` to the end (or until Ctrl-C, which is re-raised as KeyboardInterrupt)."""
     import gc
 
-    before = gc.get_threshold()
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
     gc.freeze()  # what start-up built (modules, settings, tool schemas) is never scanned again
     gc.set_threshold(GC_GEN0, *before[1:])
     try:
         asyncio.run(_run_all(runner, todo))
     finally:
         gc.set_threshold(*before)
-        gc.unfreeze()
+        if not frozen:  # a caller's own frozen objects stay frozen
+            gc.unfreeze()
 
 
 async def _run_all(runner: BatchRunner, todo: list[Sample]) -> None:
