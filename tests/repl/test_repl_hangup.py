@@ -40,7 +40,7 @@ def test_sighup_kills_the_running_command_and_closes_the_session(repl_factory, t
             time.sleep(0.02)
         assert not process_alive(pids[0]), "the command outlived the hung-up REPL"
     finally:
-        kill_quietly(pid for pid in pids if process_alive(pid))
+        kill_quietly(pids)
     [log] = log_dir.glob("session_*.jsonl")
     session = load_session(log)
     assert session.end is not None  # closed, not cut off

@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -20,7 +20,7 @@ def process_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def kill_quietly(pids) -> None:
+def kill_quietly(pids: Iterable[int | str]) -> None:
     """SIGKILL each pid in cleanup. A pid listed a moment ago may be gone by now (a sandboxed command
     dies with its sandbox, asynchronously): that is not an error, and must not mask the test's result."""
     for pid in pids:
